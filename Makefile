@@ -1,0 +1,73 @@
+# wsedge: the commands. `make test` takes a fresh Debian 12 clone to green tests.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+BUILD_DIR     ?= build
+SANITIZE_DIR  ?= build-sanitize
+FUZZ_DIR      ?= build-fuzz
+BUILD_TYPE    ?= RelWithDebInfo
+JOBS          ?= $(shell nproc)
+FUZZ_SECONDS  ?= 20
+CTEST_ARGS    ?=
+
+# Root installs directly; anyone else goes through sudo.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Everything the build, the tests and the fuzzers need, from Debian.
+DEB_PACKAGES := \
+  cmake g++ make pkg-config ca-certificates \
+  liburing-dev android-libboringssl-dev libyaml-cpp-dev libcli11-dev \
+  libgtest-dev libgmock-dev libbenchmark-dev \
+  clang libclang-rt-14-dev \
+  python3 python3-websockets nodejs node-ws openssl
+
+.PHONY: deps build test test-sanitize fuzz bench-micro clean help
+
+help:
+	@echo "make deps           install missing Debian packages (apt-get)"
+	@echo "make build          configure and build ($(BUILD_TYPE)) in $(BUILD_DIR)/"
+	@echo "make test           deps + build + every test (unit and integration)"
+	@echo "make test-sanitize  the same tests under ASan + UBSan in $(SANITIZE_DIR)/"
+	@echo "make fuzz           build the libFuzzer targets with clang, run each $(FUZZ_SECONDS)s"
+	@echo "make bench-micro    run wsedge-micro and check the codec targets"
+
+deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	else \
+	  echo "make deps: all packages present"; \
+	fi
+
+$(BUILD_DIR)/CMakeCache.txt:
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+
+build: $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: deps
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+test-sanitize: deps
+	cmake -S . -B $(SANITIZE_DIR) -DCMAKE_BUILD_TYPE=Debug -DWSEDGE_SANITIZE=ON -DWSEDGE_BUILD_BENCH=OFF
+	cmake --build $(SANITIZE_DIR) -j $(JOBS)
+	cd $(SANITIZE_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+fuzz: deps
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DWSEDGE_FUZZ=ON -DWSEDGE_BUILD_TESTS=OFF -DWSEDGE_BUILD_BENCH=OFF
+	cmake --build $(FUZZ_DIR) -j $(JOBS)
+	tests/fuzz/run_all.sh $(FUZZ_DIR)/tests/fuzz $(FUZZ_SECONDS)
+
+bench-micro: build
+	/usr/bin/python3 bench/micro_report.py $(BUILD_DIR)/bench/wsedge-micro
+
+clean:
+	rm -rf $(BUILD_DIR) $(SANITIZE_DIR) $(FUZZ_DIR)
