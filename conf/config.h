@@ -1,0 +1,69 @@
+// The configuration, as plain data. Loading checks everything that can be
+// checked without the network; names are resolved later, at start-up.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace wsedge::conf {
+
+/// Where a value came from, for errors found after loading.
+struct SourceLocation {
+  std::string file;
+  int line = 0;    // 1-based
+  int column = 0;  // 1-based
+  std::string toString() const;
+};
+
+struct BackendConfig {
+  std::string address;  // as written: HOST:PORT
+  std::string host;     // resolved at start-up
+  std::uint16_t port = 0;
+  SourceLocation where;
+  std::uint32_t weight = 1;
+};
+
+struct PoolConfig {
+  std::string name;
+  std::string balance = "round_robin";
+  std::vector<BackendConfig> backends;
+};
+
+struct RouteConfig {
+  std::string pathPrefix = "/";
+  std::string pool;
+};
+
+struct ListenerConfig {
+  std::string address;  // as written: HOST:PORT
+  std::string host;
+  std::uint16_t port = 0;
+  SourceLocation where;
+  std::vector<RouteConfig> routes;
+};
+
+struct Limits {
+  std::uint64_t maxMessageSize = std::uint64_t{16} << 20;
+  std::uint64_t maxFrameSize = std::uint64_t{16} << 20;
+  std::uint64_t maxBuffered = std::uint64_t{1} << 20;  // per direction
+  std::uint64_t handshakeTimeoutMs = 10'000;
+  std::uint64_t connectTimeoutMs = 5'000;
+  std::uint64_t backendTimeoutMs = 10'000;  // for the backend's answer to the upgrade
+  std::uint64_t idleTimeoutMs = 300'000;
+  std::uint64_t closeTimeoutMs = 5'000;
+  std::uint32_t connectAttempts = 3;
+  bool validateUtf8 = true;
+};
+
+struct Config {
+  std::string file;
+  std::optional<std::uint32_t> workers;  // empty: one per online CPU ("auto")
+  std::vector<ListenerConfig> listeners;
+  std::map<std::string, PoolConfig> pools;
+  Limits limits;
+};
+
+}  // namespace wsedge::conf

@@ -1,0 +1,309 @@
+#include "conf/loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <initializer_list>
+#include <set>
+
+#include "conf/units.h"
+
+namespace wsedge::conf {
+namespace {
+
+std::size_t editDistance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// Reads one file. Every error names file:line:col and what is wrong there.
+class Reader {
+ public:
+  explicit Reader(std::string file) : file_(std::move(file)) {}
+
+  SourceLocation at(const YAML::Node& n) const {
+    const YAML::Mark m = n.Mark();
+    return {file_, m.line + 1, m.column + 1};
+  }
+
+  [[noreturn]] void fail(const YAML::Node& n, const std::string& message) const {
+    throw ConfigError(at(n).toString() + ": " + message);
+  }
+
+  // Refuses keys not in `allowed`, suggesting the closest one.
+  void checkKeys(const YAML::Node& map, std::string_view what,
+                 std::initializer_list<std::string_view> allowed) const {
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      const std::string key = it->first.as<std::string>();
+      if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+      std::string message = "unknown key '" + key + "' in " + std::string(what);
+      std::string_view best;
+      std::size_t bestDistance = 3;
+      for (std::string_view a : allowed) {
+        const std::size_t d = editDistance(key, a);
+        if (d < bestDistance) bestDistance = d, best = a;
+      }
+      if (!best.empty()) {
+        message += " (did you mean '" + std::string(best) + "'?)";
+      } else {
+        message += "; expected one of:";
+        for (std::string_view a : allowed) message += " " + std::string(a);
+      }
+      fail(it->first, message);
+    }
+  }
+
+  void expectMap(const YAML::Node& n, std::string_view what) const {
+    if (!n.IsMap()) fail(n, std::string(what) + " must be a mapping (key: value)");
+  }
+  void expectSequence(const YAML::Node& n, std::string_view what) const {
+    if (!n.IsSequence()) fail(n, std::string(what) + " must be a list");
+  }
+
+  std::string scalar(const YAML::Node& n, std::string_view what) const {
+    if (!n.IsScalar()) fail(n, std::string(what) + " must be a single value");
+    return n.Scalar();
+  }
+
+  HostPort hostPort(const YAML::Node& n, std::string_view what) const {
+    const std::string text = scalar(n, what);
+    auto hp = parseHostPort(text);
+    if (!hp) fail(n, std::string(what) + " must be HOST:PORT (or [IPv6]:PORT), got '" + text + "'");
+    return *hp;
+  }
+
+  std::uint64_t size(const YAML::Node& n, std::string_view what) const {
+    const std::string text = scalar(n, what);
+    auto v = parseSize(text);
+    if (!v) fail(n, std::string(what) + ": '" + text + "' is not a size (such as 16MiB, 64KiB, 4096)");
+    return *v;
+  }
+
+  std::uint64_t duration(const YAML::Node& n, std::string_view what) const {
+    const std::string text = scalar(n, what);
+    auto v = parseDurationMs(text);
+    if (!v) fail(n, std::string(what) + ": '" + text + "' is not a duration (such as 10s, 500ms, 5m)");
+    return *v;
+  }
+
+  std::uint64_t integer(const YAML::Node& n, std::string_view what, std::uint64_t lo,
+                        std::uint64_t hi) const {
+    const std::string text = scalar(n, what);
+    std::uint64_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc{} || end != text.data() + text.size() || v < lo || v > hi) {
+      fail(n, std::string(what) + " must be a whole number from " + std::to_string(lo) + " to " +
+                  std::to_string(hi) + ", got '" + text + "'");
+    }
+    return v;
+  }
+
+  bool boolean(const YAML::Node& n, std::string_view what) const {
+    const std::string text = scalar(n, what);
+    if (text == "true" || text == "yes" || text == "on") return true;
+    if (text == "false" || text == "no" || text == "off") return false;
+    fail(n, std::string(what) + " must be true or false, got '" + text + "'");
+  }
+
+  const std::string& file() const { return file_; }
+
+ private:
+  std::string file_;
+};
+
+void readLimits(const Reader& r, const YAML::Node& n, Limits& limits) {
+  r.expectMap(n, "limits");
+  r.checkKeys(n, "limits",
+              {"max_message_size", "max_frame_size", "max_buffered", "handshake_timeout",
+               "connect_timeout", "backend_timeout", "idle_timeout", "close_timeout",
+               "connect_attempts", "validate_utf8"});
+  bool frameSet = false;
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    const std::string key = it->first.as<std::string>();
+    const YAML::Node& v = it->second;
+    if (key == "max_message_size") limits.maxMessageSize = r.size(v, key);
+    if (key == "max_frame_size") limits.maxFrameSize = r.size(v, key), frameSet = true;
+    if (key == "max_buffered") limits.maxBuffered = r.size(v, key);
+    if (key == "handshake_timeout") limits.handshakeTimeoutMs = r.duration(v, key);
+    if (key == "connect_timeout") limits.connectTimeoutMs = r.duration(v, key);
+    if (key == "backend_timeout") limits.backendTimeoutMs = r.duration(v, key);
+    if (key == "idle_timeout") limits.idleTimeoutMs = r.duration(v, key);
+    if (key == "close_timeout") limits.closeTimeoutMs = r.duration(v, key);
+    if (key == "connect_attempts") limits.connectAttempts = static_cast<std::uint32_t>(r.integer(v, key, 1, 100));
+    if (key == "validate_utf8") limits.validateUtf8 = r.boolean(v, key);
+  }
+  // A frame can never be larger than a message.
+  if (!frameSet || limits.maxFrameSize > limits.maxMessageSize) limits.maxFrameSize = limits.maxMessageSize;
+  if (limits.maxBuffered < 64 * 1024) r.fail(n["max_buffered"], "max_buffered must be at least 64KiB");
+  for (const char* key : {"handshake_timeout", "connect_timeout", "backend_timeout", "close_timeout"}) {
+    if (n[key] && r.duration(n[key], key) == 0) r.fail(n[key], std::string(key) + " must be more than 0");
+  }
+}
+
+PoolConfig readPool(const Reader& r, const std::string& name, const YAML::Node& n) {
+  r.expectMap(n, "pool '" + name + "'");
+  r.checkKeys(n, "pool '" + name + "'", {"balance", "backends"});
+  PoolConfig pool;
+  pool.name = name;
+  if (n["balance"]) {
+    pool.balance = r.scalar(n["balance"], "balance");
+    if (pool.balance != "round_robin") {
+      r.fail(n["balance"], "unknown balance policy '" + pool.balance + "'; supported: round_robin");
+    }
+  }
+  if (!n["backends"]) r.fail(n, "pool '" + name + "' has no 'backends' list");
+  const YAML::Node& backends = n["backends"];
+  r.expectSequence(backends, "backends");
+  for (const YAML::Node& b : backends) {
+    BackendConfig backend;
+    if (b.IsScalar()) {
+      backend.address = b.Scalar();
+      const HostPort hp = r.hostPort(b, "backend address");
+      backend.host = hp.host, backend.port = hp.port;
+    } else {
+      r.expectMap(b, "a backend");
+      r.checkKeys(b, "backend", {"address", "weight"});
+      if (!b["address"]) r.fail(b, "backend needs an 'address'");
+      backend.address = b["address"].Scalar();
+      const HostPort hp = r.hostPort(b["address"], "backend address");
+      backend.host = hp.host, backend.port = hp.port;
+      if (b["weight"]) backend.weight = static_cast<std::uint32_t>(r.integer(b["weight"], "weight", 1, 1000));
+    }
+    backend.where = r.at(b);
+    pool.backends.push_back(std::move(backend));
+  }
+  return pool;
+}
+
+ListenerConfig readListener(const Reader& r, const YAML::Node& n, const Config& config) {
+  r.expectMap(n, "a listener");
+  r.checkKeys(n, "listener", {"address", "routes"});
+  ListenerConfig l;
+  if (!n["address"]) r.fail(n, "listener needs an 'address' (such as 0.0.0.0:8080)");
+  l.address = r.scalar(n["address"], "address");
+  const HostPort hp = r.hostPort(n["address"], "listener address");
+  l.host = hp.host, l.port = hp.port;
+  l.where = r.at(n["address"]);
+  if (!n["routes"]) r.fail(n, "listener " + l.address + " has no 'routes'");
+  const YAML::Node& routes = n["routes"];
+  r.expectSequence(routes, "routes");
+  if (routes.size() == 0) r.fail(routes, "listener " + l.address + " needs at least one route");
+  for (const YAML::Node& rn : routes) {
+    r.expectMap(rn, "a route");
+    r.checkKeys(rn, "route", {"match", "pool"});
+    RouteConfig route;
+    if (rn["match"]) {
+      const YAML::Node& m = rn["match"];
+      r.expectMap(m, "match");
+      r.checkKeys(m, "match", {"path_prefix"});
+      if (m["path_prefix"]) {
+        route.pathPrefix = r.scalar(m["path_prefix"], "path_prefix");
+        if (route.pathPrefix.empty() || route.pathPrefix.front() != '/') {
+          r.fail(m["path_prefix"], "path_prefix must start with '/'");
+        }
+      }
+    }
+    if (!rn["pool"]) r.fail(rn, "route needs a 'pool'");
+    route.pool = r.scalar(rn["pool"], "pool");
+    if (!config.pools.count(route.pool)) {
+      std::string known;
+      for (const auto& [name, p] : config.pools) known += (known.empty() ? "" : ", ") + name;
+      r.fail(rn["pool"], "route refers to pool '" + route.pool + "', which is not defined" +
+                             (known.empty() ? "" : " (pools: " + known + ")"));
+    }
+    l.routes.push_back(std::move(route));
+  }
+  return l;
+}
+
+}  // namespace
+
+static Config parseChecked(const YAML::Node& root, const std::string& file);
+
+std::string SourceLocation::toString() const {
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column);
+}
+
+Config loadConfig(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    throw ConfigError(path + ": cannot read the file");
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError(path + ":" + std::to_string(e.mark.line + 1) + ":" +
+                      std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
+  return parseConfig(root, path);
+}
+
+Config loadConfigFromString(const std::string& yaml, const std::string& name) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError(name + ":" + std::to_string(e.mark.line + 1) + ":" +
+                      std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
+  return parseConfig(root, name);
+}
+
+Config parseConfig(const YAML::Node& root, const std::string& file) {
+  try {
+    return parseChecked(root, file);
+  } catch (const YAML::Exception& e) {
+    // A value of the wrong shape where yaml-cpp converts it (a key that is
+    // itself a list, say).
+    throw ConfigError(file + ":" + std::to_string(e.mark.line + 1) + ":" +
+                      std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
+}
+
+static Config parseChecked(const YAML::Node& root, const std::string& file) {
+  const Reader r(file);
+  Config config;
+  config.file = file;
+  if (!root.IsMap()) throw ConfigError(file + ":1:1: the configuration must be a mapping");
+  r.checkKeys(root, "the configuration", {"workers", "listeners", "pools", "limits"});
+
+  if (root["workers"]) {
+    const std::string w = r.scalar(root["workers"], "workers");
+    if (w != "auto") config.workers = static_cast<std::uint32_t>(r.integer(root["workers"], "workers (or auto)", 1, 1024));
+  }
+  if (root["limits"]) readLimits(r, root["limits"], config.limits);
+
+  if (!root["pools"]) throw ConfigError(file + ":1:1: no 'pools' defined");
+  const YAML::Node& pools = root["pools"];
+  r.expectMap(pools, "pools");
+  for (auto it = pools.begin(); it != pools.end(); ++it) {
+    const std::string name = it->first.as<std::string>();
+    config.pools[name] = readPool(r, name, it->second);
+  }
+
+  if (!root["listeners"]) throw ConfigError(file + ":1:1: no 'listeners' defined");
+  const YAML::Node& listeners = root["listeners"];
+  r.expectSequence(listeners, "listeners");
+  if (listeners.size() == 0) r.fail(listeners, "at least one listener is needed");
+  std::set<std::string> seen;
+  for (const YAML::Node& ln : listeners) {
+    ListenerConfig l = readListener(r, ln, config);
+    if (!seen.insert(l.host + ":" + std::to_string(l.port)).second) {
+      r.fail(ln["address"], "listener address " + l.address + " is used twice");
+    }
+    config.listeners.push_back(std::move(l));
+  }
+  return config;
+}
+
+}  // namespace wsedge::conf

@@ -1,0 +1,216 @@
+// The per-worker event loop: one io_uring, one provided-buffer ring, one
+// timer wheel, and the table of connections it owns. It moves bytes and
+// reports what happened; it knows nothing of WebSocket.
+//
+// Connections are named by ConnId (slot + generation). Every operation in
+// flight is counted against its connection, and a slot is reused only when
+// its count is back to zero, so no completion can ever reach the wrong
+// connection; a stale ConnId passed to the loop is ignored.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "io/buffer_ring.h"
+#include "io/op_tag.h"
+#include "io/ring.h"
+#include "io/send_queue.h"
+#include "io/socket_address.h"
+#include "io/timer_wheel.h"
+
+namespace wsedge::io {
+
+struct ConnId {
+  std::uint32_t slot = 0;
+  std::uint32_t gen = 0;  // 0: no connection
+  explicit operator bool() const { return gen != 0; }
+  bool operator==(const ConnId&) const = default;
+};
+
+/// What a connection's owner hears. Every call happens on the loop's thread,
+/// never from inside a Loop method the owner itself called.
+class StreamHandler {
+ public:
+  /// Bytes arrived. The span lives in a shared receive buffer that goes
+  /// back to the kernel when the call returns; it may be modified in place.
+  virtual void onData(ConnId id, std::span<std::byte> data) = 0;
+  /// No more data will come: 0 for an orderly end of stream, -errno for a
+  /// failure (including a failed send). Reported once.
+  virtual void onReadEnd(ConnId id, int error) = 0;
+  /// The outcome of Loop::connect(): 0 or -errno.
+  virtual void onConnected(ConnId id, int error) = 0;
+  /// Pending output fell to the low-water mark after notifyWhenDrained().
+  virtual void onDrained(ConnId id) = 0;
+  /// The connection is gone and its socket closed; id is stale from now on.
+  virtual void onClosed(ConnId id) = 0;
+
+ protected:
+  ~StreamHandler() = default;
+};
+
+class AcceptHandler {
+ public:
+  /// A new connection on listener `listener`; the callee owns fd.
+  virtual void onAccept(int listener, int fd) = 0;
+
+ protected:
+  ~AcceptHandler() = default;
+};
+
+class Loop final : private TimerHandler {
+ public:
+  struct Options {
+    std::uint32_t ringEntries = 4096;
+    std::uint32_t recvBufferSize = 16384;
+    std::uint32_t recvBufferCount = 1024;  // power of two
+    std::size_t lowWater = 256 * 1024;     // onDrained threshold
+    std::uint64_t lingerMs = 2000;         // graceful close: flush and wait for EOF this long
+  };
+
+  explicit Loop(const Options& options);
+  ~Loop();
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
+
+  // --- listeners -----------------------------------------------------------
+  /// Binds a SO_REUSEPORT listener and starts accepting. Throws a message
+  /// naming the address on failure. Returns the listener's index.
+  int listen(const SocketAddress& address, AcceptHandler& handler, int backlog = 4096);
+  /// Stops accepting on every listener and closes them.
+  void stopListening();
+
+  // --- connections ---------------------------------------------------------
+  /// Takes an accepted socket and starts reading from it.
+  ConnId adopt(int fd, StreamHandler& handler);
+  /// Starts connecting; onConnected follows. On immediate failure (no
+  /// socket could be made) returns an empty ConnId and sets *error.
+  ConnId connect(const SocketAddress& address, StreamHandler& handler, int* error);
+  bool alive(ConnId id) const;
+  void setHandler(ConnId id, StreamHandler& handler);
+
+  /// Where to write what this connection should send. Commit, then flush().
+  SendQueue& output(ConnId id);
+  /// Sends what is committed, at the end of the current batch.
+  void flush(ConnId id);
+  /// Asks for onDrained once pending output is at or below the low-water mark.
+  void notifyWhenDrained(ConnId id);
+  std::size_t lowWater() const { return options_.lowWater; }
+
+  /// Backpressure: stop and restart reading. Data already in flight when
+  /// pausing is still delivered.
+  void pauseRecv(ConnId id);
+  void resumeRecv(ConnId id);
+
+  /// Closes the connection. Graceful: send what is committed, shut down the
+  /// write side, and wait (up to lingerMs) for the peer's end of stream so
+  /// the last bytes are not lost to a reset. Otherwise at once. No callback
+  /// but onClosed follows either way.
+  void close(ConnId id, bool graceful);
+
+  std::optional<SocketAddress> peerAddress(ConnId id) const;
+
+  // --- time ----------------------------------------------------------------
+  TimerWheel& timers() { return timers_; }
+  std::uint64_t now() const { return timers_.now(); }
+
+  // --- running -------------------------------------------------------------
+  /// Runs until quit() has been called and every connection and listener is closed.
+  void run();
+  /// Asks run() to return once everything is closed. Loop thread only.
+  void quit() { quitting_ = true; }
+  /// An eventfd other threads may write to; each write runs the wake handler
+  /// on the loop's thread.
+  int wakeFd() const { return wakeFd_; }
+  void setWakeHandler(std::function<void()> handler) { onWake_ = std::move(handler); }
+
+  std::size_t connectionCount() const { return live_; }
+  ChunkPool& chunkPool() { return chunks_; }
+
+ private:
+  // A timer that knows which connection it belongs to.
+  struct SlotTimer : Timer {
+    std::uint32_t slot = 0;
+  };
+
+  struct Conn {
+    int fd = -1;
+    std::uint32_t gen = 0;
+    StreamHandler* handler = nullptr;
+    SendQueue out;
+    std::uint16_t inflight = 0;  // operations this connection has in the ring
+    bool recvArmed = false;
+    bool recvWanted = true;   // not paused
+    bool readEnded = false;
+    bool errorReported = false;
+    bool sending = false;
+    bool connecting = false;
+    bool closing = false;     // no more callbacks but onClosed
+    bool graceful = false;    // flush, shut down, then wait for EOF
+    bool shutDown = false;
+    bool dirty = false;
+    bool wantDrain = false;
+    bool cancelIssued = false;
+    SlotTimer linger;
+    SocketAddress remote;
+    msghdr msg{};
+    static constexpr std::size_t kMaxIov = 8;
+    iovec iov[kMaxIov]{};
+    explicit Conn(ChunkPool& pool) : out(pool) {}
+  };
+
+  struct Listener {
+    int fd = -1;
+    AcceptHandler* handler = nullptr;
+    bool armed = false;
+    bool closing = false;
+  };
+
+  Conn* find(ConnId id);
+  const Conn* find(ConnId id) const;
+  ConnId allocate(int fd, StreamHandler& handler);
+  std::uint64_t tag(Op op, std::uint32_t slot) const { return OpTag{op, slot, conns_[slot].gen}.encode(); }
+
+  void armRecv(std::uint32_t slot);
+  void armAccept(int listener);
+  void armWake();
+  void submitSend(std::uint32_t slot);
+  void cancelAll(std::uint32_t slot);
+  void advanceClose(std::uint32_t slot);
+  void reportError(std::uint32_t slot, int error);
+  void flushDirty();
+  void deliverClosed();
+
+  void dispatch(const io_uring_cqe& cqe);
+  void onRecv(const OpTag& t, const io_uring_cqe& cqe);
+  void onSend(const OpTag& t, int res);
+  void onConnect(const OpTag& t, int res);
+  void onAcceptCqe(const OpTag& t, const io_uring_cqe& cqe);
+  void onTimer(Timer& timer) override;  // linger expired, or accept re-arm
+
+  Options options_;
+  Ring ring_;
+  std::unique_ptr<BufferRing> buffers_;
+  TimerWheel timers_;
+  ChunkPool chunks_;
+  std::deque<Conn> conns_;  // stable addresses: timers and iovecs live inside
+  std::vector<std::uint32_t> freeSlots_;
+  std::vector<std::uint32_t> dirty_;
+  std::vector<std::uint32_t> rearmRecv_;  // recv stopped by ENOBUFS
+  std::vector<std::pair<StreamHandler*, ConnId>> closed_;
+  std::vector<Listener> listeners_;
+  Timer acceptRetry_;
+  std::size_t live_ = 0;
+  std::size_t listenersOpen_ = 0;
+  bool quitting_ = false;
+  int wakeFd_ = -1;
+  std::uint64_t wakeValue_ = 0;
+  bool wakeArmed_ = false;
+  std::function<void()> onWake_;
+};
+
+}  // namespace wsedge::io

@@ -1,0 +1,153 @@
+#include "io/send_queue.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace wsedge::io {
+
+using Chunk = ChunkPool::Chunk;
+
+ChunkPool::~ChunkPool() {
+  for (auto& list : free_) {
+    for (Chunk* c : list) std::free(c);
+  }
+}
+
+Chunk* ChunkPool::get(std::size_t minCap) {
+  std::size_t cls = 0;
+  while (cls < std::size(kClasses) && kClasses[cls] < minCap) ++cls;
+  Chunk* c;
+  std::size_t cap;
+  if (cls < std::size(kClasses) && !free_[cls].empty()) {
+    c = free_[cls].back();
+    free_[cls].pop_back();
+    cap = c->cap;
+  } else {
+    cap = cls < std::size(kClasses) ? kClasses[cls] : minCap;
+    c = static_cast<Chunk*>(std::malloc(sizeof(Chunk) + cap));
+    if (!c) throw std::bad_alloc();
+  }
+  *c = Chunk{nullptr, static_cast<std::uint32_t>(cap), 0, 0, 0};
+  inUse_ += cap;
+  return c;
+}
+
+void ChunkPool::put(Chunk* c) {
+  inUse_ -= c->cap;
+  for (std::size_t cls = 0; cls < std::size(kClasses); ++cls) {
+    if (c->cap == kClasses[cls] && free_[cls].size() < kMaxFreePerClass) {
+      free_[cls].push_back(c);
+      return;
+    }
+  }
+  std::free(c);
+}
+
+SendQueue::SendQueue(SendQueue&& o) noexcept
+    : pool_(o.pool_), head_(o.head_), tail_(o.tail_), firstUncommitted_(o.firstUncommitted_),
+      pending_(o.pending_), uncommitted_(o.uncommitted_) {
+  o.head_ = o.tail_ = o.firstUncommitted_ = nullptr;
+  o.pending_ = o.uncommitted_ = 0;
+}
+
+std::byte* SendQueue::reserve(std::size_t n) {
+  if (!tail_ || tail_->cap - tail_->written < n) {
+    // Grow with the backlog: a queue that is backing up gets bigger chunks.
+    const std::size_t want = n > pending_ / 2 ? n : std::min<std::size_t>(pending_ / 2, 65536);
+    Chunk* c = pool_->get(want);
+    if (tail_) {
+      tail_->next = c;
+    } else {
+      head_ = c;
+    }
+    tail_ = c;
+  }
+  if (uncommitted_ == 0) firstUncommitted_ = tail_;
+  std::byte* p = tail_->data() + tail_->written;
+  tail_->written += static_cast<std::uint32_t>(n);
+  uncommitted_ += n;
+  return p;
+}
+
+void SendQueue::write(std::span<const std::byte> bytes) {
+  if (!bytes.empty()) std::memcpy(reserve(bytes.size()), bytes.data(), bytes.size());
+}
+
+void SendQueue::commit() {
+  if (uncommitted_ == 0) return;
+  for (Chunk* c = firstUncommitted_; c; c = c->next) c->committed = c->written;
+  pending_ += uncommitted_;
+  uncommitted_ = 0;
+  firstUncommitted_ = nullptr;
+}
+
+void SendQueue::rollback() {
+  if (uncommitted_ == 0) return;
+  // The uncommitted bytes are a suffix starting in firstUncommitted_: cut
+  // that chunk back to its commit mark and free every chunk after it.
+  Chunk* c = firstUncommitted_;
+  Chunk* rest = c->next;
+  c->next = nullptr;
+  c->written = c->committed;
+  tail_ = c;
+  while (rest) {
+    Chunk* next = rest->next;
+    pool_->put(rest);
+    rest = next;
+  }
+  if (c->sent == c->written) {
+    // Nothing left to send in it: unlink it (rollback is rare; walking is fine).
+    Chunk* prev = nullptr;
+    for (Chunk* p = head_; p != c; p = p->next) prev = p;
+    if (prev) {
+      prev->next = nullptr;
+    } else {
+      head_ = nullptr;
+    }
+    tail_ = prev;
+    pool_->put(c);
+  }
+  uncommitted_ = 0;
+  firstUncommitted_ = nullptr;
+}
+
+void SendQueue::clear() {
+  while (head_) {
+    Chunk* next = head_->next;
+    pool_->put(head_);
+    head_ = next;
+  }
+  tail_ = firstUncommitted_ = nullptr;
+  pending_ = uncommitted_ = 0;
+}
+
+std::size_t SendQueue::gather(iovec* iov, std::size_t max) const {
+  std::size_t n = 0;
+  for (Chunk* c = head_; c && n < max && c->committed > c->sent; c = c->next) {
+    iov[n].iov_base = c->data() + c->sent;
+    iov[n].iov_len = c->committed - c->sent;
+    ++n;
+    if (c->committed < c->written) break;  // the rest is uncommitted
+  }
+  return n;
+}
+
+void SendQueue::consume(std::size_t n) {
+  pending_ -= n;
+  while (n > 0 && head_) {
+    const std::size_t avail = head_->committed - head_->sent;
+    const std::size_t take = n < avail ? n : avail;
+    head_->sent += static_cast<std::uint32_t>(take);
+    n -= take;
+    if (head_->sent == head_->written) {
+      // Fully sent and nothing uncommitted in it: back to the pool.
+      Chunk* next = head_->next;
+      pool_->put(head_);
+      head_ = next;
+      if (!head_) tail_ = nullptr;
+    }
+  }
+}
+
+}  // namespace wsedge::io

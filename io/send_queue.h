@@ -1,0 +1,89 @@
+// Bytes waiting to be sent on one connection: a chain of pooled chunks. The
+// writer reserves contiguous space at the tail and commits it when what it
+// wrote may go out; only committed bytes are sent. That lets a relay gather a
+// frame that arrives in pieces and send it whole, or drop it (rollback) if
+// its source fails halfway. A drained queue returns its chunks to the pool,
+// so an idle connection holds no send buffer.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace wsedge::io {
+
+/// Free lists of chunks by size class, one per worker (no locking).
+class ChunkPool {
+ public:
+  struct Chunk {
+    Chunk* next;
+    std::uint32_t cap;
+    std::uint32_t sent;       // bytes already sent
+    std::uint32_t committed;  // bytes that may be sent
+    std::uint32_t written;    // bytes written (committed or not)
+    std::byte* data() { return reinterpret_cast<std::byte*>(this + 1); }
+  };
+
+  static constexpr std::uint32_t kClasses[] = {4096 - sizeof(Chunk), 16384 - sizeof(Chunk),
+                                               65536 + 512 - sizeof(Chunk), 262144 - sizeof(Chunk)};
+  static constexpr std::size_t kMaxFreePerClass = 256;
+
+  ChunkPool() = default;
+  ~ChunkPool();
+  ChunkPool(const ChunkPool&) = delete;
+  ChunkPool& operator=(const ChunkPool&) = delete;
+
+  /// A chunk with at least minCap bytes of room; larger than the biggest
+  /// class means an unpooled allocation of exactly that size.
+  Chunk* get(std::size_t minCap);
+  void put(Chunk* c);
+  std::size_t bytesInUse() const { return inUse_; }
+
+ private:
+  std::vector<Chunk*> free_[std::size(kClasses)];
+  std::size_t inUse_ = 0;
+};
+
+class SendQueue {
+ public:
+  explicit SendQueue(ChunkPool& pool) : pool_(&pool) {}
+  ~SendQueue() { clear(); }
+  SendQueue(SendQueue&& o) noexcept;
+  SendQueue& operator=(SendQueue&&) = delete;
+  SendQueue(const SendQueue&) = delete;
+
+  /// n (> 0) contiguous bytes of room after everything written so far. The
+  /// bytes are not sent until commit().
+  std::byte* reserve(std::size_t n);
+  /// Copies bytes in and reserves them (a convenience over reserve()).
+  void write(std::span<const std::byte> bytes);
+  /// Everything written so far may be sent.
+  void commit();
+  /// Forgets what was written since the last commit.
+  void rollback();
+  void clear();
+
+  /// Committed bytes not yet sent.
+  std::size_t pending() const { return pending_; }
+  /// Written bytes not yet committed.
+  std::size_t uncommitted() const { return uncommitted_; }
+  bool empty() const { return pending_ == 0 && uncommitted_ == 0; }
+
+  /// Fills up to max iovecs with committed, unsent bytes; returns the count.
+  std::size_t gather(iovec* iov, std::size_t max) const;
+  /// n committed bytes were sent.
+  void consume(std::size_t n);
+
+ private:
+  ChunkPool* pool_;
+  ChunkPool::Chunk* head_ = nullptr;
+  ChunkPool::Chunk* tail_ = nullptr;
+  ChunkPool::Chunk* firstUncommitted_ = nullptr;  // where the uncommitted suffix starts
+  std::size_t pending_ = 0;
+  std::size_t uncommitted_ = 0;
+};
+
+}  // namespace wsedge::io

@@ -1,0 +1,71 @@
+#include "io/socket_address.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+
+#include <cstring>
+
+namespace wsedge::io {
+
+SocketAddress::SocketAddress(const sockaddr* sa, socklen_t len) {
+  len_ = std::min<socklen_t>(len, sizeof storage_);
+  std::memcpy(&storage_, sa, len_);
+}
+
+std::optional<SocketAddress> SocketAddress::parseNumeric(const std::string& host,
+                                                       std::uint16_t port) {
+  sockaddr_in v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4.sin_addr) == 1) {
+    v4.sin_family = AF_INET;
+    v4.sin_port = htons(port);
+    return SocketAddress(reinterpret_cast<sockaddr*>(&v4), sizeof v4);
+  }
+  sockaddr_in6 v6{};
+  if (inet_pton(AF_INET6, host.c_str(), &v6.sin6_addr) == 1) {
+    v6.sin6_family = AF_INET6;
+    v6.sin6_port = htons(port);
+    return SocketAddress(reinterpret_cast<sockaddr*>(&v6), sizeof v6);
+  }
+  return std::nullopt;
+}
+
+std::optional<SocketAddress> SocketAddress::resolve(const std::string& host, std::uint16_t port,
+                                                    std::string* error) {
+  if (auto numeric = parseNumeric(host, port)) return numeric;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  const std::string service = std::to_string(port);
+  const int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &res);
+  if (rc != 0 || res == nullptr) {
+    if (error) *error = "cannot resolve '" + host + "': " + gai_strerror(rc);
+    return std::nullopt;
+  }
+  SocketAddress a(res->ai_addr, res->ai_addrlen);
+  freeaddrinfo(res);
+  return a;
+}
+
+std::uint16_t SocketAddress::port() const {
+  if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
+  if (family() == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
+  return 0;
+}
+
+std::string SocketAddress::ipString() const {
+  char buf[INET6_ADDRSTRLEN] = "?";
+  if (family() == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, buf, sizeof buf);
+  } else if (family() == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, buf, sizeof buf);
+  }
+  return buf;
+}
+
+std::string SocketAddress::toString() const {
+  const std::string ip = ipString();
+  return (family() == AF_INET6 ? "[" + ip + "]" : ip) + ":" + std::to_string(port());
+}
+
+}  // namespace wsedge::io

@@ -1,0 +1,42 @@
+// An IPv4 or IPv6 socket address. (Splitting "host:port" text is the
+// configuration's job: see conf/units.h.)
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace wsedge::io {
+
+class SocketAddress {
+ public:
+  SocketAddress() = default;
+  SocketAddress(const sockaddr* sa, socklen_t len);
+
+  /// A numeric IPv4 or IPv6 host ("127.0.0.1", "::1"); no name lookup.
+  static std::optional<SocketAddress> parseNumeric(const std::string& host, std::uint16_t port);
+
+  /// Resolves a host name with getaddrinfo. Blocking: call it at start-up or
+  /// reload, never on a worker. Returns an error message on failure.
+  static std::optional<SocketAddress> resolve(const std::string& host, std::uint16_t port,
+                                              std::string* error);
+
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage_); }
+  sockaddr* get() { return reinterpret_cast<sockaddr*>(&storage_); }
+  socklen_t length() const { return len_; }
+  int family() const { return storage_.ss_family; }
+  std::uint16_t port() const;
+  /// "127.0.0.1:80" or "[::1]:80".
+  std::string toString() const;
+  /// The IP alone, as X-Forwarded-For wants it.
+  std::string ipString() const;
+
+ private:
+  sockaddr_storage storage_{};
+  socklen_t len_ = 0;
+};
+
+}  // namespace wsedge::io

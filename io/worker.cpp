@@ -1,0 +1,92 @@
+#include "io/worker.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <stdexcept>
+
+namespace wsedge::io {
+
+struct Worker::Sync {
+  std::mutex mutex;
+  std::condition_variable cv;
+};
+
+std::vector<int> allowedCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    for (int i = 0; i < CPU_SETSIZE; ++i) {
+      if (CPU_ISSET(i, &set)) cpus.push_back(i);
+    }
+  }
+  if (cpus.empty()) cpus.push_back(0);
+  return cpus;
+}
+
+Worker::Worker(int index, int cpu, Loop::Options options, Setup setup)
+    : index_(index), cpu_(cpu), options_(options), setup_(std::move(setup)),
+      sync_(std::make_unique<Sync>()) {}
+
+Worker::~Worker() { join(); }
+
+void Worker::start() {
+  thread_ = std::thread([this] { main(); });
+  std::unique_lock lock(sync_->mutex);
+  sync_->cv.wait(lock, [this] { return ready_ || !error_.empty(); });
+  if (!error_.empty()) {
+    lock.unlock();
+    thread_.join();
+    throw std::runtime_error(error_);
+  }
+}
+
+void Worker::main() {
+  // Pinned: a session lives on this core from accept to close.
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu_, &set);
+  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+  std::unique_ptr<Loop> loop;
+  std::shared_ptr<void> app;
+  try {
+    loop = std::make_unique<Loop>(options_);
+    app = setup_(*loop);
+  } catch (const std::exception& e) {
+    std::lock_guard lock(sync_->mutex);
+    error_ = e.what();
+    sync_->cv.notify_all();
+    return;
+  }
+  {
+    std::lock_guard lock(sync_->mutex);
+    wakeFd_ = loop->wakeFd();
+    ready_ = true;
+    sync_->cv.notify_all();
+  }
+  loop->run();
+  {
+    std::lock_guard lock(sync_->mutex);
+    wakeFd_ = -1;
+  }
+  app.reset();
+  loop.reset();
+}
+
+void Worker::wake() {
+  std::lock_guard lock(sync_->mutex);
+  if (wakeFd_ < 0) return;
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = ::write(wakeFd_, &one, sizeof one);
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace wsedge::io

@@ -1,0 +1,83 @@
+#include "proxy/http/forwarding.h"
+
+#include <charconv>
+
+namespace wsedge::http {
+namespace {
+
+constexpr std::string_view kHopByHop[] = {"Connection", "Keep-Alive", "Proxy-Connection", "TE",
+                                          "Trailer", "Transfer-Encoding", "Upgrade",
+                                          "Proxy-Authenticate", "Proxy-Authorization"};
+
+void appendField(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name).append(": ").append(value).append("\r\n");
+}
+
+// Copies the end-to-end fields, skipping hop-by-hop ones and `skip` too.
+template <class Skip>
+void copyEndToEnd(std::string& out, const HeadParser& head, Skip&& skip) {
+  for (std::size_t i = 0; i < head.fieldCount(); ++i) {
+    const Field f = head.field(i);
+    if (isHopByHop(f.name, head) || skip(f.name)) continue;
+    appendField(out, f.name, f.value);
+  }
+}
+
+}  // namespace
+
+bool isHopByHop(std::string_view name, const HeadParser& head) {
+  for (std::string_view h : kHopByHop) {
+    if (equalsIgnoreCase(name, h)) return true;
+  }
+  for (std::size_t i = 0; i < head.fieldCount(); ++i) {
+    const Field f = head.field(i);
+    if (equalsIgnoreCase(f.name, "Connection") && listContainsToken(f.value, name)) return true;
+  }
+  return false;
+}
+
+void writeBackendRequest(std::string& out, const UpgradeRequestParser& request, const ForwardInfo& info) {
+  const HeadParser& head = request.head();
+  out.append("GET ").append(request.target()).append(" HTTP/1.1\r\n");
+  std::string forwardedFor;
+  for (std::size_t i = 0; i < head.fieldCount(); ++i) {
+    const Field f = head.field(i);
+    if (equalsIgnoreCase(f.name, "X-Forwarded-For")) {
+      forwardedFor.append(forwardedFor.empty() ? "" : ", ").append(f.value);
+    }
+  }
+  copyEndToEnd(out, head, [](std::string_view name) {
+    return equalsIgnoreCase(name, "X-Forwarded-For") || equalsIgnoreCase(name, "X-Forwarded-Proto") ||
+           equalsIgnoreCase(name, "X-Forwarded-Host");
+  });
+  out.append("Upgrade: websocket\r\nConnection: Upgrade\r\n");
+  forwardedFor.append(forwardedFor.empty() ? "" : ", ").append(info.clientIp);
+  appendField(out, "X-Forwarded-For", forwardedFor);
+  appendField(out, "X-Forwarded-Proto", info.proto);
+  appendField(out, "X-Forwarded-Host", request.host());
+  out.append("\r\n");
+}
+
+void writeClientUpgrade(std::string& out, const UpgradeResponseParser& response) {
+  out.append("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n");
+  copyEndToEnd(out, response.head(), [](std::string_view) { return false; });
+  out.append("\r\n");
+}
+
+void writeRelayedResponseHead(std::string& out, const UpgradeResponseParser& response) {
+  char code[4];
+  std::to_chars(code, code + 3, response.status());
+  code[3] = 0;
+  out.append("HTTP/1.1 ").append(code, 3).append(" ").append(response.reason()).append("\r\n");
+  const HeadParser& head = response.head();
+  for (std::size_t i = 0; i < head.fieldCount(); ++i) {
+    const Field f = head.field(i);
+    // The body is relayed byte for byte, so its framing header stays.
+    const bool framing = equalsIgnoreCase(f.name, "Transfer-Encoding");
+    if (!framing && isHopByHop(f.name, head)) continue;
+    appendField(out, f.name, f.value);
+  }
+  out.append("Connection: close\r\n\r\n");
+}
+
+}  // namespace wsedge::http

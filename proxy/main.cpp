@@ -1,0 +1,112 @@
+// wsedge: the WebSocket edge proxy.
+//
+//   wsedge -c wsedge.yaml            serve
+//   wsedge -c wsedge.yaml --check    validate the configuration and exit
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <memory>
+#include <vector>
+
+#include "conf/loader.h"
+#include "io/worker.h"
+#include "proxy/log.h"
+#include "proxy/proxy_worker.h"
+#include "proxy/runtime.h"
+#include "proxy/ws/simd_level.h"
+
+namespace {
+
+using namespace wsedge;
+
+// Every connection is a descriptor and every session two: lift the soft
+// limit to the hard one.
+void raiseFileLimit() {
+  rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+int serve(std::shared_ptr<const proxy::Runtime> runtime, unsigned workerCount) {
+  // Signals are taken synchronously by the main thread alone: block them
+  // before any worker starts so the workers inherit the mask.
+  sigset_t stopSignals;
+  sigemptyset(&stopSignals);
+  sigaddset(&stopSignals, SIGINT);
+  sigaddset(&stopSignals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  const std::vector<int> cpus = io::allowedCpus();
+  std::vector<std::unique_ptr<io::Worker>> workers;
+  try {
+    for (unsigned i = 0; i < workerCount; ++i) {
+      auto setup = [runtime, i](io::Loop& loop) -> std::shared_ptr<void> {
+        log::setThreadName("w" + std::to_string(i));
+        auto app = std::make_shared<proxy::ProxyWorker>(loop, runtime);
+        app->start();
+        proxy::ProxyWorker* raw = app.get();
+        loop.setWakeHandler([raw] { raw->stop(); });
+        return app;
+      };
+      workers.push_back(std::make_unique<io::Worker>(static_cast<int>(i), cpus[i % cpus.size()],
+                                                     io::Loop::Options{}, setup));
+      workers.back()->start();
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "wsedge: cannot start: %s\n", e.what());
+    for (auto& w : workers) w->wake();
+    for (auto& w : workers) w->join();
+    return 1;
+  }
+
+  std::string listening;
+  for (const proxy::ListenerRuntime& l : runtime->listeners) listening += " " + l.name;
+  WSEDGE_LOG(kInfo, "listening on%s with %u workers (SIMD: %s)", listening.c_str(), workerCount,
+             std::string(ws::simdLevelName(ws::activeSimdLevel())).c_str());
+
+  int sig = 0;
+  sigwait(&stopSignals, &sig);
+  WSEDGE_LOG(kInfo, "%s: closing every connection and stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  for (auto& w : workers) w->wake();
+  for (auto& w : workers) w->join();
+  WSEDGE_LOG(kInfo, "stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"wsedge: a WebSocket edge proxy (io_uring workers, RFC 6455 checked both ways)"};
+  std::string configPath;
+  bool check = false;
+  std::string level = "info";
+  app.add_option("-c,--config", configPath, "configuration file (YAML)")->required();
+  app.add_flag("--check", check, "validate the configuration, resolve its addresses, and exit");
+  app.add_option("--log-level", level, "error, warn, info or debug")
+      ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
+  app.set_version_flag("--version", "wsedge 0.1.0");
+  CLI11_PARSE(app, argc, argv);
+  log::setLevel(*log::parseLevel(level));
+
+  std::shared_ptr<const proxy::Runtime> runtime;
+  try {
+    runtime = proxy::buildRuntime(conf::loadConfig(configPath));
+  } catch (const conf::ConfigError& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 1;
+  }
+  const unsigned workers =
+      runtime->config.workers ? *runtime->config.workers : static_cast<unsigned>(io::allowedCpus().size());
+  if (check) {
+    std::printf("%s: OK (%zu listeners, %zu pools, %u workers)\n", configPath.c_str(),
+                runtime->listeners.size(), runtime->pools.size(), workers);
+    return 0;
+  }
+  raiseFileLimit();
+  return serve(runtime, workers);
+}

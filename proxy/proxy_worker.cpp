@@ -1,0 +1,77 @@
+#include "proxy/proxy_worker.h"
+
+#include <unistd.h>
+
+#include "proxy/log.h"
+#include "proxy/session.h"
+
+namespace wsedge::proxy {
+
+ProxyWorker::ProxyWorker(io::Loop& loop, std::shared_ptr<const Runtime> runtime)
+    : loop_(loop), runtime_(std::move(runtime)) {
+  for (const PoolRuntime& pool : runtime_->pools) {
+    std::vector<std::uint32_t> weights;
+    for (const BackendRuntime& b : pool.backends) weights.push_back(b.weight);
+    balancers_.push_back(makeBalancer(pool.balance, weights));
+  }
+}
+
+ProxyWorker::~ProxyWorker() {
+  while (head_) {
+    Session* s = head_;
+    head_ = s->next;
+    delete s;
+  }
+}
+
+void ProxyWorker::start() {
+  for (const ListenerRuntime& l : runtime_->listeners) {
+    const int index = loop_.listen(l.address, *this);
+    if (listeners_.size() <= static_cast<std::size_t>(index)) listeners_.resize(index + 1);
+    listeners_[static_cast<std::size_t>(index)] = &l;
+  }
+}
+
+void ProxyWorker::stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  loop_.stopListening();
+  for (Session* s = head_; s;) {
+    Session* next = s->next;  // shutdown never deletes synchronously
+    s->shutdown();
+    s = next;
+  }
+  loop_.quit();
+}
+
+void ProxyWorker::onAccept(int listener, int fd) {
+  if (stopping_) {
+    ::close(fd);
+    return;
+  }
+  Session* s;
+  try {
+    s = new Session(*this, *listeners_[static_cast<std::size_t>(listener)], fd);
+  } catch (const std::exception& e) {
+    WSEDGE_LOG(kError, "cannot take a new connection: %s", e.what());
+    ::close(fd);
+    return;
+  }
+  s->next = head_;
+  if (head_) head_->prev = s;
+  head_ = s;
+  ++sessions_;
+}
+
+void ProxyWorker::sessionEnded(Session* s) {
+  if (s->prev) {
+    s->prev->next = s->next;
+  } else {
+    head_ = s->next;
+  }
+  if (s->next) s->next->prev = s->prev;
+  --sessions_;
+  delete s;
+}
+
+}  // namespace wsedge::proxy

@@ -1,0 +1,89 @@
+// One direction of a proxied WebSocket: parses every frame from the source
+// (checking it against RFC 6455 and the limits) and writes it to the
+// destination's send queue, re-masked toward a server, unmasked toward a
+// client. Sans-IO: bytes in, queued bytes out.
+//
+// Frames up to kWholeFrameMax are forwarded whole: a frame that arrives in
+// pieces is gathered, uncommitted, in the destination queue and released
+// only when complete, so frame boundaries are kept and a source that fails
+// halfway leaves nothing partial behind. Larger frames are cut through: each
+// piece that arrives goes out at once as a complete fragment (RFC 6455 §5.4
+// lets an intermediary refragment). Either way the destination only ever
+// holds whole frames, so a close frame can always follow.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "io/send_queue.h"
+#include "proxy/ws/frame_parser.h"
+#include "proxy/ws/mask_key.h"
+
+namespace wsedge::proxy {
+
+struct RelayResult {
+  enum class Status : std::uint8_t {
+    kOk,      // everything forwarded
+    kClosed,  // the source sent a close frame; it was forwarded
+    kError,   // the source broke the protocol; nothing more is read
+  };
+  Status status = Status::kOk;
+  /// kClosed: the code forwarded (1005: none). kError: the code to send back.
+  std::uint16_t code = 0;
+  std::string_view reason;
+};
+
+/// R is the proxy's role toward the source: kServer for frames from a
+/// client (masked; re-masked toward the backend), kClient for frames from
+/// a backend (unmasked, and forwarded unmasked).
+template <ws::Role R>
+class Relay {
+ public:
+  static constexpr bool kMaskOutput = R == ws::Role::kServer;
+  static constexpr std::size_t kWholeFrameMax = 64 * 1024;
+
+  Relay(const ws::FrameLimits& limits, ws::MaskKeySource& masks) : parser_(limits), masks_(&masks) {}
+
+  /// Forwards what the bytes complete. `in` is unmasked in place.
+  RelayResult feed(std::span<std::byte> in, io::SendQueue& out);
+
+  /// Writes a close frame of the proxy's own (after dropping any frame still
+  /// being gathered). Nothing is forwarded to `out` after it.
+  void sendClose(io::SendQueue& out, std::uint16_t code, std::string_view reason);
+
+  /// A close frame went out this way (forwarded or our own).
+  bool closeSent() const { return closeSent_; }
+  const ws::FrameParser<R>& parser() const { return parser_; }
+  std::uint64_t messagesForwarded() const { return messages_; }
+
+ private:
+  struct Sink;
+  enum class Mode : std::uint8_t { kIdle, kWhole, kCut };
+
+  ws::FrameHeader outputHeader(ws::Opcode op, bool fin, std::uint8_t rsv, std::uint64_t len);
+  void writeControl(io::SendQueue& out, ws::Opcode op, std::span<const std::byte> payload);
+
+  ws::FrameParser<R> parser_;
+  ws::MaskKeySource* masks_;
+  Mode mode_ = Mode::kIdle;
+  bool cutStarted_ = false;
+  bool closeSent_ = false;
+  ws::FrameHeader frame_;      // the frame being forwarded, as received
+  ws::MaskKey key_{};          // the key of the frame being written (whole mode)
+  std::size_t keyOffset_ = 0;
+  std::byte* whole_ = nullptr;  // where the next payload byte goes (whole mode)
+  std::uint64_t remaining_ = 0;
+  std::uint64_t messages_ = 0;
+  std::uint16_t closeCode_ = 0;
+  std::uint8_t closeReasonLen_ = 0;
+  char closeReason_[ws::kMaxControlPayload];
+};
+
+extern template class Relay<ws::Role::kServer>;
+extern template class Relay<ws::Role::kClient>;
+
+using ClientToBackend = Relay<ws::Role::kServer>;
+using BackendToClient = Relay<ws::Role::kClient>;
+
+}  // namespace wsedge::proxy
