@@ -131,7 +131,7 @@ void readLimits(const Reader& r, const YAML::Node& n, Limits& limits) {
   bool frameSet = false;
   for (auto it = n.begin(); it != n.end(); ++it) {
     const std::string key = it->first.as<std::string>();
-    const YAML::Node& v = it->second;
+    const YAML::Node v = it->second;
     if (key == "max_message_size") limits.maxMessageSize = r.size(v, key);
     if (key == "max_frame_size") limits.maxFrameSize = r.size(v, key), frameSet = true;
     if (key == "max_buffered") limits.maxBuffered = r.size(v, key);
@@ -163,9 +163,9 @@ PoolConfig readPool(const Reader& r, const std::string& name, const YAML::Node& 
     }
   }
   if (!n["backends"]) r.fail(n, "pool '" + name + "' has no 'backends' list");
-  const YAML::Node& backends = n["backends"];
+  const YAML::Node backends = n["backends"];
   r.expectSequence(backends, "backends");
-  for (const YAML::Node& b : backends) {
+  for (const YAML::Node b : backends) {
     BackendConfig backend;
     if (b.IsScalar()) {
       backend.address = b.Scalar();
@@ -196,15 +196,15 @@ ListenerConfig readListener(const Reader& r, const YAML::Node& n, const Config& 
   l.host = hp.host, l.port = hp.port;
   l.where = r.at(n["address"]);
   if (!n["routes"]) r.fail(n, "listener " + l.address + " has no 'routes'");
-  const YAML::Node& routes = n["routes"];
+  const YAML::Node routes = n["routes"];
   r.expectSequence(routes, "routes");
   if (routes.size() == 0) r.fail(routes, "listener " + l.address + " needs at least one route");
-  for (const YAML::Node& rn : routes) {
+  for (const YAML::Node rn : routes) {
     r.expectMap(rn, "a route");
     r.checkKeys(rn, "route", {"match", "pool"});
     RouteConfig route;
     if (rn["match"]) {
-      const YAML::Node& m = rn["match"];
+      const YAML::Node m = rn["match"];
       r.expectMap(m, "match");
       r.checkKeys(m, "match", {"path_prefix"});
       if (m["path_prefix"]) {
@@ -284,7 +284,7 @@ static Config parseChecked(const YAML::Node& root, const std::string& file) {
   if (root["limits"]) readLimits(r, root["limits"], config.limits);
 
   if (!root["pools"]) throw ConfigError(file + ":1:1: no 'pools' defined");
-  const YAML::Node& pools = root["pools"];
+  const YAML::Node pools = root["pools"];
   r.expectMap(pools, "pools");
   for (auto it = pools.begin(); it != pools.end(); ++it) {
     const std::string name = it->first.as<std::string>();
@@ -292,11 +292,11 @@ static Config parseChecked(const YAML::Node& root, const std::string& file) {
   }
 
   if (!root["listeners"]) throw ConfigError(file + ":1:1: no 'listeners' defined");
-  const YAML::Node& listeners = root["listeners"];
+  const YAML::Node listeners = root["listeners"];
   r.expectSequence(listeners, "listeners");
   if (listeners.size() == 0) r.fail(listeners, "at least one listener is needed");
   std::set<std::string> seen;
-  for (const YAML::Node& ln : listeners) {
+  for (const YAML::Node ln : listeners) {
     ListenerConfig l = readListener(r, ln, config);
     if (!seen.insert(l.host + ":" + std::to_string(l.port)).second) {
       r.fail(ln["address"], "listener address " + l.address + " is used twice");

@@ -95,7 +95,7 @@ struct Relay<R>::Sink {
   void onClose(std::uint16_t code, std::string_view reason) {
     r.closeCode_ = code;
     r.closeReasonLen_ = static_cast<std::uint8_t>(reason.size());
-    std::memcpy(r.closeReason_, reason.data(), reason.size());
+    if (!reason.empty()) std::memcpy(r.closeReason_, reason.data(), reason.size());
     std::byte payload[ws::kMaxControlPayload];
     const std::size_t n = code == ws::toWire(ws::CloseCode::kNoStatus)
                               ? 0

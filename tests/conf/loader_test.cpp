@@ -1,0 +1,150 @@
+#include "conf/loader.h"
+
+#include <gtest/gtest.h>
+
+#include "conf/units.h"
+
+namespace wsedge::conf {
+namespace {
+
+const char* kValid = R"(
+workers: 2
+listeners:
+  - address: 127.0.0.1:8080
+    routes:
+      - match: { path_prefix: /chat }
+        pool: chat
+      - pool: default
+pools:
+  chat:
+    balance: round_robin
+    backends:
+      - { address: 127.0.0.1:9001 }
+      - { address: "localhost:9002", weight: 2 }
+  default:
+    backends: [ 127.0.0.1:9000 ]
+limits:
+  max_message_size: 1MiB
+  idle_timeout: 90s
+  validate_utf8: false
+)";
+
+std::string errorFor(const std::string& yaml) {
+  try {
+    loadConfigFromString(yaml, "t.yaml");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+  const auto at = s.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return s.replace(at, from.size(), to);
+}
+
+TEST(ConfigLoader, LoadsAValidFile) {
+  const Config c = loadConfigFromString(kValid, "t.yaml");
+  EXPECT_EQ(c.workers, 2u);
+  ASSERT_EQ(c.listeners.size(), 1u);
+  EXPECT_EQ(c.listeners[0].host, "127.0.0.1");
+  EXPECT_EQ(c.listeners[0].port, 8080);
+  ASSERT_EQ(c.listeners[0].routes.size(), 2u);
+  EXPECT_EQ(c.listeners[0].routes[0].pathPrefix, "/chat");
+  EXPECT_EQ(c.listeners[0].routes[1].pathPrefix, "/");
+  EXPECT_EQ(c.pools.at("chat").backends[1].weight, 2u);
+  EXPECT_EQ(c.pools.at("chat").backends[1].host, "localhost");
+  EXPECT_EQ(c.pools.at("default").backends[0].port, 9000);
+  EXPECT_EQ(c.limits.maxMessageSize, 1u << 20);
+  EXPECT_EQ(c.limits.maxFrameSize, 1u << 20) << "a frame is never larger than a message";
+  EXPECT_EQ(c.limits.idleTimeoutMs, 90000u);
+  EXPECT_FALSE(c.limits.validateUtf8);
+  EXPECT_EQ(c.limits.handshakeTimeoutMs, 10000u) << "defaults stay";
+}
+
+TEST(ConfigLoader, TyposAreRefusedWithTheirPlaceAndASuggestion) {
+  EXPECT_EQ(errorFor(replace(kValid, "pool: default", "pol: default")),
+            "t.yaml:8:9: unknown key 'pol' in route (did you mean 'pool'?)");
+  EXPECT_EQ(errorFor(replace(kValid, "idle_timeout", "idle_timout")),
+            "t.yaml:19:3: unknown key 'idle_timout' in limits (did you mean 'idle_timeout'?)");
+  EXPECT_EQ(errorFor(replace(kValid, "workers: 2", "wrokers: 2")),
+            "t.yaml:2:1: unknown key 'wrokers' in the configuration (did you mean 'workers'?)");
+  EXPECT_NE(errorFor(replace(kValid, "workers: 2", "colour: blue")).find("expected one of: workers"),
+            std::string::npos);
+}
+
+TEST(ConfigLoader, BadValuesNameTheirPlace) {
+  EXPECT_EQ(errorFor(replace(kValid, "1MiB", "1 potato")),
+            "t.yaml:18:21: max_message_size: '1 potato' is not a size (such as 16MiB, 64KiB, 4096)");
+  EXPECT_EQ(errorFor(replace(kValid, "90s", "90")),
+            "t.yaml:19:17: idle_timeout: '90' is not a duration (such as 10s, 500ms, 5m)");
+  EXPECT_EQ(errorFor(replace(kValid, "127.0.0.1:9001", "127.0.0.1")),
+            "t.yaml:13:20: backend address must be HOST:PORT (or [IPv6]:PORT), got '127.0.0.1'");
+  EXPECT_EQ(errorFor(replace(kValid, "pool: chat", "pool: chta")),
+            "t.yaml:7:15: route refers to pool 'chta', which is not defined (pools: chat, default)");
+  EXPECT_EQ(errorFor(replace(kValid, "workers: 2", "workers: 0")),
+            "t.yaml:2:10: workers (or auto) must be a whole number from 1 to 1024, got '0'");
+  EXPECT_EQ(errorFor(replace(kValid, "round_robin", "fastest")),
+            "t.yaml:11:14: unknown balance policy 'fastest'; supported: round_robin");
+  EXPECT_EQ(errorFor(replace(kValid, "path_prefix: /chat", "path_prefix: chat")),
+            "t.yaml:6:31: path_prefix must start with '/'");
+  EXPECT_EQ(errorFor(replace(kValid, "validate_utf8: false", "validate_utf8: maybe")),
+            "t.yaml:20:18: validate_utf8 must be true or false, got 'maybe'");
+}
+
+TEST(ConfigLoader, StructureErrors) {
+  EXPECT_EQ(errorFor("listeners: []\npools: {}\n"), "t.yaml:1:12: at least one listener is needed");
+  EXPECT_EQ(errorFor("pools: {}\n"), "t.yaml:1:1: no 'listeners' defined");
+  EXPECT_EQ(errorFor("- a\n- b\n"), "t.yaml:1:1: the configuration must be a mapping");
+  EXPECT_EQ(errorFor("a: [\n"), "t.yaml:2:1: end of sequence flow not found");
+  const std::string twice = replace(kValid, "pools:", "  - address: 127.0.0.1:8080\n    routes: [ { pool: chat } ]\npools:");
+  EXPECT_EQ(errorFor(twice), "t.yaml:9:14: listener address 127.0.0.1:8080 is used twice");
+}
+
+TEST(ConfigLoader, MissingFileIsOneLine) {
+  try {
+    loadConfig("/nonexistent/wsedge.yaml");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "/nonexistent/wsedge.yaml: cannot read the file");
+  }
+}
+
+TEST(Units, Sizes) {
+  EXPECT_EQ(parseSize("4096"), 4096u);
+  EXPECT_EQ(parseSize("16MiB"), 16u << 20);
+  EXPECT_EQ(parseSize("64 KiB"), 65536u);
+  EXPECT_EQ(parseSize("1mb"), 1000000u);
+  EXPECT_EQ(parseSize("2GiB"), std::uint64_t{2} << 30);
+  EXPECT_FALSE(parseSize("MiB"));
+  EXPECT_FALSE(parseSize("1 parsec"));
+  EXPECT_FALSE(parseSize("99999999999999999999GiB"));
+  EXPECT_FALSE(parseSize("-1"));
+}
+
+TEST(Units, Durations) {
+  EXPECT_EQ(parseDurationMs("500ms"), 500u);
+  EXPECT_EQ(parseDurationMs("10s"), 10000u);
+  EXPECT_EQ(parseDurationMs("5m"), 300000u);
+  EXPECT_EQ(parseDurationMs("1h"), 3600000u);
+  EXPECT_FALSE(parseDurationMs("10"));
+  EXPECT_FALSE(parseDurationMs("10 fortnights"));
+}
+
+TEST(Units, HostPort) {
+  auto a = parseHostPort("127.0.0.1:80");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->host, "127.0.0.1");
+  EXPECT_EQ(a->port, 80);
+  auto b = parseHostPort("[::1]:443");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->host, "::1");
+  EXPECT_EQ(parseHostPort("example.com:9000")->host, "example.com");
+  for (const char* bad : {"127.0.0.1", ":80", "host:0", "host:65536", "::1:80", "[::1]80", "h:8o"}) {
+    EXPECT_FALSE(parseHostPort(bad)) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace wsedge::conf

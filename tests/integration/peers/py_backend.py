@@ -1,0 +1,65 @@
+"""A WebSocket backend on Python's websockets library (Debian python3-websockets).
+
+Echoes every message by default. Prints "ready" once listening, and
+"closed CODE REASON" whenever a connection ends.
+"""
+import argparse
+import asyncio
+import json
+import resource
+import sys
+
+import websockets
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--subprotocol", action="append", default=[])
+    ap.add_argument("--report-headers", action="store_true",
+                    help="first send the request headers as a JSON text message")
+    ap.add_argument("--close-after", type=int, default=0,
+                    help="after echoing this many messages, close with --close-code")
+    ap.add_argument("--close-code", type=int, default=1000)
+    ap.add_argument("--close-reason", default="")
+    ap.add_argument("--sink-delay-ms", type=int, default=0,
+                    help="do not echo: count bytes, sleeping this long per message")
+    args = ap.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    async def handler(ws, path=None):
+        if args.report_headers:
+            await ws.send(json.dumps({"path": ws.path, "headers": list(ws.request_headers.raw_items())}))
+        count = 0
+        received = 0
+        try:
+            async for message in ws:
+                if args.sink_delay_ms:
+                    received += len(message)
+                    await asyncio.sleep(args.sink_delay_ms / 1000)
+                    continue
+                await ws.send(message)
+                count += 1
+                if args.close_after and count >= args.close_after:
+                    await ws.close(args.close_code, args.close_reason)
+                    break
+        except websockets.ConnectionClosed:
+            pass
+        if args.sink_delay_ms:
+            print(f"received {received}", flush=True)
+        print(f"closed {ws.close_code} {ws.close_reason}", flush=True)
+
+    async def serve():
+        async with websockets.serve(handler, "127.0.0.1", args.port, max_size=None,
+                                    subprotocols=args.subprotocol or None,
+                                    max_queue=1 if args.sink_delay_ms else 32,
+                                    ping_interval=None):
+            print("ready", flush=True)
+            await asyncio.Future()
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

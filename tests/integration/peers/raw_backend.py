@@ -1,0 +1,132 @@
+"""Hand-written backends that misbehave on purpose.
+
+Usage: raw_backend.py PORT MODE RECORD_FILE [ARG]
+Every byte received from the proxy is appended to RECORD_FILE. Modes:
+  status CODE       answer the upgrade with HTTP CODE and a short body
+  bad-accept        answer 101 with a wrong Sec-WebSocket-Accept
+  silent            never answer the upgrade
+  die-mid-message   accept, then on the first frame send half of a large
+                    frame, print "half-sent" and wait to be killed
+  violate           accept, then send a masked frame (servers must not mask);
+                    print "got close CODE" for the proxy's answer
+  slow-reader       accept, then read ARG bytes per 10 ms; print "received N" at EOF
+Prints "ready" once listening.
+"""
+import base64
+import hashlib
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def accept_key(key):
+    return base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
+
+
+def main():
+    port, mode, record = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    arg = sys.argv[4] if len(sys.argv) > 4 else ""
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", port))
+    srv.listen(64)
+    print("ready", flush=True)
+    lock = threading.Lock()
+
+    def log(data):
+        with lock, open(record, "ab") as f:
+            f.write(data)
+
+    def read_head(conn):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return None, data
+            log(chunk)
+            data += chunk
+        head, rest = data.split(b"\r\n\r\n", 1)
+        headers = {}
+        for line in head.decode("latin-1").split("\r\n")[1:]:
+            k, v = line.split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+        return headers, rest
+
+    def upgrade(conn, headers, accept=None):
+        conn.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      f"Sec-WebSocket-Accept: {accept or accept_key(headers['sec-websocket-key'])}\r\n\r\n").encode())
+
+    def drain(conn):
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            log(chunk)
+
+    def handle(conn):
+        try:
+            headers, rest = read_head(conn)
+            if headers is None:
+                return
+            if mode == "status":
+                body = f"backend says {arg}\n".encode()
+                conn.sendall(f"HTTP/1.1 {arg} Nope\r\nContent-Length: {len(body)}\r\n"
+                             "Content-Type: text/plain\r\n\r\n".encode() + body)
+                drain(conn)  # record anything that would be smuggled through
+            elif mode == "bad-accept":
+                upgrade(conn, headers, accept="AAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+                drain(conn)
+            elif mode == "silent":
+                drain(conn)
+            elif mode == "die-mid-message":
+                upgrade(conn, headers)
+                data = rest
+                while len(data) < 2:
+                    data += conn.recv(65536)
+                # A 100,000-byte binary frame, of which only half is sent.
+                conn.sendall(bytes([0x82, 127]) + struct.pack("!Q", 100000) + b"x" * 50000)
+                print("half-sent", flush=True)
+                time.sleep(3600)
+            elif mode == "violate":
+                upgrade(conn, headers)
+                conn.sendall(bytes([0x81, 0x82]) + b"\x01\x02\x03\x04" + bytes([ord("h") ^ 1, ord("i") ^ 2]))
+                data = b""
+                while True:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                    if len(data) >= 2 and data[0] == 0x88:
+                        key = data[2:6]
+                        payload = bytes(b ^ key[i % 4] for i, b in enumerate(data[6:6 + (data[1] & 0x7F)]))
+                        if len(payload) >= 2:
+                            print(f"got close {struct.unpack('!H', payload[:2])[0]}", flush=True)
+                            break
+            elif mode == "slow-reader":
+                upgrade(conn, headers)
+                total = len(rest)
+                step = int(arg)
+                while True:
+                    chunk = conn.recv(step)
+                    if not chunk:
+                        break
+                    total += len(chunk)
+                    time.sleep(0.01)
+                print(f"received {total}", flush=True)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    while True:
+        conn, _ = srv.accept()
+        threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+
+if __name__ == "__main__":
+    main()

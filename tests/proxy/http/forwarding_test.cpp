@@ -1,0 +1,79 @@
+#include "proxy/http/forwarding.h"
+
+#include <gtest/gtest.h>
+
+namespace wsedge::http {
+namespace {
+
+TEST(Forwarding, BackendRequestKeepsEndToEndFieldsAndAddsForwardedOnes) {
+  const std::string in =
+      "GET /chat?room=7 HTTP/1.1\r\n"
+      "Host: edge.example.com\r\n"
+      "Upgrade: websocket\r\n"
+      "Connection: keep-alive, Upgrade, X-Secret\r\n"
+      "X-Secret: dropped because Connection names it\r\n"
+      "Keep-Alive: timeout=5\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+      "Sec-WebSocket-Version: 13\r\n"
+      "Sec-WebSocket-Protocol: chat\r\n"
+      "Sec-WebSocket-Extensions: permessage-deflate\r\n"
+      "Origin: https://app.example.com\r\n"
+      "Cookie: sid=42\r\n"
+      "X-Forwarded-For: 203.0.113.9\r\n"
+      "X-Forwarded-Proto: spoofed\r\n"
+      "\r\n";
+  UpgradeRequestParser req;
+  req.feed(in);
+  ASSERT_EQ(req.state(), UpgradeRequestParser::State::kComplete);
+  std::string out;
+  writeBackendRequest(out, req, {"10.1.2.3", "http"});
+  EXPECT_EQ(out,
+            "GET /chat?room=7 HTTP/1.1\r\n"
+            "Host: edge.example.com\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Protocol: chat\r\n"
+            "Sec-WebSocket-Extensions: permessage-deflate\r\n"
+            "Origin: https://app.example.com\r\n"
+            "Cookie: sid=42\r\n"
+            "Upgrade: websocket\r\n"
+            "Connection: Upgrade\r\n"
+            "X-Forwarded-For: 203.0.113.9, 10.1.2.3\r\n"
+            "X-Forwarded-Proto: http\r\n"
+            "X-Forwarded-Host: edge.example.com\r\n"
+            "\r\n");
+}
+
+TEST(Forwarding, ClientUpgradeKeepsTheBackendsFields) {
+  const std::string in =
+      "HTTP/1.1 101 Switching Protocols\r\n"
+      "Upgrade: WebSocket\r\n"
+      "Connection: upgrade\r\n"
+      "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+      "Sec-WebSocket-Protocol: chat\r\n"
+      "Set-Cookie: a=b\r\n"
+      "\r\n";
+  UpgradeResponseParser resp;
+  resp.feed(in);
+  std::string out;
+  writeClientUpgrade(out, resp);
+  EXPECT_EQ(out,
+            "HTTP/1.1 101 Switching Protocols\r\n"
+            "Upgrade: websocket\r\n"
+            "Connection: Upgrade\r\n"
+            "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+            "Sec-WebSocket-Protocol: chat\r\n"
+            "Set-Cookie: a=b\r\n"
+            "\r\n");
+}
+
+TEST(Forwarding, RelayedRefusalClosesTheConnection) {
+  UpgradeResponseParser resp;
+  resp.feed("HTTP/1.1 403 Forbidden\r\nContent-Length: 6\r\nConnection: keep-alive\r\nKeep-Alive: 5\r\n\r\n");
+  std::string out;
+  writeRelayedResponseHead(out, resp);
+  EXPECT_EQ(out, "HTTP/1.1 403 Forbidden\r\nContent-Length: 6\r\nConnection: close\r\n\r\n");
+}
+
+}  // namespace
+}  // namespace wsedge::http
