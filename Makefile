@@ -17,7 +17,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := \
   cmake g++ make pkg-config ca-certificates \
   liburing-dev android-libboringssl-dev libyaml-cpp-dev libcli11-dev \
-  libgtest-dev libgmock-dev libbenchmark-dev \
+  libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev \
   clang libclang-rt-14-dev \
   python3 python3-websockets nodejs node-ws openssl
 

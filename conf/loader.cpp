@@ -165,7 +165,7 @@ PoolConfig readPool(const Reader& r, const std::string& name, const YAML::Node& 
   if (!n["backends"]) r.fail(n, "pool '" + name + "' has no 'backends' list");
   const YAML::Node backends = n["backends"];
   r.expectSequence(backends, "backends");
-  for (const YAML::Node b : backends) {
+  for (const YAML::Node& b : backends) {
     BackendConfig backend;
     if (b.IsScalar()) {
       backend.address = b.Scalar();
@@ -199,7 +199,7 @@ ListenerConfig readListener(const Reader& r, const YAML::Node& n, const Config& 
   const YAML::Node routes = n["routes"];
   r.expectSequence(routes, "routes");
   if (routes.size() == 0) r.fail(routes, "listener " + l.address + " needs at least one route");
-  for (const YAML::Node rn : routes) {
+  for (const YAML::Node& rn : routes) {
     r.expectMap(rn, "a route");
     r.checkKeys(rn, "route", {"match", "pool"});
     RouteConfig route;
@@ -296,7 +296,7 @@ static Config parseChecked(const YAML::Node& root, const std::string& file) {
   r.expectSequence(listeners, "listeners");
   if (listeners.size() == 0) r.fail(listeners, "at least one listener is needed");
   std::set<std::string> seen;
-  for (const YAML::Node ln : listeners) {
+  for (const YAML::Node& ln : listeners) {
     ListenerConfig l = readListener(r, ln, config);
     if (!seen.insert(l.host + ":" + std::to_string(l.port)).second) {
       r.fail(ln["address"], "listener address " + l.address + " is used twice");

@@ -33,7 +33,7 @@ void setNoDelay(int fd) {
 }  // namespace
 
 Loop::Loop(const Options& options)
-    : options_(options), ring_(options.ringEntries), timers_(monotonicMs()) {
+    : options_(options), ring_(options.ringEntries), timers_(monotonicMs(), options.tickMs) {
   buffers_ = std::make_unique<BufferRing>(ring_.get(), 0, options.recvBufferCount,
                                           options.recvBufferSize);
   wakeFd_ = eventfd(0, EFD_CLOEXEC);
@@ -472,7 +472,8 @@ void Loop::dispatch(const io_uring_cqe& cqe) {
 }
 
 void Loop::run() {
-  const __kernel_timespec tick{0, static_cast<long long>(timers_.tickMs()) * 1000000};
+  const std::uint64_t tickNs = std::uint64_t{timers_.tickMs()} * 1000000;
+  std::uint64_t waitNs = tickNs;
   while (!(quitting_ && live_ == 0 && listenersOpen_ == 0)) {
     flushDirty();
     for (std::uint32_t slot : rearmRecv_) {
@@ -482,7 +483,8 @@ void Loop::run() {
     }
     rearmRecv_.clear();
     io_uring_cqe* first = nullptr;
-    __kernel_timespec ts = tick;
+    __kernel_timespec ts{static_cast<long long>(waitNs / 1000000000),
+                         static_cast<long long>(waitNs % 1000000000)};
     // One syscall both submits this batch and waits for the next (or a tick).
     io_uring_submit_and_wait_timeout(&ring_.get(), &first, 1, &ts, nullptr);
     unsigned head;
@@ -495,6 +497,12 @@ void Loop::run() {
     io_uring_cq_advance(&ring_.get(), seen);
     timers_.advance(monotonicMs());
     deliverClosed();
+    waitNs = tickNs;
+    if (onIteration_) {
+      const std::uint64_t want = onIteration_();
+      if (want > 0 && want < waitNs) waitNs = want;
+      deliverClosed();
+    }
   }
 }
 

@@ -70,6 +70,7 @@ class Loop final : private TimerHandler {
     std::uint32_t recvBufferCount = 1024;  // power of two
     std::size_t lowWater = 256 * 1024;     // onDrained threshold
     std::uint64_t lingerMs = 2000;         // graceful close: flush and wait for EOF this long
+    std::uint32_t tickMs = 100;            // timer resolution, and the longest idle wait
   };
 
   explicit Loop(const Options& options);
@@ -127,6 +128,10 @@ class Loop final : private TimerHandler {
   /// on the loop's thread.
   int wakeFd() const { return wakeFd_; }
   void setWakeHandler(std::function<void()> handler) { onWake_ = std::move(handler); }
+  /// Runs after every batch of completions (and at least once per tick). It
+  /// returns the longest the loop may now wait, in nanoseconds (0: a tick),
+  /// so a sender can keep a schedule finer than the timer wheel's.
+  void setIterationHook(std::function<std::uint64_t()> hook) { onIteration_ = std::move(hook); }
 
   std::size_t connectionCount() const { return live_; }
   ChunkPool& chunkPool() { return chunks_; }
@@ -211,6 +216,7 @@ class Loop final : private TimerHandler {
   std::uint64_t wakeValue_ = 0;
   bool wakeArmed_ = false;
   std::function<void()> onWake_;
+  std::function<std::uint64_t()> onIteration_;
 };
 
 }  // namespace wsedge::io

@@ -48,10 +48,12 @@ void Worker::start() {
 
 void Worker::main() {
   // Pinned: a session lives on this core from accept to close.
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu_, &set);
-  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+  if (cpu_ >= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu_, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+  }
   std::unique_ptr<Loop> loop;
   std::shared_ptr<void> app;
   try {

@@ -19,6 +19,7 @@ class Worker {
   /// returns is kept alive while the loop runs and destroyed before the loop.
   using Setup = std::function<std::shared_ptr<void>(Loop& loop)>;
 
+  /// cpu < 0: not pinned.
   Worker(int index, int cpu, Loop::Options options, Setup setup);
   ~Worker();
   Worker(const Worker&) = delete;

@@ -1,0 +1,424 @@
+#include "bench/load_client.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "proxy/http/accept_key.h"
+#include "proxy/http/handshake_writer.h"
+#include "proxy/ws/frame_writer.h"
+
+namespace wsedge::bench {
+
+using ws::FrameHeader;
+using ws::Opcode;
+
+std::uint64_t monotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+namespace {
+constexpr std::uint64_t kSecond = 1'000'000'000;
+constexpr std::uint64_t kDrainNs = 2 * kSecond;  // after the window: wait this long for echoes
+constexpr std::uint64_t kCloseNs = 2 * kSecond;  // then this long for close handshakes
+constexpr std::size_t kMaxErrorSamples = 8;
+}  // namespace
+
+void RunResults::merge(const RunResults& o) {
+  latency.merge(o.latency);
+  connect.merge(o.connect);
+  tls.merge(o.tls);
+  handshake.merge(o.handshake);
+  messages += o.messages;
+  bytes += o.bytes;
+  handshakes += o.handshakes;
+  sent += o.sent;
+  mismatches += o.mismatches;
+  reorders += o.reorders;
+  connectFailures += o.connectFailures;
+  handshakeFailures += o.handshakeFailures;
+  unexpectedCloses += o.unexpectedCloses;
+  protocolErrors += o.protocolErrors;
+  missedSends += o.missedSends;
+  for (const auto& [code, n] : o.closeCodes) closeCodes[code] += n;
+  for (const std::string& e : o.errorSamples) {
+    if (errorSamples.size() < kMaxErrorSamples) errorSamples.push_back(e);
+  }
+}
+
+void RunResults::noteError(std::string message) {
+  if (errorSamples.size() < kMaxErrorSamples) errorSamples.push_back(std::move(message));
+}
+
+struct LoadClient::Conn {
+  std::uint32_t index;
+  io::ConnId id;
+  enum class State : std::uint8_t { kIdle, kConnecting, kUpgrading, kOpen, kClosing } state = State::kIdle;
+  std::string key;
+  std::unique_ptr<http::UpgradeResponseParser> response;
+  ws::ClientFrameParser parser;
+  std::deque<Outstanding> outstanding;
+  Payload::Checker checker;
+  bool inMessage = false;
+  bool wrongOpcode = false;
+  bool closeSent = false;
+  bool closeReceived = false;
+  bool upgraded = false;  // this cycle completed its handshake
+  std::uint64_t nextSeq = 0;
+  std::uint64_t connectStart = 0;
+  std::uint64_t upgradeStart = 0;
+
+  explicit Conn(std::uint32_t i, const ws::FrameLimits& limits) : index(i), parser(limits) {}
+};
+
+// The server's frames, as the client's parser reports them.
+struct LoadClient::Sink {
+  LoadClient& lc;
+  Conn& c;
+  std::uint64_t now;
+
+  void onFrameStart(const FrameHeader& h) {
+    if (h.opcode == Opcode::kContinuation) return;
+    if (c.outstanding.empty()) {
+      ++lc.results_.protocolErrors;
+      lc.results_.noteError("a message arrived that was never sent");
+      c.inMessage = false;
+      return;
+    }
+    const Outstanding& o = c.outstanding.front();
+    c.checker.begin(lc.payload_, o.seq, o.size);
+    c.inMessage = true;
+    c.wrongOpcode = (h.opcode == Opcode::kText) != lc.config_.text;
+  }
+
+  void onPayload(std::span<std::byte> data) {
+    if (c.inMessage) c.checker.feed(data);
+  }
+
+  void onFrameEnd(const FrameHeader& h) {
+    if (!h.fin || !c.inMessage) return;
+    c.inMessage = false;
+    const Outstanding o = c.outstanding.front();
+    c.outstanding.pop_front();
+    const Payload::Checker::Result r = c.wrongOpcode ? Payload::Checker::Result::kCorrupt : c.checker.finish();
+    if (r == Payload::Checker::Result::kOk) {
+      lc.progress_.messages.fetch_add(1, std::memory_order_relaxed);
+      lc.progress_.bytes.fetch_add(o.size, std::memory_order_relaxed);
+      if (lc.inWindow(now)) {
+        ++lc.results_.messages;
+        lc.results_.bytes += o.size;
+        lc.results_.latency.record(now - o.intendedNs);
+      }
+    } else if (r == Payload::Checker::Result::kWrongSequence) {
+      ++lc.results_.reorders;
+      lc.progress_.errors.fetch_add(1, std::memory_order_relaxed);
+      lc.results_.noteError("connection " + std::to_string(c.index) + ": expected message " +
+                            std::to_string(o.seq) + ", got " + std::to_string(c.checker.seqFound()));
+    } else {
+      ++lc.results_.mismatches;
+      lc.progress_.errors.fetch_add(1, std::memory_order_relaxed);
+      lc.results_.noteError("connection " + std::to_string(c.index) + ": echo of message " +
+                            std::to_string(o.seq) + " differs from what was sent");
+    }
+    if (lc.config_.rate == 0 && !lc.ending_ && c.state == Conn::State::kOpen) lc.sendMessage(c, now);
+  }
+
+  void onControl(Opcode op, std::span<const std::byte> payload) {
+    if (op == Opcode::kPing) lc.sendControl(c, Opcode::kPong, payload);
+  }
+
+  void onClose(std::uint16_t code, std::string_view reason) {
+    c.closeReceived = true;
+    if (!c.closeSent) {
+      ++lc.results_.unexpectedCloses;
+      ++lc.results_.closeCodes[code];
+      lc.progress_.errors.fetch_add(1, std::memory_order_relaxed);
+      lc.results_.noteError("server closed connection " + std::to_string(c.index) + " with " +
+                            std::to_string(code) + " " + std::string(reason));
+      lc.beginClose(c, code == 1005 ? 1000 : code);
+    }
+    lc.loop_.close(c.id, true);
+  }
+};
+
+LoadClient::LoadClient(io::Loop& loop, const RunConfig& config, std::uint32_t index,
+                       std::uint32_t conns, std::uint64_t startNs, Progress& progress)
+    : loop_(loop),
+      config_(config),
+      progress_(progress),
+      payload_(*std::max_element(config.sizes.begin(), config.sizes.end()), config.text,
+               0x5eed0000 + index),
+      rng_(index * 7919 + 17),
+      startNs_(startNs) {
+  windowStart_ = startNs + config.warmupNs;
+  windowEnd_ = windowStart_ + config.durationNs;
+  drainEnd_ = windowEnd_ + kDrainNs;
+  const double perThreadConnectRate = config.connectRate / config.threads;
+  connectInterval_ = config.connectRate > 0 ? static_cast<std::uint64_t>(kSecond / perThreadConnectRate) : 0;
+  if (config.rate > 0) {
+    sendInterval_ = static_cast<std::uint64_t>(static_cast<double>(kSecond) * config.threads / config.rate);
+    nextSend_ = startNs;
+  }
+  ws::FrameLimits limits;
+  limits.maxFrameSize = limits.maxMessageSize = std::uint64_t{1} << 32;
+  for (std::uint32_t i = 0; i < conns; ++i) {
+    conns_.push_back(std::make_unique<Conn>(index + i * config.threads, limits));
+  }
+  loop_.setIterationHook([this] { return iterate(); });
+  if (conns == 0) {
+    progress_.finished = true;
+    loop_.quit();
+  }
+}
+
+LoadClient::~LoadClient() = default;
+
+LoadClient::Conn* LoadClient::find(io::ConnId id) {
+  if (id.slot >= bySlot_.size()) return nullptr;
+  Conn* c = bySlot_[id.slot];
+  return c && c->id == id ? c : nullptr;
+}
+
+void LoadClient::openConnection(std::uint32_t i) {
+  Conn& c = *conns_[i];
+  int error = 0;
+  c.connectStart = monotonicNs();
+  c.id = loop_.connect(config_.target.address, *this, &error);
+  if (!c.id) {
+    ++results_.connectFailures;
+    progress_.errors.fetch_add(1, std::memory_order_relaxed);
+    results_.noteError(std::string("cannot create a socket: ") + std::strerror(-error));
+    return;
+  }
+  if (bySlot_.size() <= c.id.slot) bySlot_.resize(c.id.slot + 1, nullptr);
+  bySlot_[c.id.slot] = &c;
+  c.state = Conn::State::kConnecting;
+  c.closeSent = c.closeReceived = c.inMessage = c.upgraded = false;
+  c.outstanding.clear();
+  ++live_;
+}
+
+void LoadClient::onConnected(io::ConnId id, int error) {
+  Conn* c = find(id);
+  if (!c) return;
+  if (error != 0) {
+    ++results_.connectFailures;
+    progress_.errors.fetch_add(1, std::memory_order_relaxed);
+    results_.noteError("connect to " + config_.target.address.toString() + ": " + std::strerror(-error));
+    loop_.close(id, false);
+    return;
+  }
+  const std::uint64_t now = monotonicNs();
+  results_.connect.record(now - c->connectStart);
+  sendUpgrade(*c);
+}
+
+void LoadClient::sendUpgrade(Conn& c) {
+  c.key = http::generateClientKey();
+  std::vector<std::string_view> protocols(config_.subprotocols.begin(), config_.subprotocols.end());
+  std::string request;
+  http::writeUpgradeRequest(request, {config_.target.path, config_.target.hostHeader, c.key, protocols,
+                                      "", config_.extraFields});
+  io::SendQueue& out = loop_.output(c.id);
+  out.write(std::as_bytes(std::span(request)));
+  out.commit();
+  loop_.flush(c.id);
+  c.response = std::make_unique<http::UpgradeResponseParser>();
+  c.upgradeStart = monotonicNs();
+  c.state = Conn::State::kUpgrading;
+}
+
+void LoadClient::sendMessage(Conn& c, std::uint64_t intendedNs) {
+  const std::uint32_t size = config_.sizes.size() == 1 ? config_.sizes[0]
+                                                       : config_.sizes[rng_() % config_.sizes.size()];
+  const std::uint64_t seq = c.nextSeq++;
+  FrameHeader h;
+  h.opcode = config_.text ? Opcode::kText : Opcode::kBinary;
+  h.masked = true;
+  h.mask = masks_.next();  // a fresh key for every frame
+  h.length = size;
+  io::SendQueue& out = loop_.output(c.id);
+  std::byte* p = out.reserve(ws::frameHeaderSize(size, true) + size);
+  p += ws::writeFrameHeader(p, h);
+  std::byte head[24];
+  const std::size_t hs = payload_.headerSize();
+  payload_.writeHeader(head, size, seq);
+  const std::size_t offset = ws::applyMaskCopy(p, {head, hs}, h.mask, 0);
+  ws::applyMaskCopy(p + hs, {payload_.fill(seq), size - hs}, h.mask, offset);
+  out.commit();
+  loop_.flush(c.id);
+  c.outstanding.push_back({seq, intendedNs, size});
+  ++results_.sent;
+}
+
+void LoadClient::sendControl(Conn& c, Opcode op, std::span<const std::byte> payload) {
+  if (!loop_.alive(c.id)) return;
+  FrameHeader h;
+  h.opcode = op;
+  h.masked = true;
+  h.mask = masks_.next();
+  h.length = payload.size();
+  io::SendQueue& out = loop_.output(c.id);
+  std::byte* p = out.reserve(ws::frameHeaderSize(h.length, true) + payload.size());
+  p += ws::writeFrameHeader(p, h);
+  ws::applyMaskCopy(p, payload, h.mask, 0);
+  out.commit();
+  loop_.flush(c.id);
+}
+
+void LoadClient::beginClose(Conn& c, std::uint16_t code) {
+  if (c.closeSent || !loop_.alive(c.id)) return;
+  std::byte payload[2];
+  const std::size_t n = ws::writeClosePayload(payload, code, "");
+  sendControl(c, Opcode::kClose, {payload, n});
+  c.closeSent = true;
+  c.state = Conn::State::kClosing;
+}
+
+void LoadClient::fail(Conn& c, std::uint16_t closeCode) {
+  beginClose(c, closeCode);
+  loop_.close(c.id, true);
+}
+
+void LoadClient::onData(io::ConnId id, std::span<std::byte> data) {
+  Conn* c = find(id);
+  if (!c) return;
+  const std::uint64_t now = monotonicNs();
+  if (c->state == Conn::State::kUpgrading) {
+    const std::size_t used = c->response->feed({reinterpret_cast<const char*>(data.data()), data.size()});
+    if (c->response->state() == http::UpgradeResponseParser::State::kIncomplete) return;
+    std::vector<std::string_view> offered(config_.subprotocols.begin(), config_.subprotocols.end());
+    const http::ResponseVerdict v = c->response->state() == http::UpgradeResponseParser::State::kComplete
+                                        ? c->response->verify({c->key, offered, {}})
+                                        : http::ResponseVerdict::kMalformed;
+    if (v != http::ResponseVerdict::kAccepted) {
+      ++results_.handshakeFailures;
+      progress_.errors.fetch_add(1, std::memory_order_relaxed);
+      std::string why(http::describe(v));
+      if (v == http::ResponseVerdict::kNotUpgrade) why = "HTTP " + std::to_string(c->response->status());
+      results_.noteError("handshake failed on connection " + std::to_string(c->index) + ": " + why);
+      c->response.reset();
+      loop_.close(id, false);
+      return;
+    }
+    c->response.reset();
+    results_.handshake.record(now - c->upgradeStart);
+    c->state = Conn::State::kOpen;
+    c->upgraded = true;
+    if (config_.storm) {
+      progress_.handshakes.fetch_add(1, std::memory_order_relaxed);
+      if (inWindow(now)) ++results_.handshakes;
+      beginClose(*c, 1000);
+    } else if (config_.rate == 0 && !ending_) {
+      for (std::uint32_t i = 0; i < config_.inflight; ++i) sendMessage(*c, now);
+    }
+    data = data.subspan(used);
+    if (data.empty()) return;
+  }
+  if (c->state != Conn::State::kOpen && c->state != Conn::State::kClosing) return;
+  Sink sink{*this, *c, now};
+  if (c->parser.feed(data, sink) == ws::ParseStatus::kError) {
+    ++results_.protocolErrors;
+    progress_.errors.fetch_add(1, std::memory_order_relaxed);
+    const ws::FrameError& e = c->parser.error();
+    results_.noteError("server broke the protocol on connection " + std::to_string(c->index) + ": " +
+                       std::string(e.reason));
+    fail(*c, ws::toWire(e.code));
+  }
+}
+
+void LoadClient::onReadEnd(io::ConnId id, int error) {
+  Conn* c = find(id);
+  if (!c) return;
+  if (c->state == Conn::State::kUpgrading) {
+    ++results_.handshakeFailures;
+    progress_.errors.fetch_add(1, std::memory_order_relaxed);
+    results_.noteError("connection " + std::to_string(c->index) + " closed during the handshake");
+  } else if (!c->closeReceived) {
+    // The stream ended with no close frame: an abnormal closure (1006).
+    ++results_.unexpectedCloses;
+    ++results_.closeCodes[1006];
+    progress_.errors.fetch_add(1, std::memory_order_relaxed);
+    results_.noteError("connection " + std::to_string(c->index) + " dropped without a close frame" +
+                       (error ? std::string(" (") + std::strerror(-error) + ")" : ""));
+  }
+  loop_.close(id, false);
+}
+
+void LoadClient::onClosed(io::ConnId id) {
+  Conn* c = find(id);
+  if (!c) return;
+  bySlot_[id.slot] = nullptr;
+  c->state = Conn::State::kIdle;
+  c->id = {};
+  --live_;
+  // Storm: the next connection starts as soon as one ends (but not after a
+  // failure, which would spin against a refusing server).
+  if (config_.storm && !ending_ && c->upgraded) openConnection(c->index / config_.threads);
+}
+
+void LoadClient::stop() {
+  if (ending_) return;
+  windowEnd_ = std::min(windowEnd_, monotonicNs());
+  drainEnd_ = windowEnd_ + kDrainNs;
+}
+
+std::uint64_t LoadClient::iterate() {
+  const std::uint64_t now = monotonicNs();
+  std::uint64_t wake = 0;
+  // Open connections on schedule.
+  while (!ending_ && opened_ < conns_.size() &&
+         (connectInterval_ == 0 || now >= startNs_ + opened_ * connectInterval_)) {
+    openConnection(opened_++);
+  }
+  if (!ending_ && opened_ < conns_.size()) wake = startNs_ + opened_ * connectInterval_ - now;
+  // Open loop: sends at their intended times, spread over the connections.
+  if (sendInterval_ && !ending_) {
+    while (nextSend_ <= now && nextSend_ < windowEnd_) {
+      Conn* target = nullptr;
+      for (std::size_t tries = 0; tries < conns_.size() && !target; ++tries) {
+        Conn& c = *conns_[rr_++ % conns_.size()];
+        if (c.state == Conn::State::kOpen) target = &c;
+      }
+      if (target) {
+        sendMessage(*target, nextSend_);
+      } else if (inWindow(nextSend_)) {
+        ++results_.missedSends;
+      }
+      nextSend_ += sendInterval_;
+    }
+    const std::uint64_t untilNext = nextSend_ > now ? nextSend_ - now : 1;
+    wake = wake ? std::min(wake, untilNext) : untilNext;
+  }
+  if (now - lastPublish_ >= kSecond / 2) {
+    std::lock_guard lock(progress_.mutex);
+    progress_.latency = results_.latency;
+    lastPublish_ = now;
+  }
+  // The window is over: stop sending, let echoes drain, close, quit.
+  if (!ending_ && now >= windowEnd_) {
+    ending_ = true;
+    drainEnd_ = std::max(drainEnd_, now);
+  }
+  if (ending_) {
+    for (auto& cp : conns_) {
+      Conn& c = *cp;
+      if (c.state == Conn::State::kOpen && (c.outstanding.empty() || now >= drainEnd_)) beginClose(c, 1000);
+      if (c.state == Conn::State::kConnecting || c.state == Conn::State::kUpgrading) loop_.close(c.id, false);
+      if (now >= drainEnd_ + kCloseNs && c.id) loop_.close(c.id, false);
+    }
+    if (live_ == 0) {
+      std::lock_guard lock(progress_.mutex);
+      progress_.latency = results_.latency;
+      progress_.finished = true;
+      loop_.quit();
+    }
+    wake = 10'000'000;
+  }
+  return wake;
+}
+
+}  // namespace wsedge::bench

@@ -1,0 +1,359 @@
+// wsedge-bench: a WebSocket load generator that checks every byte, an echo
+// backend, and a byte relay, all on wsedge's io_uring runtime.
+//
+//   wsedge-bench run --url ws://127.0.0.1:8080/ --conns 100 --size 1KiB --duration 10s
+//   wsedge-bench echo --listen 127.0.0.1:9000
+//   wsedge-bench relay --listen 127.0.0.1:8081 --to 127.0.0.1:9000
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "bench/byte_relay.h"
+#include "bench/echo_server.h"
+#include "bench/load_client.h"
+#include "bench/report.h"
+#include "conf/units.h"
+#include "io/worker.h"
+
+namespace {
+
+using namespace wsedge;
+using namespace wsedge::bench;
+
+volatile sig_atomic_t gStop = 0;
+void onSignal(int) { gStop = 1; }
+
+[[noreturn]] void usage(const std::string& message) {
+  std::fprintf(stderr, "wsedge-bench: %s\n", message.c_str());
+  std::exit(2);
+}
+
+io::SocketAddress resolveOrDie(const std::string& text, std::uint16_t defaultPort = 0) {
+  std::optional<conf::HostPort> hp = conf::parseHostPort(text);
+  if (!hp && defaultPort) hp = conf::parseHostPort(text + ":" + std::to_string(defaultPort));
+  if (!hp) usage("expected HOST:PORT, got '" + text + "'");
+  std::string error;
+  auto addr = io::SocketAddress::resolve(hp->host, hp->port, &error);
+  if (!addr) usage(error);
+  return *addr;
+}
+
+Target parseUrl(const std::string& url) {
+  Target t;
+  t.url = url;
+  std::string rest;
+  if (url.rfind("ws://", 0) == 0) {
+    rest = url.substr(5);
+  } else if (url.rfind("wss://", 0) == 0) {
+    rest = url.substr(6);
+    t.tls = true;
+  } else {
+    usage("--url must start with ws:// or wss://, got '" + url + "'");
+  }
+  const std::size_t slash = rest.find('/');
+  t.hostHeader = rest.substr(0, slash);
+  t.path = slash == std::string::npos ? "/" : rest.substr(slash);
+  if (t.hostHeader.empty()) usage("no host in --url '" + url + "'");
+  t.address = resolveOrDie(t.hostHeader, t.tls ? 443 : 80);
+  return t;
+}
+
+std::uint64_t durationNs(const std::string& text, const char* what) {
+  auto ms = conf::parseDurationMs(text);
+  if (!ms) usage(std::string(what) + ": '" + text + "' is not a duration (such as 10s, 500ms)");
+  return *ms * 1'000'000;
+}
+
+std::vector<std::uint32_t> parseSizes(const std::string& spec, bool text) {
+  std::vector<std::uint32_t> sizes;
+  std::stringstream ss(spec);
+  std::string item;
+  while (std::getline(ss, item, ':')) {
+    auto n = conf::parseSize(item);
+    if (!n || *n > (std::uint64_t{1} << 30)) usage("--size: '" + item + "' is not a size up to 1GiB");
+    if (*n < Payload::minSize(text)) {
+      usage("--size " + item + " is too small: every message carries a sequence number and a checksum (" +
+            std::to_string(Payload::minSize(text)) + " bytes" + (text ? " in --text mode" : "") + ")");
+    }
+    sizes.push_back(static_cast<std::uint32_t>(*n));
+  }
+  if (sizes.empty()) usage("--size is empty");
+  return sizes;
+}
+
+double cpuSeconds() {
+  rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// user + system time of another process, from /proc/PID/stat.
+double processCpuSeconds(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const std::size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double watchedCpu(const std::vector<int>& pids) {
+  double total = 0;
+  for (int pid : pids) total += processCpuSeconds(pid);
+  return total;
+}
+
+void sleepUntil(std::uint64_t ns) {
+  const std::uint64_t now = monotonicNs();
+  if (ns > now) std::this_thread::sleep_for(std::chrono::nanoseconds(ns - now));
+}
+
+int run(RunConfig& config, bool json, const std::vector<int>& watchPids) {
+  const std::uint64_t startNs = monotonicNs() + 50'000'000;
+  std::vector<std::unique_ptr<Progress>> progress;
+  std::vector<std::unique_ptr<io::Worker>> workers;
+  std::vector<std::shared_ptr<LoadClient>> clients(config.threads);
+  io::Loop::Options options;
+  options.tickMs = 10;
+  options.recvBufferSize = 32768;
+  options.recvBufferCount = 1024;
+  for (std::uint32_t t = 0; t < config.threads; ++t) {
+    progress.push_back(std::make_unique<Progress>());
+    const std::uint32_t share = config.conns / config.threads + (t < config.conns % config.threads ? 1 : 0);
+    Progress* pr = progress.back().get();
+    auto setup = [&config, &clients, t, share, startNs, pr](io::Loop& loop) -> std::shared_ptr<void> {
+      auto client = std::make_shared<LoadClient>(loop, config, t, share, startNs, *pr);
+      LoadClient* raw = client.get();
+      loop.setWakeHandler([raw] { raw->stop(); });
+      clients[t] = client;
+      return client;
+    };
+    workers.push_back(std::make_unique<io::Worker>(static_cast<int>(t), -1, options, setup));
+    workers.back()->start();
+  }
+
+  // Progress each second, and CPU readings at the edges of the window.
+  const std::uint64_t windowStart = startNs + config.warmupNs;
+  const std::uint64_t windowEnd = windowStart + config.durationNs;
+  double cpuStart = 0, cpuEnd = 0, watchedStart = 0, watchedEnd = 0;
+  bool startRead = false, endRead = false;
+  std::uint64_t lastMessages = 0, lastBytes = 0, lastTick = startNs;
+  bool stopping = false;
+  for (;;) {
+    bool all = true;
+    for (auto& p : progress) all = all && p->finished.load();
+    if (all) break;
+    const std::uint64_t now = monotonicNs();
+    std::uint64_t next = lastTick + 1'000'000'000;
+    if (!startRead) next = std::min(next, windowStart);
+    if (!endRead) next = std::min(next, windowEnd);
+    sleepUntil(std::min(next, now + 100'000'000));
+    const std::uint64_t t = monotonicNs();
+    if (!startRead && t >= windowStart) {
+      cpuStart = cpuSeconds();
+      watchedStart = watchedCpu(watchPids);
+      startRead = true;
+    }
+    if (!endRead && t >= windowEnd) {
+      cpuEnd = cpuSeconds();
+      watchedEnd = watchedCpu(watchPids);
+      endRead = true;
+    }
+    if (gStop && !stopping) {
+      stopping = true;
+      for (auto& w : workers) w->wake();
+    }
+    if (t - lastTick >= 1'000'000'000) {
+      std::uint64_t messages = 0, bytes = 0, errors = 0, handshakes = 0;
+      Histogram latency;
+      for (auto& p : progress) {
+        messages += p->messages.load();
+        bytes += p->bytes.load();
+        errors += p->errors.load();
+        handshakes += p->handshakes.load();
+        std::lock_guard lock(p->mutex);
+        latency.merge(p->latency);
+      }
+      const double interval = static_cast<double>(t - lastTick) / 1e9;
+      const double elapsed = static_cast<double>(t - startNs) / 1e9;
+      const std::uint64_t count = config.storm ? handshakes : messages;
+      std::fprintf(stderr, "%s\n",
+                   progressLine(elapsed, count - lastMessages, bytes - lastBytes, interval,
+                                latency.percentile(99), errors, config.storm)
+                       .c_str());
+      lastMessages = count;
+      lastBytes = bytes;
+      lastTick = t;
+    }
+  }
+  for (auto& w : workers) w->join();
+  const std::uint64_t finished = monotonicNs();
+  if (!endRead) {  // stopped early
+    cpuEnd = cpuSeconds();
+    watchedEnd = watchedCpu(watchPids);
+  }
+
+  Summary s;
+  s.config = &config;
+  for (auto& c : clients) {
+    if (c) s.results.merge(c->results());
+  }
+  const std::uint64_t measuredEnd = std::min(windowEnd, finished);
+  s.seconds = measuredEnd > windowStart ? static_cast<double>(measuredEnd - windowStart) / 1e9 : 0;
+  s.cpuSeconds = startRead ? cpuEnd - cpuStart : 0;
+  s.watchedPids = watchPids;
+  s.watchedCpuSeconds = startRead ? watchedEnd - watchedStart : 0;
+  if (s.seconds <= 0) s.seconds = 1e-9;
+  std::printf("%s\n", json ? jsonReport(s).c_str() : humanReport(s).c_str());
+  const std::uint64_t done = config.storm ? s.results.handshakes : s.results.messages;
+  if (done == 0 && s.results.errors() == 0) {
+    std::fprintf(stderr, "wsedge-bench: nothing was measured (is the window long enough?)\n");
+    return 1;
+  }
+  return s.results.errors() == 0 && done > 0 ? 0 : 1;
+}
+
+template <class Server, class Make>
+int serve(std::uint32_t threads, Make make) {
+  sigset_t stopSignals;
+  sigemptyset(&stopSignals);
+  sigaddset(&stopSignals, SIGINT);
+  sigaddset(&stopSignals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+  const std::vector<int> cpus = io::allowedCpus();
+  std::vector<std::unique_ptr<io::Worker>> workers;
+  try {
+    for (std::uint32_t t = 0; t < threads; ++t) {
+      auto setup = [&make](io::Loop& loop) -> std::shared_ptr<void> {
+        std::shared_ptr<Server> server = make(loop);
+        Server* raw = server.get();
+        loop.setWakeHandler([raw] { raw->stop(); });
+        return server;
+      };
+      io::Loop::Options options;
+      options.recvBufferSize = 32768;
+      workers.push_back(std::make_unique<io::Worker>(static_cast<int>(t), -1, options, setup));
+      workers.back()->start();
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "wsedge-bench: %s\n", e.what());
+    for (auto& w : workers) w->wake();
+    return 1;
+  }
+  std::fprintf(stderr, "wsedge-bench: ready\n");
+  int sig = 0;
+  sigwait(&stopSignals, &sig);
+  for (auto& w : workers) w->wake();
+  for (auto& w : workers) w->join();
+  return 0;
+}
+
+void raiseFileLimit() {
+  rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"wsedge-bench: WebSocket load generator, echo backend and byte relay"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "wsedge-bench 0.1.0");
+
+  RunConfig config;
+  std::string url, size = "1024", duration = "10s", warmup = "2s";
+  bool text = false, binary = false, json = false, insecure = false;
+  std::string ca, mode = "echo";
+  std::vector<std::string> headers;
+  std::vector<int> watchPids;
+  CLI::App* runCmd = app.add_subcommand("run", "load a WebSocket server and check every echo");
+  runCmd->add_option("--url", url, "ws://HOST:PORT/PATH or wss://...")->required();
+  runCmd->add_option("--conns", config.conns, "connections")->default_val(1)->check(CLI::Range(1u, 1000000u));
+  runCmd->add_option("--connect-rate", config.connectRate, "open connections at this many per second (default: all at once)");
+  runCmd->add_option("--size", size, "message size (64, 1KiB, 1MiB) or sizes chosen at random, 64:1024:16384")
+      ->default_val("1024");
+  runCmd->add_flag("--text", text, "send text messages (printable ASCII, validated as UTF-8)");
+  runCmd->add_flag("--binary", binary, "send binary messages (the default)");
+  auto* inflightOpt = runCmd->add_option("--inflight", config.inflight, "messages in flight per connection (closed loop)")
+                          ->check(CLI::Range(1u, 100000u));
+  auto* rateOpt = runCmd->add_option("--rate", config.rate,
+                                     "messages per second overall, sent at their scheduled times (open loop; "
+                                     "latency counts from the scheduled time)");
+  runCmd->add_option("--duration", duration, "measured time")->default_val("10s");
+  runCmd->add_option("--warmup", warmup, "time before measuring")->default_val("2s");
+  runCmd->add_option("--threads", config.threads, "client threads")->default_val(1)->check(CLI::Range(1u, 256u));
+  runCmd->add_flag("--insecure", insecure, "wss: do not verify the server's certificate");
+  runCmd->add_option("--ca", ca, "wss: verify the server against this CA file");
+  runCmd->add_option("--subprotocol", config.subprotocols, "offer this subprotocol (repeatable)");
+  runCmd->add_option("--header", headers, "extra request header K:V (repeatable)");
+  runCmd->add_option("--mode", mode, "echo: messages; storm: connect, handshake, close, repeat")
+      ->check(CLI::IsMember({"echo", "storm"}));
+  runCmd->add_flag("--json", json, "print one JSON object instead of the table");
+  runCmd->add_option("--watch-pid", watchPids, "also report this process's CPU per message (repeatable)");
+  inflightOpt->excludes(rateOpt);
+
+  std::string listen, to, tlsPair;
+  std::uint32_t threads = 1;
+  CLI::App* echoCmd = app.add_subcommand("echo", "a WebSocket echo backend");
+  echoCmd->add_option("--listen", listen, "HOST:PORT")->required();
+  echoCmd->add_option("--threads", threads, "worker threads")->default_val(1)->check(CLI::Range(1u, 256u));
+  echoCmd->add_option("--tls", tlsPair, "CERT,KEY: serve wss");
+  CLI::App* relayCmd = app.add_subcommand("relay", "a TCP byte relay that parses nothing (the floor)");
+  relayCmd->add_option("--listen", listen, "HOST:PORT")->required();
+  relayCmd->add_option("--to", to, "HOST:PORT of the backend")->required();
+  relayCmd->add_option("--threads", threads, "worker threads")->default_val(1)->check(CLI::Range(1u, 256u));
+  CLI11_PARSE(app, argc, argv);
+
+  signal(SIGPIPE, SIG_IGN);
+  raiseFileLimit();
+  if (*echoCmd) {
+    if (!tlsPair.empty()) usage("--tls is not supported yet");
+    const io::SocketAddress addr = resolveOrDie(listen);
+    return serve<EchoServer>(threads, [addr](io::Loop& loop) { return std::make_shared<EchoServer>(loop, addr); });
+  }
+  if (*relayCmd) {
+    const io::SocketAddress from = resolveOrDie(listen), target = resolveOrDie(to);
+    return serve<ByteRelay>(threads, [from, target](io::Loop& loop) {
+      return std::make_shared<ByteRelay>(loop, from, target);
+    });
+  }
+
+  if (text && binary) usage("--text and --binary exclude each other");
+  config.text = text;
+  config.target = parseUrl(url);
+  if (config.target.tls) usage("wss:// is not supported yet");
+  (void)insecure;
+  config.sizes = parseSizes(size, text);
+  config.durationNs = durationNs(duration, "--duration");
+  config.warmupNs = durationNs(warmup, "--warmup");
+  if (config.durationNs == 0) usage("--duration must be more than 0");
+  config.storm = mode == "storm";
+  for (const std::string& h : headers) {
+    const std::size_t colon = h.find(':');
+    if (colon == std::string::npos || colon == 0) usage("--header must be NAME:VALUE, got '" + h + "'");
+    config.extraFields += h.substr(0, colon) + ": " + h.substr(colon + 1) + "\r\n";
+  }
+  struct sigaction sa {};
+  sa.sa_handler = onSignal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  return run(config, json, watchPids);
+}
