@@ -196,8 +196,11 @@ void LoadClient::openConnection(std::uint32_t i) {
   if (bySlot_.size() <= c.id.slot) bySlot_.resize(c.id.slot + 1, nullptr);
   bySlot_[c.id.slot] = &c;
   c.state = Conn::State::kConnecting;
+  // A storm reuses the Conn: everything per connection starts afresh.
   c.closeSent = c.closeReceived = c.inMessage = c.upgraded = false;
   c.outstanding.clear();
+  c.parser.reset();
+  c.nextSeq = 0;
   ++live_;
 }
 

@@ -391,15 +391,19 @@ void Loop::advanceClose(std::uint32_t slot) {
   c.fd = -1;
   c.out.clear();
   --live_;
+  // The slot is reused only after onClosed: a handler that keys its own
+  // state by slot must hear of the old connection before a new one arrives.
   closed_.push_back({c.handler, ConnId{slot, c.gen}});
-  freeSlots_.push_back(slot);
 }
 
 void Loop::deliverClosed() {
   while (!closed_.empty()) {
     auto batch = std::move(closed_);
     closed_.clear();
-    for (auto& [handler, id] : batch) handler->onClosed(id);
+    for (auto& [handler, id] : batch) {
+      handler->onClosed(id);
+      freeSlots_.push_back(id.slot);
+    }
   }
 }
 

@@ -62,6 +62,8 @@ class FrameParser {
   /// In the middle of a frame (header or payload partly read).
   bool midFrame() const { return stage_ != Stage::kHeader || headerHave_ != 0; }
   const FrameLimits& limits() const { return limits_; }
+  /// Back to the start state, for a new connection.
+  void reset() { *this = FrameParser(limits_); }
   void setLimits(const FrameLimits& limits) { limits_ = limits; }
 
  private:

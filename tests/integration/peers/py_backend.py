@@ -22,6 +22,8 @@ def main():
                     help="after echoing this many messages, close with --close-code")
     ap.add_argument("--close-code", type=int, default=1000)
     ap.add_argument("--close-reason", default="")
+    ap.add_argument("--corrupt-message", type=int, default=0,
+                    help="flip one byte in the middle of the Nth echo (1-based)")
     ap.add_argument("--sink-delay-ms", type=int, default=0,
                     help="do not echo: count bytes, sleeping this long per message")
     args = ap.parse_args()
@@ -39,8 +41,12 @@ def main():
                     received += len(message)
                     await asyncio.sleep(args.sink_delay_ms / 1000)
                     continue
-                await ws.send(message)
                 count += 1
+                if count == args.corrupt_message:
+                    raw = bytearray(message.encode() if isinstance(message, str) else message)
+                    raw[len(raw) // 2] ^= 0x01
+                    message = raw.decode(errors="replace") if isinstance(message, str) else bytes(raw)
+                await ws.send(message)
                 if args.close_after and count >= args.close_after:
                     await ws.close(args.close_code, args.close_reason)
                     break
