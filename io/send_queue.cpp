@@ -53,8 +53,9 @@ SendQueue::SendQueue(SendQueue&& o) noexcept
 
 std::byte* SendQueue::reserve(std::size_t n) {
   if (!tail_ || tail_->cap - tail_->written < n) {
-    // Grow with the backlog: a queue that is backing up gets bigger chunks.
-    const std::size_t want = n > pending_ / 2 ? n : std::min<std::size_t>(pending_ / 2, 65536);
+    // Grow with the backlog: a queue that is backing up gets bigger chunks,
+    // and never one smaller than the reservation.
+    const std::size_t want = std::max(n, std::min<std::size_t>(pending_ / 2, 65536));
     Chunk* c = pool_->get(want);
     if (tail_) {
       tail_->next = c;

@@ -85,6 +85,21 @@ TEST(SendQueue, ConsumeAcrossChunksAndReturnsThemToThePool) {
   EXPECT_EQ(pool.bytesInUse(), 0u) << "a drained queue holds no chunk";
 }
 
+TEST(SendQueue, BigReservationBehindABigBacklog) {
+  // A large backlog once made the queue pick a chunk by backlog alone,
+  // smaller than the reservation itself.
+  ChunkPool pool;
+  SendQueue q(pool);
+  for (int i = 0; i < 20; ++i) {
+    std::memset(q.reserve(60000), 'a', 60000);
+    q.commit();
+  }
+  std::byte* p = q.reserve(131086);
+  std::memset(p, 'b', 131086);  // ASan catches any overrun
+  q.commit();
+  EXPECT_EQ(q.pending(), 20u * 60000 + 131086);
+}
+
 TEST(SendQueue, ReserveIsContiguous) {
   ChunkPool pool;
   SendQueue q(pool);
