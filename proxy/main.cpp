@@ -4,6 +4,7 @@
 //   wsedge -c wsedge.yaml --check    validate the configuration and exit
 #include <signal.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -21,11 +22,24 @@ namespace {
 
 using namespace wsedge;
 
-// Every connection is a descriptor and every session two: lift the soft
-// limit to the hard one.
+// Every session holds two descriptors: lift the soft limit to the hard one
+// and, when allowed (root with CAP_SYS_RESOURCE), the hard one too, as
+// HAProxy does: up to fs.nr_open, at most 1M.
 void raiseFileLimit() {
   rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  const rlim_t want = 1 << 20;
+  if (geteuid() == 0 && rl.rlim_max < want) {
+    rlim_t nrOpen = want;
+    if (FILE* f = std::fopen("/proc/sys/fs/nr_open", "r")) {
+      unsigned long v = 0;
+      if (std::fscanf(f, "%lu", &v) == 1) nrOpen = std::min<rlim_t>(want, v);
+      std::fclose(f);
+    }
+    rlimit raised{nrOpen, nrOpen};
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) return;
+  }
+  if (rl.rlim_cur < rl.rlim_max) {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }

@@ -22,11 +22,25 @@ FrameHeader Relay<R>::outputHeader(Opcode op, bool fin, std::uint8_t rsv, std::u
   return h;
 }
 
-// Writes bytes as the payload of the frame being written, masking if needed.
-static void putPayload(std::byte* dst, std::span<const std::byte> src, bool mask,
-                       const ws::MaskKey& key, std::size_t* keyOffset) {
-  if (mask) {
-    *keyOffset = ws::applyMaskCopy(dst, src, key, *keyOffset);
+template <ws::Role R>
+Relay<R>::Relay(const ws::FrameLimits& limits, ws::MaskKeySource& masks) : parser_(limits), masks_(&masks) {
+  // Frames from a client arrive masked and leave masked: the parser leaves
+  // them masked, and the relay changes keys in the same pass as the copy.
+  ws::FrameLimits l = limits;
+  l.unmask = !kMaskOutput;
+  parser_.setLimits(l);
+}
+
+// Copies payload bytes that sit at offset `in` of the frame being read to
+// offset `out` of the frame being written, changing the mask on the way.
+template <ws::Role R>
+static void putPayload(std::byte* dst, std::span<const std::byte> src, const FrameHeader& from,
+                       std::uint64_t in, const FrameHeader& to, std::uint64_t out) {
+  if (to.masked) {
+    // Client frames keep their mask until here: one pass both removes the
+    // client's key and applies ours.
+    const ws::MaskKey k = from.masked ? ws::rekey(from.mask, in & 3, to.mask, out & 3) : to.mask;
+    ws::applyMaskCopy(dst, src, k, from.masked ? 0 : out & 3);
   } else if (!src.empty()) {
     std::memcpy(dst, src.data(), src.size());
   }
@@ -34,11 +48,11 @@ static void putPayload(std::byte* dst, std::span<const std::byte> src, bool mask
 
 template <ws::Role R>
 void Relay<R>::writeControl(io::SendQueue& out, Opcode op, std::span<const std::byte> payload) {
+  // Control payloads are always held unmasked by the parser.
   const FrameHeader h = outputHeader(op, true, 0, payload.size());
   std::byte* p = out.reserve(ws::frameHeaderSize(h.length, h.masked) + payload.size());
   const std::size_t n = ws::writeFrameHeader(p, h);
-  std::size_t offset = 0;
-  putPayload(p + n, payload, h.masked, h.mask, &offset);
+  putPayload<R>(p + n, payload, FrameHeader{}, 0, h, 0);
   out.commit();
 }
 
@@ -57,7 +71,6 @@ struct Relay<R>::Sink {
       r.whole_ = out.reserve(ws::frameHeaderSize(h.length, o.masked) + h.length);
       r.whole_ += ws::writeFrameHeader(r.whole_, o);
       r.key_ = o.mask;
-      r.keyOffset_ = 0;
     } else {
       r.mode_ = Mode::kCut;
       r.cutStarted_ = false;
@@ -65,9 +78,13 @@ struct Relay<R>::Sink {
   }
 
   void onPayload(std::span<std::byte> data) {
+    const std::uint64_t at = r.frame_.length - r.remaining_;  // offset in the source frame
     r.remaining_ -= data.size();
     if (r.mode_ == Mode::kWhole) {
-      putPayload(r.whole_, data, kMaskOutput, r.key_, &r.keyOffset_);
+      FrameHeader o;
+      o.masked = kMaskOutput;
+      o.mask = r.key_;
+      putPayload<R>(r.whole_, data, r.frame_, at, o, at);
       r.whole_ += data.size();
       return;
     }
@@ -78,8 +95,7 @@ struct Relay<R>::Sink {
     const FrameHeader o = r.outputHeader(op, last && r.frame_.fin, rsv, data.size());
     std::byte* p = out.reserve(ws::frameHeaderSize(o.length, o.masked) + data.size());
     const std::size_t n = ws::writeFrameHeader(p, o);
-    std::size_t offset = 0;
-    putPayload(p + n, data, o.masked, o.mask, &offset);
+    putPayload<R>(p + n, data, r.frame_, at, o, 0);
     out.commit();
     r.cutStarted_ = true;
   }

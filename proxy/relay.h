@@ -43,7 +43,7 @@ class Relay {
   static constexpr bool kMaskOutput = R == ws::Role::kServer;
   static constexpr std::size_t kWholeFrameMax = 64 * 1024;
 
-  Relay(const ws::FrameLimits& limits, ws::MaskKeySource& masks) : parser_(limits), masks_(&masks) {}
+  Relay(const ws::FrameLimits& limits, ws::MaskKeySource& masks);
 
   /// Forwards what the bytes complete. `in` is unmasked in place.
   RelayResult feed(std::span<std::byte> in, io::SendQueue& out);
@@ -71,7 +71,6 @@ class Relay {
   bool closeSent_ = false;
   ws::FrameHeader frame_;      // the frame being forwarded, as received
   ws::MaskKey key_{};          // the key of the frame being written (whole mode)
-  std::size_t keyOffset_ = 0;
   std::byte* whole_ = nullptr;  // where the next payload byte goes (whole mode)
   std::uint64_t remaining_ = 0;
   std::uint64_t messages_ = 0;

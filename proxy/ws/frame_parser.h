@@ -3,7 +3,8 @@
 // chosen at compile time:
 //
 //   void onFrameStart(const FrameHeader&);           // text, binary, continuation
-//   void onPayload(std::span<std::byte> data);       // unmasked, in pieces, no copy
+//   void onPayload(std::span<std::byte> data);       // unmasked (unless limits.unmask is
+//                                                    // off), in pieces, no copy
 //   void onFrameEnd(const FrameHeader&);
 //   void onControl(Opcode op, std::span<const std::byte> payload);  // ping, pong: whole
 //   void onClose(std::uint16_t code, std::string_view reason);      // 1005 if empty
@@ -33,6 +34,10 @@ struct FrameLimits {
   bool validateUtf8 = true;
   /// RSV bits a negotiated extension defines: kRsv1 with permessage-deflate.
   std::uint8_t allowedRsv = 0;
+  /// Deliver data payloads unmasked (in place). A relay that re-masks can
+  /// turn this off and change keys in one pass; text is still validated,
+  /// block by block through a small scratch buffer.
+  bool unmask = true;
 };
 
 struct FrameError {
@@ -199,16 +204,30 @@ ParseStatus FrameParser<R>::startFrame(Sink& sink) {
 template <Role R>
 template <class Sink>
 ParseStatus FrameParser<R>::payload(std::span<std::byte> chunk, Sink& sink) {
-  if (frame_.masked) maskOffset_ = applyMask(chunk, frame_.mask, maskOffset_);
+  const bool plain = !frame_.masked || limits_.unmask;
+  if (frame_.masked && limits_.unmask) maskOffset_ = applyMask(chunk, frame_.mask, maskOffset_);
   remaining_ -= chunk.size();
   const bool messageEnds = remaining_ == 0 && frame_.fin;
   if (validating_) {
     // Check before handing the bytes on: invalid text is never delivered.
-    if (!utf8_.feed(chunk) || (messageEnds && !utf8_.finish())) {
+    bool ok = true;
+    if (plain) {
+      ok = utf8_.feed(chunk);
+    } else {
+      // Unmask into a cache-resident scratch block only to validate it.
+      std::byte scratch[4096];
+      for (std::size_t off = 0; ok && off < chunk.size(); off += sizeof scratch) {
+        const auto block = chunk.subspan(off, std::min(sizeof scratch, chunk.size() - off));
+        applyMaskCopy(scratch, block, frame_.mask, maskOffset_ + off);
+        ok = utf8_.feed({scratch, block.size()});
+      }
+    }
+    if (!ok || (messageEnds && !utf8_.finish())) {
       utf8_.reset();
       return fail(CloseCode::kInvalidPayload, "invalid UTF-8 in a text message");
     }
   }
+  if (!plain) maskOffset_ = (maskOffset_ + chunk.size()) & 3;
   if (!chunk.empty()) sink.onPayload(chunk);
   if (remaining_ == 0) {
     stage_ = Stage::kHeader;

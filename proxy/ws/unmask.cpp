@@ -34,4 +34,10 @@ std::size_t applyMaskCopy(std::byte* dst, std::span<const std::byte> src, MaskKe
   return (keyOffset + src.size()) & 3;
 }
 
+MaskKey rekey(MaskKey from, std::size_t fromOffset, MaskKey to, std::size_t toOffset) {
+  MaskKey k;
+  for (std::size_t i = 0; i < 4; ++i) k[i] = from[(fromOffset + i) & 3] ^ to[(toOffset + i) & 3];
+  return k;
+}
+
 }  // namespace wsedge::ws

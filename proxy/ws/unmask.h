@@ -21,4 +21,9 @@ std::size_t applyMask(std::span<std::byte> data, MaskKey key, std::size_t keyOff
 std::size_t applyMaskCopy(std::byte* dst, std::span<const std::byte> src, MaskKey key,
                           std::size_t keyOffset = 0);
 
+/// The single key that turns bytes masked with `from` (at key offset
+/// fromOffset) into bytes masked with `to` (at toOffset): one XOR pass
+/// changes keys without ever holding the plaintext.
+MaskKey rekey(MaskKey from, std::size_t fromOffset, MaskKey to, std::size_t toOffset);
+
 }  // namespace wsedge::ws

@@ -212,6 +212,27 @@ TEST(FrameParser, Utf8ValidationCanBeTurnedOff) {
   EXPECT_EQ(server(frame(Opcode::kText, "\xc0\x80"), limits).status, ParseStatus::kOk);
 }
 
+TEST(FrameParser, PayloadCanStayMaskedAndTextIsStillValidated) {
+  FrameLimits limits;
+  limits.unmask = false;
+  // Delivered bytes are still masked with the frame's key (11 22 33 44).
+  const std::string text = "κόσμε " + std::string(5000, 'x') + " 😀";
+  const Outcome o = server(frame(Opcode::kText, text), limits);
+  ASSERT_EQ(o.status, ParseStatus::kOk);
+  const std::size_t open = o.log.find('[') + 1;
+  std::string got = o.log.substr(open, o.log.rfind(']') - open);
+  ASSERT_EQ(got.size(), text.size());
+  const std::uint8_t key[4] = {0x11, 0x22, 0x33, 0x44};
+  for (std::size_t i = 0; i < got.size(); ++i) got[i] = static_cast<char>(got[i] ^ key[i % 4]);
+  EXPECT_EQ(got, text);
+  // Invalid UTF-8 past the first scratch block is still caught, at any split.
+  EXPECT_EQ(serverError(frame(Opcode::kText, std::string(5000, 'y') + "\xc3\x28"), limits), 1007);
+  EXPECT_EQ(serverError(frame(Opcode::kText, "a\xe2\x82", false) + frame(Opcode::kContinuation, "\x28"), limits),
+            1007);
+  // Control payloads are always unmasked.
+  EXPECT_EQ(server(frame(Opcode::kPing, "hi"), limits).log, "ctl(9,hi) ");
+}
+
 TEST(FrameParser, TextSplitAcrossFragmentsMidCodePoint) {
   // "€" is E2 82 AC: split over two frames.
   const Bytes in = frame(Opcode::kText, "a\xe2\x82", false) + frame(Opcode::kContinuation, "\xac");

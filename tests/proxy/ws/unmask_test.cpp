@@ -95,7 +95,9 @@ TEST(SimdLevel, DetectsAndRefusesWhatTheCpuLacks) {
   EXPECT_TRUE(forceSimdLevel(SimdLevel::kScalar));
   EXPECT_EQ(activeSimdLevel(), SimdLevel::kScalar);
   EXPECT_TRUE(forceSimdLevel(best));
-  if (best != SimdLevel::kAvx512) EXPECT_FALSE(forceSimdLevel(SimdLevel::kAvx512));
+  if (best != SimdLevel::kAvx512) {
+    EXPECT_FALSE(forceSimdLevel(SimdLevel::kAvx512));
+  }
 }
 
 }  // namespace
