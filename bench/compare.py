@@ -175,7 +175,7 @@ daemon off;
 pid {self.dir}/nginx.pid;
 error_log {self.dir}/nginx-error.log warn;
 worker_rlimit_nofile 20000;
-events {{ worker_connections 9000; }}
+events {{ worker_connections 19000; }}
 http {{
   access_log off;
   client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp};
@@ -250,6 +250,29 @@ def run_bench(build, url, args, duration, warmup, pids, extra_env=None):
         return {"errors": -1, "error_samples": [out.stderr[-500:]]}
 
 
+def medians(runs, targets, schemes, scenarios):
+    """One row per scenario, scheme and target: the run with the median
+    figure of merit (a run with errors counts as the worst)."""
+    rows = []
+    for scheme in schemes:
+        for scenario in scenarios:
+            merit = SCENARIOS[scenario][2]
+            for name in targets:
+                group = [r for r in runs if (r["scheme"], r["scenario"], r["target"]) == (scheme, scenario, name)]
+                if not group:
+                    continue
+                if merit == "latency":
+                    key = lambda r: -r.get("p99_us", 0) if r.get("errors") == 0 else -float("inf")
+                else:
+                    field = "mb_per_s" if merit == "mb" else "msgs_per_s"
+                    key = lambda r, f=field: r.get(f, 0) if r.get("errors") == 0 else -1
+                group.sort(key=key)
+                row = dict(group[len(group) // 2])
+                row["runs"] = len(group)
+                rows.append(row)
+    return rows
+
+
 def evaluate(rows):
     """Adds ratio_to_best_peer and target checks (issue #4's list) to each row."""
     by_key = {}
@@ -296,7 +319,8 @@ def goal_for(r, scenario, scheme):
 
 def markdown(rows, meta):
     lines = [f"Measured {meta['date']} on {meta['machine']}; {meta['duration']} per run after "
-             f"{meta['warmup']} warm-up; wsedge-bench with 1 thread; every proxy with 2 workers/threads.", "",
+             f"{meta['warmup']} warm-up; median of {meta['repeat']} interleaved runs; wsedge-bench with 1 thread; "
+             "every proxy with 2 workers/threads.", "",
              "| scenario | scheme | target | msgs/s | MB/s | p50 | p99 | proxy CPU us/msg | vs best peer "
              "| CPU vs relay | goal | met |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
@@ -343,6 +367,8 @@ def chart(rows, path):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="5 s runs with 1 s warm-up (default 10 s and 2 s)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="runs per scenario and target, interleaved across targets; the median is reported")
     ap.add_argument("--targets", default="wsedge,nginx,haproxy,caddy,relay,direct")
     ap.add_argument("--scenarios", default="1k,64b_rate,1m")
     ap.add_argument("--schemes", default="ws,wss")
@@ -370,7 +396,7 @@ def main():
     echo = subprocess.Popen([bench, "echo", "--listen", f"127.0.0.1:{echo_port}"], stdout=echo_log,
                             stderr=subprocess.STDOUT, preexec_fn=raise_fd_limit)
     echoes = [echo]
-    rows = []
+    rows, runs = [], []
     try:
         wait_port(echo_port)
         if "wss" in schemes:
@@ -380,23 +406,26 @@ def main():
             wait_port(echo_tls)
         for scheme in schemes:
             for scenario in args.scenarios.split(","):
-                for name in targets:
-                    if scheme == "wss" and name == "relay":
-                        continue  # the relay carries bytes; it cannot terminate TLS
-                    t = Target(name, work, echo_port, args.build, cert)
-                    t.echo_tls = echo_tls
-                    try:
-                        t.start()
-                        time.sleep(0.3)
-                        r = run_bench(args.build, t.url(scheme), SCENARIOS[scenario][1], duration, warmup, t.pids())
-                    finally:
-                        t.stop()
-                    r.update({"scenario": scenario, "scheme": scheme, "target": name})
-                    rows.append(r)
-                    print(f"compare: {scheme} {scenario:9} {name:8} msgs/s {r.get('msgs_per_s', 0):>10,.0f} "
-                          f"MB/s {r.get('mb_per_s', 0):>8,.1f} p99 {r.get('p99_us', 0):>8,.0f} us "
-                          f"cpu/msg {r.get('watched_cpu_us_per_msg', 0):6.2f} us errors {r.get('errors')}",
-                          file=sys.stderr)
+                for rep in range(args.repeat):
+                    for name in targets:
+                        if scheme == "wss" and name == "relay":
+                            continue  # the relay carries bytes; it cannot terminate TLS
+                        t = Target(name, work, echo_port, args.build, cert)
+                        t.echo_tls = echo_tls
+                        try:
+                            t.start()
+                            time.sleep(0.3)
+                            r = run_bench(args.build, t.url(scheme), SCENARIOS[scenario][1], duration, warmup,
+                                          t.pids())
+                        finally:
+                            t.stop()
+                        r.update({"scenario": scenario, "scheme": scheme, "target": name, "run": rep})
+                        runs.append(r)
+                        print(f"compare: {scheme} {scenario:9} {name:8} msgs/s {r.get('msgs_per_s', 0):>10,.0f} "
+                              f"MB/s {r.get('mb_per_s', 0):>8,.1f} p99 {r.get('p99_us', 0):>8,.0f} us "
+                              f"cpu/msg {r.get('watched_cpu_us_per_msg', 0):6.2f} us errors {r.get('errors')}",
+                              file=sys.stderr)
+        rows = medians(runs, targets, schemes, args.scenarios.split(","))
     finally:
         for e in echoes:
             e.send_signal(signal.SIGTERM)
@@ -404,12 +433,12 @@ def main():
         echo_log.close()
     evaluate(rows)
     meta = {"date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} CPUs, {os.uname().release}",
-            "duration": duration, "warmup": warmup}
+            "duration": duration, "warmup": warmup, "repeat": args.repeat}
     md = markdown(rows, meta)
     with open(os.path.join(args.out, "compare.md"), "w") as f:
         f.write(md)
     with open(os.path.join(args.out, "compare.json"), "w") as f:
-        json.dump({"meta": meta, "rows": rows}, f, indent=1)
+        json.dump({"meta": meta, "rows": rows, "runs": runs}, f, indent=1)
     try:
         chart(rows, os.path.join(args.out, "compare.png"))
     except Exception as e:  # the table matters more than the picture

@@ -18,11 +18,13 @@ constexpr std::size_t kMaxPending = 4 << 20;
 
 struct EchoServer::Conn {
   io::ConnId id;
+  std::unique_ptr<tls::TlsStream> tls;  // wss:// only
+  io::SendQueue plain;                  // wss:// only: plaintext before sealing
   std::unique_ptr<http::UpgradeRequestParser> request = std::make_unique<http::UpgradeRequestParser>();
   ws::ServerFrameParser parser;
   bool paused = false;
   bool closing = false;
-  explicit Conn(const ws::FrameLimits& limits) : parser(limits) {}
+  Conn(const ws::FrameLimits& limits, io::ChunkPool& pool) : plain(pool), parser(limits) {}
 };
 
 // Echo each frame as it is parsed: the header at once, then the payload
@@ -55,8 +57,19 @@ struct EchoServer::Sink {
   }
 };
 
-EchoServer::EchoServer(io::Loop& loop, const io::SocketAddress& address) : loop_(loop) {
+EchoServer::EchoServer(io::Loop& loop, const io::SocketAddress& address,
+                       std::shared_ptr<const tls::CertificateSet> certificates)
+    : loop_(loop) {
+  if (certificates) tls_ = std::make_unique<tls::ServerContext>(std::move(certificates), tls::ServerOptions{});
   loop_.listen(address, *this);
+}
+
+io::SendQueue& EchoServer::out(Conn& c) { return c.tls ? c.plain : loop_.output(c.id); }
+
+void EchoServer::flush(Conn& c) {
+  if (!loop_.alive(c.id)) return;
+  if (c.tls) tls::sealQueue(*c.tls, c.plain, loop_.output(c.id));
+  loop_.flush(c.id);
 }
 
 EchoServer::~EchoServer() = default;
@@ -82,7 +95,8 @@ void EchoServer::onAccept(int, int fd) {
   }
   ws::FrameLimits limits;
   limits.maxFrameSize = limits.maxMessageSize = std::uint64_t{1} << 32;
-  auto conn = std::make_unique<Conn>(limits);
+  auto conn = std::make_unique<Conn>(limits, loop_.chunkPool());
+  if (tls_) conn->tls = std::make_unique<tls::TlsStream>(tls_->newSsl());
   const io::ConnId id = loop_.adopt(fd, *this);
   conn->id = id;
   if (bySlot_.size() <= id.slot) bySlot_.resize(id.slot + 1);
@@ -94,9 +108,9 @@ void EchoServer::writeControl(Conn& c, Opcode op, std::span<const std::byte> pay
   FrameHeader h;
   h.opcode = op;
   ws::appendFrame(frame, h, payload);
-  io::SendQueue& out = loop_.output(c.id);
-  out.write(frame);
-  out.commit();
+  io::SendQueue& q = out(c);
+  q.write(frame);
+  q.commit();
 }
 
 void EchoServer::upgrade(Conn& c, std::span<std::byte> data) {
@@ -104,10 +118,10 @@ void EchoServer::upgrade(Conn& c, std::span<std::byte> data) {
   std::string response;
   if (c.request->state() == http::UpgradeRequestParser::State::kRejected) {
     http::writeRejection(response, c.request->rejection());
-    io::SendQueue& out = loop_.output(c.id);
-    out.write(std::as_bytes(std::span(response)));
-    out.commit();
-    loop_.flush(c.id);
+    io::SendQueue& q = out(c);
+    q.write(std::as_bytes(std::span(response)));
+    q.commit();
+    flush(c);
     loop_.close(c.id, true);
     return;
   }
@@ -115,18 +129,35 @@ void EchoServer::upgrade(Conn& c, std::span<std::byte> data) {
   const std::string_view protocol = c.request->protocols().empty() ? "" : c.request->protocols()[0];
   http::writeSwitchingProtocols(response, http::computeAcceptKey(c.request->key()), protocol, "");
   c.request.reset();
-  io::SendQueue& out = loop_.output(c.id);
-  out.write(std::as_bytes(std::span(response)));
-  out.commit();
-  loop_.flush(c.id);
-  if (used < data.size()) onData(c.id, data.subspan(used));
+  io::SendQueue& q = out(c);
+  q.write(std::as_bytes(std::span(response)));
+  q.commit();
+  flush(c);
+  if (used < data.size()) onPlaintext(c, data.subspan(used));
 }
 
 void EchoServer::onData(io::ConnId id, std::span<std::byte> data) {
   Conn* c = find(id);
   if (!c || c->closing) return;
+  if (!c->tls) return onPlaintext(*c, data);
+  struct Ctx {
+    EchoServer* self;
+    Conn* c;
+  } ctx{this, c};
+  const tls::TlsStream::Status st =
+      c->tls->receive(data, tls::writerFor(loop_.output(id)), {&ctx, [](void* p, std::span<std::byte> plain) {
+                        auto* x = static_cast<Ctx*>(p);
+                        if (!x->c->closing) x->self->onPlaintext(*x->c, plain);
+                      }});
+  if (st != tls::TlsStream::Status::kOk) return loop_.close(id, st == tls::TlsStream::Status::kClosed);
+  if (!c->closing) flush(*c);
+}
+
+void EchoServer::onPlaintext(Conn& conn, std::span<std::byte> data) {
+  Conn* c = &conn;
+  const io::ConnId id = c->id;
   if (c->request) return upgrade(*c, data);
-  Sink sink{*this, *c, loop_.output(id)};
+  Sink sink{*this, *c, out(*c)};
   const ws::ParseStatus st = c->parser.feed(data, sink);
   if (st == ws::ParseStatus::kError) {
     std::byte payload[ws::kMaxControlPayload];
@@ -135,7 +166,7 @@ void EchoServer::onData(io::ConnId id, std::span<std::byte> data) {
     writeControl(*c, Opcode::kClose, {payload, n});
     c->closing = true;
   }
-  loop_.flush(id);
+  flush(*c);
   if (c->closing) return loop_.close(id, true);
   if (!c->paused && loop_.output(id).pending() > kMaxPending) {
     c->paused = true;

@@ -10,12 +10,16 @@
 #include "io/loop.h"
 #include "proxy/http/request_parser.h"
 #include "proxy/ws/frame_parser.h"
+#include "tls/server_context.h"
+#include "tls/stream.h"
 
 namespace wsedge::bench {
 
 class EchoServer final : private io::AcceptHandler, private io::StreamHandler {
  public:
-  EchoServer(io::Loop& loop, const io::SocketAddress& address);
+  /// certificates: serve wss:// with these (null: ws://).
+  EchoServer(io::Loop& loop, const io::SocketAddress& address,
+             std::shared_ptr<const tls::CertificateSet> certificates = nullptr);
   ~EchoServer();
   void stop();
 
@@ -32,9 +36,13 @@ class EchoServer final : private io::AcceptHandler, private io::StreamHandler {
 
   Conn* find(io::ConnId id);
   void upgrade(Conn& c, std::span<std::byte> data);
+  void onPlaintext(Conn& c, std::span<std::byte> data);
   void writeControl(Conn& c, ws::Opcode op, std::span<const std::byte> payload);
+  io::SendQueue& out(Conn& c);
+  void flush(Conn& c);
 
   io::Loop& loop_;
+  std::unique_ptr<tls::ServerContext> tls_;
   std::vector<std::unique_ptr<Conn>> bySlot_;
   bool stopping_ = false;
 };

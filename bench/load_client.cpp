@@ -35,6 +35,7 @@ void RunResults::merge(const RunResults& o) {
   messages += o.messages;
   bytes += o.bytes;
   handshakes += o.handshakes;
+  upgraded += o.upgraded;
   sent += o.sent;
   mismatches += o.mismatches;
   reorders += o.reorders;
@@ -43,6 +44,9 @@ void RunResults::merge(const RunResults& o) {
   unexpectedCloses += o.unexpectedCloses;
   protocolErrors += o.protocolErrors;
   missedSends += o.missedSends;
+  tlsResumed += o.tlsResumed;
+  if (tlsVersion.empty()) tlsVersion = o.tlsVersion;
+  if (tlsCipher.empty()) tlsCipher = o.tlsCipher;
   for (const auto& [code, n] : o.closeCodes) closeCodes[code] += n;
   for (const std::string& e : o.errorSamples) {
     if (errorSamples.size() < kMaxErrorSamples) errorSamples.push_back(e);
@@ -56,7 +60,10 @@ void RunResults::noteError(std::string message) {
 struct LoadClient::Conn {
   std::uint32_t index;
   io::ConnId id;
-  enum class State : std::uint8_t { kIdle, kConnecting, kUpgrading, kOpen, kClosing } state = State::kIdle;
+  enum class State : std::uint8_t { kIdle, kConnecting, kTls, kUpgrading, kOpen, kClosing } state = State::kIdle;
+  std::unique_ptr<tls::TlsStream> tls;  // wss:// only
+  io::SendQueue plain;                  // wss:// only: plaintext before sealing
+  std::uint64_t tlsStart = 0;
   std::string key;
   std::unique_ptr<http::UpgradeResponseParser> response;
   ws::ClientFrameParser parser;
@@ -71,7 +78,7 @@ struct LoadClient::Conn {
   std::uint64_t connectStart = 0;
   std::uint64_t upgradeStart = 0;
 
-  explicit Conn(std::uint32_t i, const ws::FrameLimits& limits) : index(i), parser(limits) {}
+  Conn(std::uint32_t i, const ws::FrameLimits& limits, io::ChunkPool& pool) : index(i), plain(pool), parser(limits) {}
 };
 
 // The server's frames, as the client's parser reports them.
@@ -165,7 +172,12 @@ LoadClient::LoadClient(io::Loop& loop, const RunConfig& config, std::uint32_t in
   ws::FrameLimits limits;
   limits.maxFrameSize = limits.maxMessageSize = std::uint64_t{1} << 32;
   for (std::uint32_t i = 0; i < conns; ++i) {
-    conns_.push_back(std::make_unique<Conn>(index + i * config.threads, limits));
+    conns_.push_back(std::make_unique<Conn>(index + i * config.threads, limits, loop.chunkPool()));
+  }
+  if (config.target.tls) {
+    std::string error;
+    tlsContext_ = tls::makeClientContext(config.caFile, config.insecure, &error);
+    if (!tlsContext_) throw std::runtime_error(error);
   }
   loop_.setIterationHook([this] { return iterate(); });
   if (conns == 0) {
@@ -201,6 +213,8 @@ void LoadClient::openConnection(std::uint32_t i) {
   c.outstanding.clear();
   c.parser.reset();
   c.nextSeq = 0;
+  c.tls.reset();
+  c.plain.clear();
   ++live_;
 }
 
@@ -216,7 +230,29 @@ void LoadClient::onConnected(io::ConnId id, int error) {
   }
   const std::uint64_t now = monotonicNs();
   results_.connect.record(now - c->connectStart);
+  if (tlsContext_) return startTls(*c, now);
   sendUpgrade(*c);
+}
+
+io::SendQueue& LoadClient::out(Conn& c) { return c.tls ? c.plain : loop_.output(c.id); }
+
+void LoadClient::flush(Conn& c) {
+  if (!loop_.alive(c.id)) return;
+  if (c.tls) tls::sealQueue(*c.tls, c.plain, loop_.output(c.id));
+  loop_.flush(c.id);
+}
+
+void LoadClient::startTls(Conn& c, std::uint64_t now) {
+  bssl::UniquePtr<SSL> ssl = tls::newClientSsl(tlsContext_.get(), config_.target.serverName, !config_.insecure);
+  if (config_.tlsResume) {
+    if (SSL_SESSION* last = tls::latestSession(tlsContext_.get())) SSL_set_session(ssl.get(), last);
+  }
+  c.tls = std::make_unique<tls::TlsStream>(std::move(ssl));
+  c.tlsStart = now;
+  c.state = Conn::State::kTls;
+  // No input yet: this writes the ClientHello.
+  c.tls->receive({}, tls::writerFor(loop_.output(c.id)), {nullptr, [](void*, std::span<std::byte>) {}});
+  loop_.flush(c.id);
 }
 
 void LoadClient::sendUpgrade(Conn& c) {
@@ -225,10 +261,10 @@ void LoadClient::sendUpgrade(Conn& c) {
   std::string request;
   http::writeUpgradeRequest(request, {config_.target.path, config_.target.hostHeader, c.key, protocols,
                                       "", config_.extraFields});
-  io::SendQueue& out = loop_.output(c.id);
-  out.write(std::as_bytes(std::span(request)));
-  out.commit();
-  loop_.flush(c.id);
+  io::SendQueue& q = out(c);
+  q.write(std::as_bytes(std::span(request)));
+  q.commit();
+  flush(c);
   c.response = std::make_unique<http::UpgradeResponseParser>();
   c.upgradeStart = monotonicNs();
   c.state = Conn::State::kUpgrading;
@@ -243,16 +279,16 @@ void LoadClient::sendMessage(Conn& c, std::uint64_t intendedNs) {
   h.masked = true;
   h.mask = masks_.next();  // a fresh key for every frame
   h.length = size;
-  io::SendQueue& out = loop_.output(c.id);
-  std::byte* p = out.reserve(ws::frameHeaderSize(size, true) + size);
+  io::SendQueue& q = out(c);
+  std::byte* p = q.reserve(ws::frameHeaderSize(size, true) + size);
   p += ws::writeFrameHeader(p, h);
   std::byte head[24];
   const std::size_t hs = payload_.headerSize();
   payload_.writeHeader(head, size, seq);
   const std::size_t offset = ws::applyMaskCopy(p, {head, hs}, h.mask, 0);
   ws::applyMaskCopy(p + hs, {payload_.fill(seq), size - hs}, h.mask, offset);
-  out.commit();
-  loop_.flush(c.id);
+  q.commit();
+  flush(c);
   c.outstanding.push_back({seq, intendedNs, size});
   ++results_.sent;
 }
@@ -264,12 +300,12 @@ void LoadClient::sendControl(Conn& c, Opcode op, std::span<const std::byte> payl
   h.masked = true;
   h.mask = masks_.next();
   h.length = payload.size();
-  io::SendQueue& out = loop_.output(c.id);
-  std::byte* p = out.reserve(ws::frameHeaderSize(h.length, true) + payload.size());
+  io::SendQueue& q = out(c);
+  std::byte* p = q.reserve(ws::frameHeaderSize(h.length, true) + payload.size());
   p += ws::writeFrameHeader(p, h);
   ws::applyMaskCopy(p, payload, h.mask, 0);
-  out.commit();
-  loop_.flush(c.id);
+  q.commit();
+  flush(c);
 }
 
 void LoadClient::beginClose(Conn& c, std::uint16_t code) {
@@ -289,6 +325,44 @@ void LoadClient::fail(Conn& c, std::uint16_t closeCode) {
 void LoadClient::onData(io::ConnId id, std::span<std::byte> data) {
   Conn* c = find(id);
   if (!c) return;
+  if (!c->tls) return onPlaintext(*c, data);
+  struct Ctx {
+    LoadClient* self;
+    Conn* c;
+  } ctx{this, c};
+  const tls::TlsStream::Status st = c->tls->receive(
+      data, tls::writerFor(loop_.output(id)),
+      {&ctx, [](void* p, std::span<std::byte> plain) {
+         auto* x = static_cast<Ctx*>(p);
+         x->self->onPlaintext(*x->c, plain);
+       }});
+  if (!loop_.alive(id)) return;
+  if (st == tls::TlsStream::Status::kError) {
+    ++results_.handshakeFailures;
+    progress_.errors.fetch_add(1, std::memory_order_relaxed);
+    results_.noteError("TLS failed on connection " + std::to_string(c->index) + ": " + c->tls->error());
+    loop_.close(id, false);
+    return;
+  }
+  if (c->state == Conn::State::kTls && c->tls->handshakeDone()) {
+    const std::uint64_t now = monotonicNs();
+    results_.tls.record(now - c->tlsStart);
+    SSL* ssl = c->tls->ssl();
+    if (SSL_session_reused(ssl)) ++results_.tlsResumed;
+    if (results_.tlsVersion.empty()) {
+      results_.tlsVersion = SSL_get_version(ssl);
+      results_.tlsCipher = SSL_CIPHER_standard_name(SSL_get_current_cipher(ssl));
+    }
+    sendUpgrade(*c);
+    return;
+  }
+  flush(*c);
+}
+
+void LoadClient::onPlaintext(Conn& conn, std::span<std::byte> data) {
+  Conn* c = &conn;
+  const io::ConnId id = c->id;
+  if (!loop_.alive(id)) return;
   const std::uint64_t now = monotonicNs();
   if (c->state == Conn::State::kUpgrading) {
     const std::size_t used = c->response->feed({reinterpret_cast<const char*>(data.data()), data.size()});
@@ -311,7 +385,11 @@ void LoadClient::onData(io::ConnId id, std::span<std::byte> data) {
     results_.handshake.record(now - c->upgradeStart);
     c->state = Conn::State::kOpen;
     c->upgraded = true;
-    if (config_.storm) {
+    ++results_.upgraded;
+    progress_.handshakes.fetch_add(config_.storm ? 0 : 1, std::memory_order_relaxed);
+    if (config_.idle) {
+      // Hold it: nothing is sent until the window ends.
+    } else if (config_.storm) {
       progress_.handshakes.fetch_add(1, std::memory_order_relaxed);
       if (inWindow(now)) ++results_.handshakes;
       beginClose(*c, 1000);
@@ -336,7 +414,7 @@ void LoadClient::onData(io::ConnId id, std::span<std::byte> data) {
 void LoadClient::onReadEnd(io::ConnId id, int error) {
   Conn* c = find(id);
   if (!c) return;
-  if (c->state == Conn::State::kUpgrading) {
+  if (c->state == Conn::State::kUpgrading || c->state == Conn::State::kTls) {
     ++results_.handshakeFailures;
     progress_.errors.fetch_add(1, std::memory_order_relaxed);
     results_.noteError("connection " + std::to_string(c->index) + " closed during the handshake");
@@ -379,7 +457,7 @@ std::uint64_t LoadClient::iterate() {
   }
   if (!ending_ && opened_ < conns_.size()) wake = startNs_ + opened_ * connectInterval_ - now;
   // Open loop: sends at their intended times, spread over the connections.
-  if (sendInterval_ && !ending_) {
+  if (sendInterval_ && !ending_ && !config_.idle) {
     while (nextSend_ <= now && nextSend_ < windowEnd_) {
       Conn* target = nullptr;
       for (std::size_t tries = 0; tries < conns_.size() && !target; ++tries) {
@@ -410,7 +488,10 @@ std::uint64_t LoadClient::iterate() {
     for (auto& cp : conns_) {
       Conn& c = *cp;
       if (c.state == Conn::State::kOpen && (c.outstanding.empty() || now >= drainEnd_)) beginClose(c, 1000);
-      if (c.state == Conn::State::kConnecting || c.state == Conn::State::kUpgrading) loop_.close(c.id, false);
+      if (c.state == Conn::State::kConnecting || c.state == Conn::State::kTls ||
+          c.state == Conn::State::kUpgrading) {
+        loop_.close(c.id, false);
+      }
       if (now >= drainEnd_ + kCloseNs && c.id) loop_.close(c.id, false);
     }
     if (live_ == 0) {

@@ -18,6 +18,8 @@
 #include "proxy/http/response_parser.h"
 #include "proxy/ws/frame_parser.h"
 #include "proxy/ws/mask_key.h"
+#include "tls/server_context.h"
+#include "tls/stream.h"
 
 namespace wsedge::bench {
 
@@ -25,6 +27,7 @@ struct Target {
   std::string url;
   bool tls = false;
   std::string hostHeader;  // host[:port] as in the URL
+  std::string serverName;  // the host alone: SNI and certificate name
   std::string path = "/";
   io::SocketAddress address;
 };
@@ -41,8 +44,13 @@ struct RunConfig {
   std::uint64_t durationNs = 10'000'000'000;
   std::uint32_t threads = 1;
   bool storm = false;  // connect, handshake, close, repeat
+  bool idle = false;   // connect, handshake, then hold the connection without messages
   std::vector<std::string> subprotocols;
   std::string extraFields;  // "Name: value\r\n" lines
+  // wss://
+  bool insecure = false;   // do not verify the server's certificate
+  std::string caFile;      // verify against this CA file (default: the system's)
+  bool tlsResume = false;  // offer the last session again (storm: resumed handshakes)
 };
 
 /// Everything one thread measured; merged across threads at the end.
@@ -54,6 +62,7 @@ struct RunResults {
   std::uint64_t messages = 0;  // echoes received in the measured window
   std::uint64_t bytes = 0;     // their payload bytes
   std::uint64_t handshakes = 0;  // storm: upgrades completed in the window
+  std::uint64_t upgraded = 0;    // connections that completed the upgrade
   std::uint64_t sent = 0;
   std::uint64_t mismatches = 0;
   std::uint64_t reorders = 0;
@@ -62,6 +71,9 @@ struct RunResults {
   std::uint64_t unexpectedCloses = 0;
   std::uint64_t protocolErrors = 0;
   std::uint64_t missedSends = 0;  // open loop: no connection was ready for a slot
+  std::uint64_t tlsResumed = 0;   // TLS handshakes that resumed a session
+  std::string tlsVersion;         // as negotiated, e.g. "TLSv1.3"
+  std::string tlsCipher;
   std::map<std::uint16_t, std::uint64_t> closeCodes;  // of the unexpected closes
   std::vector<std::string> errorSamples;  // the first few, for the report
 
@@ -104,6 +116,10 @@ class LoadClient final : private io::StreamHandler {
 
   std::uint64_t iterate();  // the loop's iteration hook
   void openConnection(std::uint32_t index);
+  void startTls(Conn& c, std::uint64_t now);
+  void onPlaintext(Conn& c, std::span<std::byte> data);
+  io::SendQueue& out(Conn& c);
+  void flush(Conn& c);
   void sendUpgrade(Conn& c);
   void sendMessage(Conn& c, std::uint64_t intendedNs);
   void sendControl(Conn& c, ws::Opcode op, std::span<const std::byte> payload);
@@ -123,6 +139,7 @@ class LoadClient final : private io::StreamHandler {
   Progress& progress_;
   Payload payload_;
   ws::MaskKeySource masks_;
+  bssl::UniquePtr<SSL_CTX> tlsContext_;  // wss:// only; keeps the newest session for --tls-resume
   std::mt19937 rng_;
   std::vector<std::unique_ptr<Conn>> conns_;
   std::vector<Conn*> bySlot_;

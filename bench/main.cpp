@@ -22,6 +22,7 @@
 #include "bench/report.h"
 #include "conf/units.h"
 #include "io/worker.h"
+#include "tls/certificates.h"
 
 namespace {
 
@@ -60,6 +61,11 @@ Target parseUrl(const std::string& url) {
   }
   const std::size_t slash = rest.find('/');
   t.hostHeader = rest.substr(0, slash);
+  if (!t.hostHeader.empty() && t.hostHeader.front() == '[') {
+    t.serverName = t.hostHeader.substr(1, t.hostHeader.find(']') - 1);
+  } else {
+    t.serverName = t.hostHeader.substr(0, t.hostHeader.rfind(':'));
+  }
   t.path = slash == std::string::npos ? "/" : rest.substr(slash);
   if (t.hostHeader.empty()) usage("no host in --url '" + url + "'");
   t.address = resolveOrDie(t.hostHeader, t.tls ? 443 : 80);
@@ -192,10 +198,15 @@ int run(RunConfig& config, bool json, const std::vector<int>& watchPids) {
       const double interval = static_cast<double>(t - lastTick) / 1e9;
       const double elapsed = static_cast<double>(t - startNs) / 1e9;
       const std::uint64_t count = config.storm ? handshakes : messages;
-      std::fprintf(stderr, "%s\n",
-                   progressLine(elapsed, count - lastMessages, bytes - lastBytes, interval,
-                                latency.percentile(99), errors, config.storm)
-                       .c_str());
+      if (config.idle) {
+        std::fprintf(stderr, "%6.1fs  connections upgraded %llu  errors %llu\n", elapsed,
+                     static_cast<unsigned long long>(handshakes), static_cast<unsigned long long>(errors));
+      } else {
+        std::fprintf(stderr, "%s\n",
+                     progressLine(elapsed, count - lastMessages, bytes - lastBytes, interval,
+                                  latency.percentile(99), errors, config.storm)
+                         .c_str());
+      }
       lastMessages = count;
       lastBytes = bytes;
       lastTick = t;
@@ -220,7 +231,9 @@ int run(RunConfig& config, bool json, const std::vector<int>& watchPids) {
   s.watchedCpuSeconds = startRead ? watchedEnd - watchedStart : 0;
   if (s.seconds <= 0) s.seconds = 1e-9;
   std::printf("%s\n", json ? jsonReport(s).c_str() : humanReport(s).c_str());
-  const std::uint64_t done = config.storm ? s.results.handshakes : s.results.messages;
+  const std::uint64_t done = config.idle    ? (s.results.upgraded == config.conns ? 1 : 0)
+                             : config.storm ? s.results.handshakes
+                                            : s.results.messages;
   if (done == 0 && s.results.errors() == 0) {
     std::fprintf(stderr, "wsedge-bench: nothing was measured (is the window long enough?)\n");
     return 1;
@@ -280,8 +293,8 @@ int main(int argc, char** argv) {
 
   RunConfig config;
   std::string url, size = "1024", duration = "10s", warmup = "2s";
-  bool text = false, binary = false, json = false, insecure = false;
-  std::string ca, mode = "echo";
+  bool text = false, binary = false, json = false;
+  std::string mode = "echo";
   std::vector<std::string> headers;
   std::vector<int> watchPids;
   CLI::App* runCmd = app.add_subcommand("run", "load a WebSocket server and check every echo");
@@ -300,12 +313,15 @@ int main(int argc, char** argv) {
   runCmd->add_option("--duration", duration, "measured time")->default_val("10s");
   runCmd->add_option("--warmup", warmup, "time before measuring")->default_val("2s");
   runCmd->add_option("--threads", config.threads, "client threads")->default_val(1)->check(CLI::Range(1u, 256u));
-  runCmd->add_flag("--insecure", insecure, "wss: do not verify the server's certificate");
-  runCmd->add_option("--ca", ca, "wss: verify the server against this CA file");
+  runCmd->add_flag("--insecure", config.insecure, "wss: do not verify the server's certificate");
+  runCmd->add_option("--ca", config.caFile, "wss: verify the server against this CA file (default: the system's)");
+  runCmd->add_flag("--tls-resume", config.tlsResume, "wss: offer the previous session again (resumed handshakes)");
   runCmd->add_option("--subprotocol", config.subprotocols, "offer this subprotocol (repeatable)");
   runCmd->add_option("--header", headers, "extra request header K:V (repeatable)");
-  runCmd->add_option("--mode", mode, "echo: messages; storm: connect, handshake, close, repeat")
-      ->check(CLI::IsMember({"echo", "storm"}));
+  runCmd->add_option("--mode", mode,
+                     "echo: messages; storm: connect, handshake, close, repeat; idle: connect, "
+                     "handshake and hold (for memory per connection)")
+      ->check(CLI::IsMember({"echo", "storm", "idle"}));
   runCmd->add_flag("--json", json, "print one JSON object instead of the table");
   runCmd->add_option("--watch-pid", watchPids, "also report this process's CPU per message (repeatable)");
   inflightOpt->excludes(rateOpt);
@@ -325,9 +341,18 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   raiseFileLimit();
   if (*echoCmd) {
-    if (!tlsPair.empty()) usage("--tls is not supported yet");
+    std::shared_ptr<const tls::CertificateSet> certs;
+    if (!tlsPair.empty()) {
+      const std::size_t comma = tlsPair.find(',');
+      if (comma == std::string::npos) usage("--tls must be CERT,KEY");
+      try {
+        certs = tls::loadCertificates({{tlsPair.substr(0, comma), tlsPair.substr(comma + 1), "--tls"}});
+      } catch (const tls::TlsConfigError& e) {
+        usage(e.what());
+      }
+    }
     const io::SocketAddress addr = resolveOrDie(listen);
-    return serve<EchoServer>(threads, [addr](io::Loop& loop) { return std::make_shared<EchoServer>(loop, addr); });
+    return serve<EchoServer>(threads, [addr, certs](io::Loop& loop) { return std::make_shared<EchoServer>(loop, addr, certs); });
   }
   if (*relayCmd) {
     const io::SocketAddress from = resolveOrDie(listen), target = resolveOrDie(to);
@@ -339,13 +364,12 @@ int main(int argc, char** argv) {
   if (text && binary) usage("--text and --binary exclude each other");
   config.text = text;
   config.target = parseUrl(url);
-  if (config.target.tls) usage("wss:// is not supported yet");
-  (void)insecure;
   config.sizes = parseSizes(size, text);
   config.durationNs = durationNs(duration, "--duration");
   config.warmupNs = durationNs(warmup, "--warmup");
   if (config.durationNs == 0) usage("--duration must be more than 0");
   config.storm = mode == "storm";
+  config.idle = mode == "idle";
   for (const std::string& h : headers) {
     const std::size_t colon = h.find(':');
     if (colon == std::string::npos || colon == 0) usage("--header must be NAME:VALUE, got '" + h + "'");

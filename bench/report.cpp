@@ -45,7 +45,9 @@ std::string humanReport(const Summary& s) {
     out += line;
   };
   out += "wsedge-bench: " + c.target.url + "\n";
-  if (c.storm) {
+  if (c.idle) {
+    row("connections upgraded", std::to_string(r.upgraded) + " of " + std::to_string(c.conns));
+  } else if (c.storm) {
     row("handshakes/s", fmt("%.0f", static_cast<double>(r.handshakes) / s.seconds));
   } else {
     row("messages/s", fmt("%.0f", static_cast<double>(r.messages) / s.seconds));
@@ -57,7 +59,10 @@ std::string humanReport(const Summary& s) {
     row("latency max", duration(r.latency.max()));
   }
   row("connect p50 / p99", duration(r.connect.percentile(50)) + " / " + duration(r.connect.percentile(99)));
-  if (c.target.tls) row("TLS p50 / p99", duration(r.tls.percentile(50)) + " / " + duration(r.tls.percentile(99)));
+  if (c.target.tls) {
+    row("TLS", r.tlsVersion + " " + r.tlsCipher + (c.tlsResume ? ", " + std::to_string(r.tlsResumed) + " resumed" : ""));
+    row("TLS p50 / p99", duration(r.tls.percentile(50)) + " / " + duration(r.tls.percentile(99)));
+  }
   row("upgrade p50 / p99", duration(r.handshake.percentile(50)) + " / " + duration(r.handshake.percentile(99)));
   const double count = static_cast<double>(c.storm ? r.handshakes : r.messages);
   row("CPU (this tool)", fmt("%.2f s", s.cpuSeconds) +
@@ -88,7 +93,8 @@ std::string jsonReport(const Summary& s) {
   const double count = static_cast<double>(c.storm ? r.handshakes : r.messages);
   nlohmann::ordered_json j;
   j["url"] = c.target.url;
-  j["mode"] = c.storm ? "storm" : (c.rate > 0 ? "open_loop" : "closed_loop");
+  j["mode"] = c.idle ? "idle" : c.storm ? "storm" : (c.rate > 0 ? "open_loop" : "closed_loop");
+  j["upgraded"] = r.upgraded;
   j["conns"] = c.conns;
   j["sizes"] = c.sizes;
   j["text"] = c.text;
@@ -111,6 +117,9 @@ std::string jsonReport(const Summary& s) {
   j["connect_p99_us"] = us(r.connect.percentile(99));
   j["tls_p50_us"] = us(r.tls.percentile(50));
   j["tls_p99_us"] = us(r.tls.percentile(99));
+  j["tls_version"] = r.tlsVersion;
+  j["tls_cipher"] = r.tlsCipher;
+  j["tls_resumed"] = r.tlsResumed;
   j["handshake_p50_us"] = us(r.handshake.percentile(50));
   j["handshake_p99_us"] = us(r.handshake.percentile(99));
   j["errors"] = r.errors();

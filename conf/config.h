@@ -37,12 +37,26 @@ struct RouteConfig {
   std::string pool;
 };
 
+struct CertificateConfig {
+  std::string cert;  // PEM file: the certificate, then its chain
+  std::string key;   // PEM file: the private key
+  SourceLocation where;
+};
+
+struct TlsConfig {
+  std::vector<CertificateConfig> certificates;  // the first is the default
+  std::uint16_t minVersion = 0x0303;            // TLS 1.2; or 0x0304 for "1.3"
+  std::uint64_t ticketRotationMs = 3'600'000;   // session ticket keys change this often
+  SourceLocation where;
+};
+
 struct ListenerConfig {
   std::string address;  // as written: HOST:PORT
   std::string host;
   std::uint16_t port = 0;
   SourceLocation where;
   std::vector<RouteConfig> routes;
+  std::optional<TlsConfig> tls;  // wss:// when present
 };
 
 struct Limits {

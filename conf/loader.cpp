@@ -186,15 +186,56 @@ PoolConfig readPool(const Reader& r, const std::string& name, const YAML::Node& 
   return pool;
 }
 
+// A path relative to the configuration file's folder.
+std::string relativeTo(const std::string& configFile, const std::string& path) {
+  if (path.empty() || path.front() == '/') return path;
+  const std::size_t slash = configFile.rfind('/');
+  return slash == std::string::npos ? path : configFile.substr(0, slash + 1) + path;
+}
+
+TlsConfig readTls(const Reader& r, const YAML::Node& n) {
+  r.expectMap(n, "tls");
+  r.checkKeys(n, "tls", {"certificates", "min_version", "ticket_key_rotation"});
+  TlsConfig tls;
+  tls.where = r.at(n);
+  if (!n["certificates"]) r.fail(n, "tls needs 'certificates': a list of { cert: FILE, key: FILE }");
+  const YAML::Node certs = n["certificates"];
+  r.expectSequence(certs, "certificates");
+  if (certs.size() == 0) r.fail(certs, "tls needs at least one certificate");
+  for (const YAML::Node& c : certs) {
+    r.expectMap(c, "a certificate");
+    r.checkKeys(c, "certificate", {"cert", "key"});
+    if (!c["cert"] || !c["key"]) r.fail(c, "a certificate needs both 'cert' and 'key' (PEM files)");
+    tls.certificates.push_back({relativeTo(r.file(), r.scalar(c["cert"], "cert")),
+                                relativeTo(r.file(), r.scalar(c["key"], "key")), r.at(c)});
+  }
+  if (n["min_version"]) {
+    const std::string v = r.scalar(n["min_version"], "min_version");
+    if (v == "1.2") {
+      tls.minVersion = 0x0303;
+    } else if (v == "1.3") {
+      tls.minVersion = 0x0304;
+    } else {
+      r.fail(n["min_version"], "min_version must be \"1.2\" or \"1.3\", got '" + v + "'");
+    }
+  }
+  if (n["ticket_key_rotation"]) {
+    tls.ticketRotationMs = r.duration(n["ticket_key_rotation"], "ticket_key_rotation");
+    if (tls.ticketRotationMs < 60'000) r.fail(n["ticket_key_rotation"], "ticket_key_rotation must be at least 1m");
+  }
+  return tls;
+}
+
 ListenerConfig readListener(const Reader& r, const YAML::Node& n, const Config& config) {
   r.expectMap(n, "a listener");
-  r.checkKeys(n, "listener", {"address", "routes"});
+  r.checkKeys(n, "listener", {"address", "tls", "routes"});
   ListenerConfig l;
   if (!n["address"]) r.fail(n, "listener needs an 'address' (such as 0.0.0.0:8080)");
   l.address = r.scalar(n["address"], "address");
   const HostPort hp = r.hostPort(n["address"], "listener address");
   l.host = hp.host, l.port = hp.port;
   l.where = r.at(n["address"]);
+  if (n["tls"]) l.tls = readTls(r, n["tls"]);
   if (!n["routes"]) r.fail(n, "listener " + l.address + " has no 'routes'");
   const YAML::Node routes = n["routes"];
   r.expectSequence(routes, "routes");

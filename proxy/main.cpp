@@ -108,12 +108,14 @@ int main(int argc, char** argv) {
   log::setLevel(*log::parseLevel(level));
 
   std::shared_ptr<const proxy::Runtime> runtime;
+  std::vector<std::string> warnings;
   try {
-    runtime = proxy::buildRuntime(conf::loadConfig(configPath));
+    runtime = proxy::buildRuntime(conf::loadConfig(configPath), &warnings);
   } catch (const conf::ConfigError& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return 1;
   }
+  for (const std::string& w : warnings) std::fprintf(stderr, "%s (warning)\n", w.c_str());
   const unsigned workers =
       runtime->config.workers ? *runtime->config.workers : static_cast<unsigned>(io::allowedCpus().size());
   if (check) {

@@ -26,9 +26,11 @@ ProxyWorker::~ProxyWorker() {
 
 void ProxyWorker::start() {
   for (const ListenerRuntime& l : runtime_->listeners) {
-    const int index = loop_.listen(l.address, *this);
-    if (listeners_.size() <= static_cast<std::size_t>(index)) listeners_.resize(index + 1);
-    listeners_[static_cast<std::size_t>(index)] = &l;
+    const auto index = static_cast<std::size_t>(loop_.listen(l.address, *this));
+    if (listeners_.size() <= index) listeners_.resize(index + 1), tls_.resize(index + 1);
+    listeners_[index] = &l;
+    // Each worker has contexts of its own: its own session cache, no locks.
+    if (l.certificates) tls_[index] = std::make_unique<tls::ServerContext>(l.certificates, l.tlsOptions);
   }
 }
 
@@ -51,7 +53,8 @@ void ProxyWorker::onAccept(int listener, int fd) {
   }
   Session* s;
   try {
-    s = new Session(*this, *listeners_[static_cast<std::size_t>(listener)], fd);
+    const auto i = static_cast<std::size_t>(listener);
+    s = new Session(*this, *listeners_[i], tls_[i].get(), fd);
   } catch (const std::exception& e) {
     WSEDGE_LOG(kError, "cannot take a new connection: %s", e.what());
     ::close(fd);

@@ -10,6 +10,7 @@
 #include "proxy/balance/balancer.h"
 #include "proxy/runtime.h"
 #include "proxy/ws/mask_key.h"
+#include "tls/server_context.h"
 
 namespace wsedge::proxy {
 
@@ -43,6 +44,7 @@ class ProxyWorker final : public io::AcceptHandler {
   std::shared_ptr<const Runtime> runtime_;
   std::vector<std::unique_ptr<Balancer>> balancers_;
   std::vector<const ListenerRuntime*> listeners_;  // by loop listener index
+  std::vector<std::unique_ptr<tls::ServerContext>> tls_;  // by loop listener index; null: ws://
   ws::MaskKeySource masks_;
   Session* head_ = nullptr;
   std::size_t sessions_ = 0;

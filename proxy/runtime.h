@@ -12,6 +12,8 @@
 #include "conf/config.h"
 #include "io/socket_address.h"
 #include "proxy/ws/frame_parser.h"
+#include "tls/certificates.h"
+#include "tls/server_context.h"
 
 namespace wsedge::proxy {
 
@@ -36,6 +38,9 @@ struct ListenerRuntime {
   std::string name;
   io::SocketAddress address;
   std::vector<RouteRuntime> routes;
+  /// wss:// when set: loaded and checked once, shared by every worker.
+  std::shared_ptr<const tls::CertificateSet> certificates;
+  tls::ServerOptions tlsOptions;
 
   /// The first route, in configuration order, whose prefix starts the path.
   const RouteRuntime* route(std::string_view path) const;
@@ -48,8 +53,9 @@ struct Runtime {
   ws::FrameLimits frameLimits;  // from config.limits
 };
 
-/// Resolves every address. Throws conf::ConfigError naming file:line:col of
-/// an address that cannot be resolved.
-std::shared_ptr<const Runtime> buildRuntime(conf::Config config);
+/// Resolves every address and loads every certificate. Throws
+/// conf::ConfigError naming file:line:col of what is wrong. Warnings (an
+/// expired certificate) are appended to *warnings.
+std::shared_ptr<const Runtime> buildRuntime(conf::Config config, std::vector<std::string>* warnings = nullptr);
 
 }  // namespace wsedge::proxy

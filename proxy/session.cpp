@@ -23,11 +23,21 @@ std::string_view text(std::span<const std::byte> data) {
 
 }  // namespace
 
-Session::Session(ProxyWorker& worker, const ListenerRuntime& listener, int fd)
-    : worker_(worker), listener_(listener), timer_(this) {
+Session::Session(ProxyWorker& worker, const ListenerRuntime& listener, tls::ServerContext* tlsContext, int fd)
+    : worker_(worker),
+      listener_(listener),
+      tlsContext_(tlsContext),
+      clientPlain_(worker.loop().chunkPool()),
+      timer_(this) {
   request_ = std::make_unique<http::UpgradeRequestParser>();
+  if (tlsContext_) {
+    bssl::UniquePtr<SSL> ssl = tlsContext_->newSsl();
+    if (!ssl) throw std::runtime_error("cannot create a TLS session");
+    tls_ = std::make_unique<tls::TlsStream>(std::move(ssl));
+  }
   client_ = loop().adopt(fd, *this);
   liveConns_ = 1;
+  // The handshake timeout covers the TLS handshake too.
   arm(limits().handshakeTimeoutMs);
 }
 
@@ -38,26 +48,56 @@ const conf::Limits& Session::limits() const { return worker_.runtime().config.li
 
 void Session::arm(std::uint64_t ms) { loop().timers().scheduleIn(timer_, ms); }
 
-void Session::sendText(io::ConnId id, std::string_view s) {
-  if (!loop().alive(id)) return;
-  io::SendQueue& out = loop().output(id);
+io::SendQueue& Session::clientOut() { return tls_ ? clientPlain_ : loop().output(client_); }
+
+void Session::flushClient() {
+  if (!loop().alive(client_)) {
+    clientPlain_.clear();
+    return;
+  }
+  if (tls_ && !tls::sealQueue(*tls_, clientPlain_, loop().output(client_))) clientPlain_.clear();
+  loop().flush(client_);
+}
+
+void Session::sendToClient(std::string_view s) {
+  if (!loop().alive(client_)) return;
+  io::SendQueue& out = clientOut();
   out.write(std::as_bytes(std::span(s)));
   out.commit();
-  loop().flush(id);
+  flushClient();
+}
+
+void Session::sendToBackend(std::string_view s) {
+  if (!loop().alive(backend_)) return;
+  io::SendQueue& out = loop().output(backend_);
+  out.write(std::as_bytes(std::span(s)));
+  out.commit();
+  loop().flush(backend_);
 }
 
 // --- events --------------------------------------------------------------------
 
 void Session::onData(io::ConnId id, std::span<std::byte> data) {
-  if (id == client_) {
-    switch (phase_) {
-      case Phase::kRequest: return onClientRequest(data);
-      case Phase::kConnecting:
-      case Phase::kUpgrading: return keepEarlyBytes(data);
-      case Phase::kOpen: return relayFromClient(data);
-      default: return;  // kResponse: what the client sends now never reaches the backend
+  if (id == client_ && tls_) {
+    const tls::TlsStream::Status st = tls_->receive(
+        data, tls::writerFor(loop().output(client_)),
+        {this, [](void* self, std::span<std::byte> plain) { static_cast<Session*>(self)->onClientBytes(plain); }});
+    if (phase_ != Phase::kClosing) flushClient();
+    if (st == tls::TlsStream::Status::kError) {
+      // BoringSSL has written its alert (protocol_version, say): send it,
+      // then close, so the client learns why.
+      WSEDGE_LOG(kDebug, "TLS failed: %s", tls_->error().c_str());
+      timer_.cancel();
+      phase_ = Phase::kClosing;
+      loop().flush(client_);
+      loop().close(client_, true);
+      loop().close(backend_, false);
+      return;
     }
+    if (st == tls::TlsStream::Status::kClosed) return onReadEnd(client_, 0);
+    return;
   }
+  if (id == client_) return onClientBytes(data);
   if (id == backend_) {
     switch (phase_) {
       case Phase::kUpgrading: return onBackendResponse(data);
@@ -66,6 +106,16 @@ void Session::onData(io::ConnId id, std::span<std::byte> data) {
       default: return;
     }
   }
+}
+
+void Session::onClientBytes(std::span<std::byte> data) {
+    switch (phase_) {
+      case Phase::kRequest: return onClientRequest(data);
+      case Phase::kConnecting:
+      case Phase::kUpgrading: return keepEarlyBytes(data);
+      case Phase::kOpen: return relayFromClient(data);
+      default: return;  // kResponse: what the client sends now never reaches the backend
+    }
 }
 
 void Session::onReadEnd(io::ConnId id, int error) {
@@ -100,7 +150,7 @@ void Session::onConnected(io::ConnId id, int error) {
   }
   phase_ = Phase::kUpgrading;
   response_ = std::make_unique<http::UpgradeResponseParser>();
-  sendText(backend_, backendRequest_);
+  sendToBackend(backendRequest_);
   arm(limits().backendTimeoutMs);
 }
 
@@ -162,7 +212,7 @@ void Session::onClientRequest(std::span<std::byte> data) {
                  static_cast<int>(info.detail.size()), info.detail.data());
       std::string response;
       http::writeRejection(response, request_->rejection());
-      sendText(client_, response);
+      sendToClient(response);
       phase_ = Phase::kClosing;
       timer_.cancel();
       loop().close(client_, true);
@@ -170,8 +220,24 @@ void Session::onClientRequest(std::span<std::byte> data) {
     }
     case http::UpgradeRequestParser::State::kComplete:
       keepEarlyBytes(data.subspan(used));
+      if (!hostMatchesCertificate()) {
+        return replyError(421, "this connection's certificate does not serve the requested host");
+      }
       return beginBackend();
   }
+}
+
+// With SNI, the certificate was chosen for a name: a request for another
+// host on the same connection (connection reuse across names) is refused.
+bool Session::hostMatchesCertificate() const {
+  if (!tls_ || !tls::ServerContext::usedSni(tls_->ssl())) return true;
+  std::string_view host = request_->host();
+  if (!host.empty() && host.front() == '[') {
+    host = host.substr(1, host.find(']') - 1);
+  } else if (const std::size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  return tlsContext_->selected(tls_->ssl()).covers(host);
 }
 
 void Session::keepEarlyBytes(std::span<const std::byte> data) {
@@ -190,7 +256,7 @@ void Session::beginBackend() {
   if (pool.backends.empty()) return replyError(503, "no backend available for this route");
   const auto peer = loop().peerAddress(client_);
   const std::string ip = peer ? peer->ipString() : "unknown";
-  http::writeBackendRequest(backendRequest_, *request_, {ip, "http"});
+  http::writeBackendRequest(backendRequest_, *request_, {ip, tls_ ? "https" : "http"});
   maxAttempts_ = std::min<std::uint32_t>(limits().connectAttempts,
                                          static_cast<std::uint32_t>(pool.backends.size()));
   phase_ = Phase::kConnecting;
@@ -241,7 +307,7 @@ void Session::onBackendResponse(std::span<std::byte> data) {
 void Session::openTunnel(std::span<std::byte> rest) {
   std::string head;
   http::writeClientUpgrade(head, *response_);
-  sendText(client_, head);
+  sendToClient(head);
   ws::FrameLimits frameLimits = worker_.runtime().frameLimits;
   frameLimits.allowedRsv = http::rsvBitsFor(response_->extensions());
   toBackend_.emplace(frameLimits, worker_.masks());
@@ -270,7 +336,7 @@ void Session::relayResponse(std::span<std::byte> rest) {
   WSEDGE_LOG(kInfo, "backend refused the upgrade with %d; relaying it", response_->status());
   std::string head;
   http::writeRelayedResponseHead(head, *response_);
-  sendText(client_, head);
+  sendToClient(head);
   if (auto cl = response_->head().find("Content-Length")) {
     std::uint64_t n = 0;
     auto [end, ec] = std::from_chars(cl->data(), cl->data() + cl->size(), n);
@@ -294,10 +360,10 @@ void Session::relayResponseBody(std::span<std::byte> data) {
   std::size_t take = data.size();
   if (bodyLength_) take = static_cast<std::size_t>(std::min<std::uint64_t>(take, bodyLeft_));
   if (take > 0 && loop().alive(client_)) {
-    io::SendQueue& out = loop().output(client_);
+    io::SendQueue& out = clientOut();
     out.write(data.first(take));
     out.commit();
-    loop().flush(client_);
+    flushClient();
   }
   bodyRelayed_ += take;
   if (bodyLength_) bodyLeft_ -= take;
@@ -338,8 +404,8 @@ void Session::relayFromClient(std::span<std::byte> data) {
 void Session::relayFromBackend(std::span<std::byte> data) {
   if (!loop().alive(client_)) return;
   lastActivity_ = loop().now();
-  const RelayResult r = toClient_->feed(data, loop().output(client_));
-  loop().flush(client_);
+  const RelayResult r = toClient_->feed(data, clientOut());
+  flushClient();
   switch (r.status) {
     case RelayResult::Status::kOk:
       return applyBackpressure(backend_, client_, backendPaused_);
@@ -360,7 +426,7 @@ void Session::relayFromBackend(std::span<std::byte> data) {
 void Session::replyError(int status, std::string_view detail) {
   std::string response;
   http::writeErrorResponse(response, status, detail);
-  sendText(client_, response);
+  sendToClient(response);
   timer_.cancel();
   phase_ = Phase::kClosing;
   if (backend_) loop().close(backend_, false);
@@ -371,8 +437,8 @@ void Session::closeWith(std::uint16_t toClient, std::string_view clientReason, s
                         std::string_view backendReason) {
   // A code of 0 means: that side already has (or needs) no close frame of ours.
   if (toClient != 0 && toClient_ && loop().alive(client_)) {
-    toClient_->sendClose(loop().output(client_), toClient, clientReason);
-    loop().flush(client_);
+    toClient_->sendClose(clientOut(), toClient, clientReason);
+    flushClient();
   }
   if (toBackend != 0 && toBackend_ && loop().alive(backend_)) {
     toBackend_->sendClose(loop().output(backend_), toBackend, backendReason);
@@ -384,6 +450,11 @@ void Session::closeWith(std::uint16_t toClient, std::string_view clientReason, s
 void Session::finish() {
   timer_.cancel();
   phase_ = Phase::kClosing;
+  if (tls_ && loop().alive(client_)) {
+    flushClient();
+    tls_->closeNotify(tls::writerFor(loop().output(client_)));
+    loop().flush(client_);
+  }
   // Graceful: what is queued (close frames included) is sent before the
   // sockets close. The proxy, as the server, closes the client's TCP first.
   loop().close(client_, true);

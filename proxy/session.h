@@ -22,6 +22,8 @@
 #include "proxy/http/response_parser.h"
 #include "proxy/relay.h"
 #include "proxy/runtime.h"
+#include "tls/server_context.h"
+#include "tls/stream.h"
 
 namespace wsedge::proxy {
 
@@ -29,7 +31,8 @@ class ProxyWorker;
 
 class Session final : public io::StreamHandler, private io::TimerHandler {
  public:
-  Session(ProxyWorker& worker, const ListenerRuntime& listener, int fd);
+  /// tlsContext: the listener's (per worker) for wss://, null for ws://.
+  Session(ProxyWorker& worker, const ListenerRuntime& listener, tls::ServerContext* tlsContext, int fd);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -54,7 +57,15 @@ class Session final : public io::StreamHandler, private io::TimerHandler {
   io::Loop& loop();
   const conf::Limits& limits() const;
   void arm(std::uint64_t ms);
-  void sendText(io::ConnId id, std::string_view text);
+  /// Where bytes for the client are written: the plaintext staging queue
+  /// with TLS, the socket's queue without. flushClient() then encrypts (if
+  /// need be) and sends.
+  io::SendQueue& clientOut();
+  void flushClient();
+  void sendToClient(std::string_view text);
+  void sendToBackend(std::string_view text);
+  void onClientBytes(std::span<std::byte> data);
+  bool hostMatchesCertificate() const;
 
   void onClientRequest(std::span<std::byte> data);
   void keepEarlyBytes(std::span<const std::byte> data);
@@ -79,6 +90,9 @@ class Session final : public io::StreamHandler, private io::TimerHandler {
 
   ProxyWorker& worker_;
   const ListenerRuntime& listener_;
+  tls::ServerContext* tlsContext_;
+  std::unique_ptr<tls::TlsStream> tls_;  // wss:// only
+  io::SendQueue clientPlain_;             // wss:// only: plaintext before sealing; empty when idle
   io::Timer timer_;
   Phase phase_ = Phase::kRequest;
   io::ConnId client_;

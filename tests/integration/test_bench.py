@@ -4,12 +4,13 @@ import json
 import os
 import subprocess
 
-from harness import SLOW, ProxyTestCase, free_port, wait_port
+from harness import SLOW, free_port, wait_port
+from test_tls import CERTS, TlsTestCase
 
 BENCH = os.environ.get("WSEDGE_BENCH_BIN", os.path.join(os.path.dirname(__file__), "../../build/bench/wsedge-bench"))
 
 
-class BenchTestCase(ProxyTestCase):
+class BenchTestCase(TlsTestCase):
     def start_echo(self, *args):
         port = free_port()
         p = self.spawn([BENCH, "echo", "--listen", f"127.0.0.1:{port}", *args], name="bench-echo")
@@ -51,6 +52,38 @@ class BenchWorks(BenchTestCase):
         self.assertGreater(r["messages"], 1000)
         self.assertGreater(r["watched_cpu_s"], 0)
         self.assertGreater(r["watched_cpu_us_per_msg"], 0)
+
+    def test_wss_through_wsedge_with_resumption(self):
+        # Through wsedge terminating TLS, in front of the plain echo backend.
+        plain = self.start_echo()
+        proxy = self.start_tls_proxy(plain.port)
+        rc, r, err = self.run_bench(proxy.url + "/", "--ca", f"{CERTS}/ca.pem", "--conns", "8", "--size", "16KiB",
+                                    "--duration", "1s", "--warmup", "300ms")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(r["tls_version"], "TLSv1.3")
+        self.assertGreater(r["messages"], 100)
+        rc, r, err = self.run_bench(proxy.url + "/", "--ca", f"{CERTS}/ca.pem", "--mode", "storm", "--tls-resume",
+                                    "--conns", "2", "--duration", "1s", "--warmup", "300ms")
+        self.assertEqual(rc, 0, err)
+        self.assertGreater(r["tls_resumed"], 10, "tickets from one worker resume on the other")
+        # Straight to the echo backend serving wss itself, verified against the test CA.
+        echo = self.start_echo("--tls", f"{CERTS}/localhost.pem,{CERTS}/localhost.key")
+        rc, r, err = self.run_bench(f"wss://localhost:{echo.port}/", "--ca", f"{CERTS}/ca.pem", "--conns", "4",
+                                    "--duration", "1s", "--warmup", "300ms")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(r["tls_version"], "TLSv1.3")
+        self.assertEqual(r["tls_cipher"], "TLS_AES_128_GCM_SHA256")
+        self.assertGreater(r["tls_p50_us"], 0)
+        # Storm with resumption: after the first, handshakes resume.
+        rc, r, err = self.run_bench(f"wss://localhost:{echo.port}/", "--ca", f"{CERTS}/ca.pem", "--mode", "storm",
+                                    "--tls-resume", "--conns", "2", "--duration", "1s", "--warmup", "300ms")
+        self.assertEqual(rc, 0, err)
+        self.assertGreater(r["tls_resumed"], 10)
+        # A certificate the client does not trust is a handshake failure.
+        rc, r, err = self.run_bench(f"wss://localhost:{echo.port}/", "--conns", "1", "--duration", "1s",
+                                    "--warmup", "0s")
+        self.assertNotEqual(rc, 0)
+        self.assertIn("CERTIFICATE_VERIFY_FAILED", " ".join(r["error_samples"]))
 
     def test_storm_mode_counts_handshakes(self):
         echo = self.start_echo()

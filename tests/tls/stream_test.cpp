@@ -1,0 +1,171 @@
+#include "tls/stream.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "tests/support/test_certs.h"
+#include "tls/server_context.h"
+
+namespace wsedge::tls {
+namespace {
+
+using testing::TestCerts;
+using Bytes = std::vector<std::byte>;
+
+// Collects what a stream writes (records) or reads (plaintext).
+struct Pipe {
+  Bytes bytes;
+  TlsStream::Writer writer() {
+    return {this, [](void* p, const std::byte* d, std::size_t n) {
+              auto* self = static_cast<Pipe*>(p);
+              self->bytes.insert(self->bytes.end(), d, d + n);
+            }};
+  }
+  TlsStream::Reader reader() {
+    return {this, [](void* p, std::span<std::byte> d) {
+              auto* self = static_cast<Pipe*>(p);
+              self->bytes.insert(self->bytes.end(), d.begin(), d.end());
+            }};
+  }
+};
+
+struct Pair {
+  std::unique_ptr<TlsStream> client, server;
+  Pipe toServer, toClient, clientPlain, serverPlain;
+  TlsStream::Status clientStatus = TlsStream::Status::kOk, serverStatus = TlsStream::Status::kOk;
+
+  // Moves bytes both ways until neither side has anything more to say.
+  void pump() {
+    for (int round = 0; round < 20; ++round) {
+      Bytes a = std::move(toServer.bytes);
+      toServer.bytes.clear();
+      if (!a.empty()) serverStatus = server->receive(a, toClient.writer(), serverPlain.reader());
+      Bytes b = std::move(toClient.bytes);
+      toClient.bytes.clear();
+      if (!b.empty()) clientStatus = client->receive(b, toServer.writer(), clientPlain.reader());
+      if (toServer.bytes.empty() && toClient.bytes.empty()) return;
+    }
+  }
+};
+
+std::shared_ptr<const CertificateSet> certs() {
+  const TestCerts& t = TestCerts::get();
+  static auto set = loadCertificates({{t.path("leaf.pem"), t.path("leaf.key"), "a"},
+                                      {t.path("other.pem"), t.path("other.key"), "b"}});
+  return set;
+}
+
+Pair connect(ServerContext& server, SSL_CTX* clientCtx, const std::string& sni, SSL_SESSION* resume = nullptr) {
+  Pair p;
+  p.server = std::make_unique<TlsStream>(server.newSsl());
+  bssl::UniquePtr<SSL> ssl = newClientSsl(clientCtx, sni, true);
+  if (resume) SSL_set_session(ssl.get(), resume);
+  p.client = std::make_unique<TlsStream>(std::move(ssl));
+  p.clientStatus = p.client->receive({}, p.toServer.writer(), p.clientPlain.reader());  // ClientHello
+  p.pump();
+  return p;
+}
+
+bssl::UniquePtr<SSL_CTX> clientContext() {
+  std::string error;
+  auto ctx = makeClientContext(TestCerts::get().path("ca.pem"), false, &error);
+  EXPECT_TRUE(ctx) << error;
+  return ctx;
+}
+
+TEST(TlsStream, HandshakeTls13AlpnAndDataBothWays) {
+  ServerContext server(certs(), {});
+  auto clientCtx = clientContext();
+  Pair p = connect(server, clientCtx.get(), "localhost");
+  ASSERT_EQ(p.clientStatus, TlsStream::Status::kOk) << p.client->error();
+  ASSERT_TRUE(p.client->handshakeDone());
+  ASSERT_TRUE(p.server->handshakeDone());
+  EXPECT_EQ(SSL_version(p.server->ssl()), TLS1_3_VERSION);
+  const std::uint8_t* alpn;
+  unsigned alpnLen;
+  SSL_get0_alpn_selected(p.server->ssl(), &alpn, &alpnLen);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(alpn), alpnLen), "http/1.1");
+  // 100 KiB each way: several records, delivered whole.
+  Bytes big(100 * 1024);
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<std::byte>(i * 7);
+  ASSERT_TRUE(p.client->send(big, p.toServer.writer()));
+  ASSERT_TRUE(p.server->send(big, p.toClient.writer()));
+  p.pump();
+  EXPECT_EQ(p.serverPlain.bytes, big);
+  EXPECT_EQ(p.clientPlain.bytes, big);
+}
+
+TEST(TlsStream, SniChoosesTheCertificate) {
+  ServerContext server(certs(), {});
+  auto clientCtx = clientContext();
+  Pair other = connect(server, clientCtx.get(), "other.test");
+  ASSERT_TRUE(other.client->handshakeDone()) << other.client->error();  // verified against other.test
+  EXPECT_TRUE(ServerContext::usedSni(other.server->ssl()));
+  EXPECT_TRUE(server.selected(other.server->ssl()).covers("other.test"));
+  Pair wild = connect(server, clientCtx.get(), "x.wild.test");
+  ASSERT_TRUE(wild.client->handshakeDone()) << wild.client->error();
+  EXPECT_TRUE(server.selected(wild.server->ssl()).covers("localhost")) << "the wildcard lives on the first cert";
+  // An unknown name gets the default certificate; the client refuses it.
+  Pair unknown = connect(server, clientCtx.get(), "unknown.test");
+  EXPECT_EQ(unknown.clientStatus, TlsStream::Status::kError);
+  EXPECT_NE(unknown.client->error().find("CERTIFICATE_VERIFY_FAILED"), std::string::npos) << unknown.client->error();
+}
+
+TEST(TlsStream, MinimumVersion13RefusesTls12Clients) {
+  ServerContext server(certs(), {TLS1_3_VERSION, nullptr});
+  auto clientCtx = clientContext();
+  SSL_CTX_set_max_proto_version(clientCtx.get(), TLS1_2_VERSION);
+  Pair p = connect(server, clientCtx.get(), "localhost");
+  EXPECT_EQ(p.serverStatus, TlsStream::Status::kError);
+  EXPECT_NE(p.server->error().find("UNSUPPORTED_PROTOCOL"), std::string::npos) << p.server->error();
+}
+
+TEST(TlsStream, TicketsResumeAcrossWorkers) {
+  // Two workers' contexts sharing ticket keys, as wsedge builds them.
+  auto keys = std::make_shared<TicketKeys>(3600);
+  ServerContext worker0(certs(), {TLS1_2_VERSION, keys});
+  ServerContext worker1(certs(), {TLS1_2_VERSION, keys});
+  auto clientCtx = clientContext();
+  Pair first = connect(worker0, clientCtx.get(), "localhost");
+  ASSERT_TRUE(first.client->handshakeDone());
+  // TLS 1.3 tickets come after the handshake; a byte of data carries them over.
+  ASSERT_TRUE(first.server->send(Bytes(1), first.toClient.writer()));
+  first.pump();
+  SSL_SESSION* latest = latestSession(clientCtx.get());
+  ASSERT_TRUE(latest && SSL_SESSION_is_resumable(latest)) << "no ticket arrived";
+  SSL_SESSION_up_ref(latest);
+  bssl::UniquePtr<SSL_SESSION> session(latest);
+  Pair second = connect(worker1, clientCtx.get(), "localhost", session.get());
+  ASSERT_TRUE(second.client->handshakeDone()) << second.client->error();
+  EXPECT_TRUE(SSL_session_reused(second.client->ssl()));
+  // A context with other keys cannot resume it: a full handshake instead.
+  ServerContext stranger(certs(), {TLS1_2_VERSION, std::make_shared<TicketKeys>(3600)});
+  Pair third = connect(stranger, clientCtx.get(), "localhost", session.get());
+  ASSERT_TRUE(third.client->handshakeDone());
+  EXPECT_FALSE(SSL_session_reused(third.client->ssl()));
+}
+
+TEST(TlsStream, GarbageInsteadOfAClientHelloIsAnError) {
+  ServerContext server(certs(), {});
+  TlsStream s(server.newSsl());
+  Pipe out, plain;
+  const std::string junk = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  EXPECT_EQ(s.receive(std::as_bytes(std::span(junk)), out.writer(), plain.reader()), TlsStream::Status::kError);
+  EXPECT_FALSE(s.error().empty());
+}
+
+TEST(TicketKeys, KeysAreDerivedPerPeriod) {
+  TicketKeys a(3600);
+  const auto k1 = a.keyFor(100), k1again = a.keyFor(100), k2 = a.keyFor(101);
+  EXPECT_EQ(std::memcmp(k1.name, k1again.name, 16), 0);
+  EXPECT_EQ(std::memcmp(k1.aes, k1again.aes, 16), 0);
+  EXPECT_NE(std::memcmp(k1.name, k2.name, 16), 0);
+  TicketKeys b(3600);
+  EXPECT_NE(std::memcmp(a.keyFor(5).aes, b.keyFor(5).aes, 16), 0) << "a fresh master secret per process";
+}
+
+}  // namespace
+}  // namespace wsedge::tls
