@@ -64,6 +64,8 @@ struct LoadClient::Conn {
   std::unique_ptr<tls::TlsStream> tls;  // wss:// only
   io::SendQueue plain;                  // wss:// only: plaintext before sealing
   std::uint64_t tlsStart = 0;
+  std::uint64_t ticketsBefore = 0;  // --mode tls --tls-resume: wait for this count to grow
+  bool awaitingTicket = false;
   std::string key;
   std::unique_ptr<http::UpgradeResponseParser> response;
   ws::ClientFrameParser parser;
@@ -178,6 +180,7 @@ LoadClient::LoadClient(io::Loop& loop, const RunConfig& config, std::uint32_t in
     std::string error;
     tlsContext_ = tls::makeClientContext(config.caFile, config.insecure, &error);
     if (!tlsContext_) throw std::runtime_error(error);
+    if (config.tlsMaxVersion) SSL_CTX_set_max_proto_version(tlsContext_.get(), config.tlsMaxVersion);
   }
   loop_.setIterationHook([this] { return iterate(); });
   if (conns == 0) {
@@ -250,6 +253,8 @@ void LoadClient::startTls(Conn& c, std::uint64_t now) {
   c.tls = std::make_unique<tls::TlsStream>(std::move(ssl));
   c.tlsStart = now;
   c.state = Conn::State::kTls;
+  c.ticketsBefore = tls::sessionsReceived(tlsContext_.get());
+  c.awaitingTicket = false;
   // No input yet: this writes the ClientHello.
   c.tls->receive({}, tls::writerFor(loop_.output(c.id)), {nullptr, [](void*, std::span<std::byte>) {}});
   loop_.flush(c.id);
@@ -353,7 +358,31 @@ void LoadClient::onData(io::ConnId id, std::span<std::byte> data) {
       results_.tlsVersion = SSL_get_version(ssl);
       results_.tlsCipher = SSL_CIPHER_standard_name(SSL_get_current_cipher(ssl));
     }
+    if (config_.tlsOnly) {
+      // Handshakes alone: count it, say goodbye, and start the next. To
+      // resume TLS 1.3 later, first wait for the ticket, which the server
+      // sends only after our Finished.
+      progress_.handshakes.fetch_add(1, std::memory_order_relaxed);
+      if (inWindow(now)) ++results_.handshakes;
+      c->upgraded = true;
+      c->state = Conn::State::kOpen;
+      c->awaitingTicket = config_.tlsResume && SSL_version(ssl) >= TLS1_3_VERSION &&
+                          tls::sessionsReceived(tlsContext_.get()) == c->ticketsBefore;
+      if (!c->awaitingTicket) {
+        c->tls->closeNotify(tls::writerFor(loop_.output(id)));
+        loop_.close(id, true);
+      }
+      loop_.flush(id);  // our Finished, at least
+      return;
+    }
     sendUpgrade(*c);
+    return;
+  }
+  if (c->awaitingTicket && tls::sessionsReceived(tlsContext_.get()) != c->ticketsBefore) {
+    c->awaitingTicket = false;
+    c->tls->closeNotify(tls::writerFor(loop_.output(id)));
+    loop_.flush(id);
+    loop_.close(id, true);
     return;
   }
   flush(*c);
@@ -438,7 +467,7 @@ void LoadClient::onClosed(io::ConnId id) {
   --live_;
   // Storm: the next connection starts as soon as one ends (but not after a
   // failure, which would spin against a refusing server).
-  if (config_.storm && !ending_ && c->upgraded) openConnection(c->index / config_.threads);
+  if ((config_.storm || config_.tlsOnly) && !ending_ && c->upgraded) openConnection(c->index / config_.threads);
 }
 
 void LoadClient::stop() {

@@ -45,12 +45,14 @@ struct RunConfig {
   std::uint32_t threads = 1;
   bool storm = false;  // connect, handshake, close, repeat
   bool idle = false;   // connect, handshake, then hold the connection without messages
+  bool tlsOnly = false;  // connect, TLS handshake, close, repeat: handshakes alone
   std::vector<std::string> subprotocols;
   std::string extraFields;  // "Name: value\r\n" lines
   // wss://
   bool insecure = false;   // do not verify the server's certificate
   std::string caFile;      // verify against this CA file (default: the system's)
   bool tlsResume = false;  // offer the last session again (storm: resumed handshakes)
+  std::uint16_t tlsMaxVersion = 0;  // cap the version offered (0: TLS 1.3)
 };
 
 /// Everything one thread measured; merged across threads at the end.

@@ -197,14 +197,14 @@ int run(RunConfig& config, bool json, const std::vector<int>& watchPids) {
       }
       const double interval = static_cast<double>(t - lastTick) / 1e9;
       const double elapsed = static_cast<double>(t - startNs) / 1e9;
-      const std::uint64_t count = config.storm ? handshakes : messages;
+      const std::uint64_t count = config.storm || config.tlsOnly ? handshakes : messages;
       if (config.idle) {
         std::fprintf(stderr, "%6.1fs  connections upgraded %llu  errors %llu\n", elapsed,
                      static_cast<unsigned long long>(handshakes), static_cast<unsigned long long>(errors));
       } else {
         std::fprintf(stderr, "%s\n",
                      progressLine(elapsed, count - lastMessages, bytes - lastBytes, interval,
-                                  latency.percentile(99), errors, config.storm)
+                                  latency.percentile(99), errors, config.storm || config.tlsOnly)
                          .c_str());
       }
       lastMessages = count;
@@ -231,9 +231,9 @@ int run(RunConfig& config, bool json, const std::vector<int>& watchPids) {
   s.watchedCpuSeconds = startRead ? watchedEnd - watchedStart : 0;
   if (s.seconds <= 0) s.seconds = 1e-9;
   std::printf("%s\n", json ? jsonReport(s).c_str() : humanReport(s).c_str());
-  const std::uint64_t done = config.idle    ? (s.results.upgraded == config.conns ? 1 : 0)
-                             : config.storm ? s.results.handshakes
-                                            : s.results.messages;
+  const std::uint64_t done = config.idle                      ? (s.results.upgraded == config.conns ? 1 : 0)
+                             : config.storm || config.tlsOnly ? s.results.handshakes
+                                                              : s.results.messages;
   if (done == 0 && s.results.errors() == 0) {
     std::fprintf(stderr, "wsedge-bench: nothing was measured (is the window long enough?)\n");
     return 1;
@@ -316,12 +316,16 @@ int main(int argc, char** argv) {
   runCmd->add_flag("--insecure", config.insecure, "wss: do not verify the server's certificate");
   runCmd->add_option("--ca", config.caFile, "wss: verify the server against this CA file (default: the system's)");
   runCmd->add_flag("--tls-resume", config.tlsResume, "wss: offer the previous session again (resumed handshakes)");
+  std::string tlsVersion;
+  runCmd->add_option("--tls-version", tlsVersion, "wss: the highest version to offer, 1.2 or 1.3 (default 1.3)")
+      ->check(CLI::IsMember({"1.2", "1.3"}));
   runCmd->add_option("--subprotocol", config.subprotocols, "offer this subprotocol (repeatable)");
   runCmd->add_option("--header", headers, "extra request header K:V (repeatable)");
   runCmd->add_option("--mode", mode,
                      "echo: messages; storm: connect, handshake, close, repeat; idle: connect, "
-                     "handshake and hold (for memory per connection)")
-      ->check(CLI::IsMember({"echo", "storm", "idle"}));
+                     "handshake and hold (for memory per connection); tls: connect, TLS handshake, "
+                     "close, repeat (wss: handshakes alone)")
+      ->check(CLI::IsMember({"echo", "storm", "idle", "tls"}));
   runCmd->add_flag("--json", json, "print one JSON object instead of the table");
   runCmd->add_option("--watch-pid", watchPids, "also report this process's CPU per message (repeatable)");
   inflightOpt->excludes(rateOpt);
@@ -370,6 +374,9 @@ int main(int argc, char** argv) {
   if (config.durationNs == 0) usage("--duration must be more than 0");
   config.storm = mode == "storm";
   config.idle = mode == "idle";
+  config.tlsOnly = mode == "tls";
+  if (config.tlsOnly && !config.target.tls) usage("--mode tls needs a wss:// URL");
+  if (tlsVersion == "1.2") config.tlsMaxVersion = TLS1_2_VERSION;
   for (const std::string& h : headers) {
     const std::size_t colon = h.find(':');
     if (colon == std::string::npos || colon == 0) usage("--header must be NAME:VALUE, got '" + h + "'");

@@ -47,7 +47,7 @@ std::string humanReport(const Summary& s) {
   out += "wsedge-bench: " + c.target.url + "\n";
   if (c.idle) {
     row("connections upgraded", std::to_string(r.upgraded) + " of " + std::to_string(c.conns));
-  } else if (c.storm) {
+  } else if (c.storm || c.tlsOnly) {
     row("handshakes/s", fmt("%.0f", static_cast<double>(r.handshakes) / s.seconds));
   } else {
     row("messages/s", fmt("%.0f", static_cast<double>(r.messages) / s.seconds));
@@ -64,7 +64,7 @@ std::string humanReport(const Summary& s) {
     row("TLS p50 / p99", duration(r.tls.percentile(50)) + " / " + duration(r.tls.percentile(99)));
   }
   row("upgrade p50 / p99", duration(r.handshake.percentile(50)) + " / " + duration(r.handshake.percentile(99)));
-  const double count = static_cast<double>(c.storm ? r.handshakes : r.messages);
+  const double count = static_cast<double>(c.storm || c.tlsOnly ? r.handshakes : r.messages);
   row("CPU (this tool)", fmt("%.2f s", s.cpuSeconds) +
                              (count > 0 ? fmt(", %.2f us per message", s.cpuSeconds * 1e6 / count) : ""));
   if (!s.watchedPids.empty() && count > 0) {
@@ -90,10 +90,10 @@ std::string humanReport(const Summary& s) {
 std::string jsonReport(const Summary& s) {
   const RunResults& r = s.results;
   const RunConfig& c = *s.config;
-  const double count = static_cast<double>(c.storm ? r.handshakes : r.messages);
+  const double count = static_cast<double>(c.storm || c.tlsOnly ? r.handshakes : r.messages);
   nlohmann::ordered_json j;
   j["url"] = c.target.url;
-  j["mode"] = c.idle ? "idle" : c.storm ? "storm" : (c.rate > 0 ? "open_loop" : "closed_loop");
+  j["mode"] = c.idle ? "idle" : c.storm ? "storm" : c.tlsOnly ? "tls" : (c.rate > 0 ? "open_loop" : "closed_loop");
   j["upgraded"] = r.upgraded;
   j["conns"] = c.conns;
   j["sizes"] = c.sizes;

@@ -177,13 +177,26 @@ int sessionIndex() {
   return i;
 }
 
+int countIndex() {
+  static const int i = SSL_CTX_get_ex_new_index(
+      0, nullptr, nullptr, nullptr,
+      [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<std::uint64_t*>(ptr); });
+  return i;
+}
+
 int onNewSession(SSL* ssl, SSL_SESSION* session) {
   SSL_CTX* ctx = SSL_get_SSL_CTX(ssl);
   SSL_SESSION_free(static_cast<SSL_SESSION*>(SSL_CTX_get_ex_data(ctx, sessionIndex())));
   SSL_CTX_set_ex_data(ctx, sessionIndex(), session);
+  ++*static_cast<std::uint64_t*>(SSL_CTX_get_ex_data(ctx, countIndex()));
   return 1;  // we keep the reference
 }
 }  // namespace
+
+std::uint64_t sessionsReceived(SSL_CTX* clientContext) {
+  auto* n = static_cast<std::uint64_t*>(SSL_CTX_get_ex_data(clientContext, countIndex()));
+  return n ? *n : 0;
+}
 
 SSL_SESSION* latestSession(SSL_CTX* clientContext) {
   return static_cast<SSL_SESSION*>(SSL_CTX_get_ex_data(clientContext, sessionIndex()));
@@ -197,6 +210,7 @@ bssl::UniquePtr<SSL_CTX> makeClientContext(const std::string& caFile, bool insec
   SSL_CTX_set_alpn_protos(ctx.get(), kAlpn, sizeof kAlpn);
   SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
   SSL_CTX_sess_set_new_cb(ctx.get(), onNewSession);
+  SSL_CTX_set_ex_data(ctx.get(), countIndex(), new std::uint64_t(0));
   if (insecure) {
     SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
     return ctx;

@@ -65,6 +65,8 @@ bssl::UniquePtr<SSL_CTX> makeClientContext(const std::string& caFile, bool insec
 /// (TLS 1.3 tickets arrive after the handshake, so SSL_get_session() never
 /// holds one): borrowed, or null.
 SSL_SESSION* latestSession(SSL_CTX* clientContext);
+/// How many resumable sessions (tickets) this client context has received.
+std::uint64_t sessionsReceived(SSL_CTX* clientContext);
 
 /// A client SSL for host (SNI, unless host is an IP address; name check
 /// when verifying).

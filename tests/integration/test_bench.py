@@ -66,6 +66,14 @@ class BenchWorks(BenchTestCase):
                                     "--conns", "2", "--duration", "1s", "--warmup", "300ms")
         self.assertEqual(rc, 0, err)
         self.assertGreater(r["tls_resumed"], 10, "tickets from one worker resume on the other")
+        # Handshakes alone, TLS 1.2 and 1.3, resumed after the first.
+        for version in ("1.2", "1.3"):
+            rc, r, err = self.run_bench(proxy.url + "/", "--ca", f"{CERTS}/ca.pem", "--mode", "tls", "--tls-resume",
+                                        "--tls-version", version, "--conns", "2", "--duration", "1s",
+                                        "--warmup", "300ms")
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(r["tls_version"], f"TLSv{version}")
+            self.assertGreater(r["tls_resumed"], 10, version)
         # Straight to the echo backend serving wss itself, verified against the test CA.
         echo = self.start_echo("--tls", f"{CERTS}/localhost.pem,{CERTS}/localhost.key")
         rc, r, err = self.run_bench(f"wss://localhost:{echo.port}/", "--ca", f"{CERTS}/ca.pem", "--conns", "4",
