@@ -21,15 +21,17 @@ DEB_PACKAGES := \
   clang libclang-rt-14-dev \
   python3 python3-websockets nodejs node-ws openssl
 
-.PHONY: deps build test test-sanitize fuzz bench-micro clean help
+.PHONY: deps build test test-sanitize fuzz bench-micro demo compare clean help
 
 help:
+	@echo "make demo           wss:// through wsedge to an echo backend, loaded for 10 s"
 	@echo "make deps           install missing Debian packages (apt-get)"
 	@echo "make build          configure and build ($(BUILD_TYPE)) in $(BUILD_DIR)/"
 	@echo "make test           deps + build + every test (unit and integration)"
 	@echo "make test-sanitize  the same tests under ASan + UBSan in $(SANITIZE_DIR)/"
 	@echo "make fuzz           build the libFuzzer targets with clang, run each $(FUZZ_SECONDS)s"
 	@echo "make bench-micro    run wsedge-micro and check the codec targets"
+	@echo "make compare        wsedge against nginx, HAProxy and Caddy (bench/compare.sh)"
 
 deps:
 	@missing=""; \
@@ -66,8 +68,14 @@ fuzz: deps
 	cmake --build $(FUZZ_DIR) -j $(JOBS)
 	tests/fuzz/run_all.sh $(FUZZ_DIR)/tests/fuzz $(FUZZ_SECONDS)
 
+demo: deps
+	bench/demo.sh
+
+compare: deps
+	bench/compare.sh
+
 bench-micro: build
 	/usr/bin/python3 bench/micro_report.py $(BUILD_DIR)/bench/wsedge-micro
 
 clean:
-	rm -rf $(BUILD_DIR) $(SANITIZE_DIR) $(FUZZ_DIR)
+	rm -rf $(BUILD_DIR) $(SANITIZE_DIR) $(FUZZ_DIR) build-release conf/examples/demo-certs

@@ -168,7 +168,8 @@ listeners:
         tls = ""
         if self.cert:
             tls = (f"listen 127.0.0.1:{self.tls_port} ssl;\n    ssl_certificate {self.cert[0]};\n"
-                   f"    ssl_certificate_key {self.cert[1]};\n    ssl_protocols TLSv1.3;\n")
+                   f"    ssl_certificate_key {self.cert[1]};\n    ssl_protocols TLSv1.3;\n"
+                   "    ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256;\n")
         conf = self.write("nginx.conf", f"""user root;
 worker_processes 2;
 daemon off;
@@ -201,7 +202,8 @@ http {{
         tls = ""
         if self.cert:
             pem = self.write("haproxy.pem", open(self.cert[0]).read() + open(self.cert[1]).read())
-            tls = f"  bind 127.0.0.1:{self.tls_port} ssl crt {pem} ssl-min-ver TLSv1.3\n"
+            tls = (f"  bind 127.0.0.1:{self.tls_port} ssl crt {pem} ssl-min-ver TLSv1.3 "
+                   "ciphersuites TLS_AES_128_GCM_SHA256\n")
         conf = self.write("haproxy.cfg", f"""global
   nbthread 2
   maxconn 9000
@@ -222,7 +224,10 @@ backend be
     def _caddy(self):
         tls = ""
         if self.cert:
-            tls = (f"https://127.0.0.1:{self.tls_port} {{\n  tls {self.cert[0]} {self.cert[1]}\n"
+            # Go does not let TLS 1.3 suites be configured; it follows the
+            # client (wsedge-bench offers AES-128-GCM first on AES hardware).
+            tls = (f"https://127.0.0.1:{self.tls_port} {{\n  tls {self.cert[0]} {self.cert[1]} {{\n"
+                   "    protocols tls1.3\n  }\n"
                    f"  reverse_proxy 127.0.0.1:{self.echo}\n}}\n")
         conf = self.write("Caddyfile", f"""{{
   admin off
@@ -322,8 +327,8 @@ def markdown(rows, meta):
              f"{meta['warmup']} warm-up; median of {meta['repeat']} interleaved runs; wsedge-bench with 1 thread; "
              "every proxy with 2 workers/threads.", "",
              "| scenario | scheme | target | msgs/s | MB/s | p50 | p99 | proxy CPU us/msg | vs best peer "
-             "| CPU vs relay | goal | met |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+             "| CPU vs relay | TLS suite | goal | met |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|"]
     for r in rows:
         def num(k, f="{:,.0f}"):
             v = r.get(k)
@@ -335,7 +340,7 @@ def markdown(rows, meta):
         lines.append(f"| {SCENARIOS[r['scenario']][0]} | {r['scheme']} | {name} | {num('msgs_per_s')} | "
                      f"{num('mb_per_s', '{:,.1f}')} | {num('p50_us', '{:,.0f} us')} | {num('p99_us', '{:,.0f} us')} | "
                      f"{cpu} | {num('ratio_to_best_peer', '{:.2f}x')} | {num('cpu_ratio_to_relay', '{:.2f}x')} | "
-                     f"{r.get('goal', '')} | {met} |")
+                     f"{r.get('tls_cipher', '') if r['scheme'] == 'wss' else ''} | {r.get('goal', '')} | {met} |")
     return "\n".join(lines) + "\n"
 
 
@@ -390,47 +395,49 @@ def main():
                         "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext",
                         "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", cert[1], "-out", cert[0]],
                        check=True, capture_output=True)
-    echo_port, echo_tls = free_port(), free_port()
     bench = os.path.join(args.build, "bench/wsedge-bench")
     echo_log = open(os.path.join(work, "echo.log"), "w")
-    echo = subprocess.Popen([bench, "echo", "--listen", f"127.0.0.1:{echo_port}"], stdout=echo_log,
-                            stderr=subprocess.STDOUT, preexec_fn=raise_fd_limit)
-    echoes = [echo]
-    rows, runs = [], []
-    try:
-        wait_port(echo_port)
+
+    def start_echoes():
+        """Fresh backends for every run: nothing one run did can slow the next."""
+        ports = (free_port(), free_port())
+        procs = [subprocess.Popen([bench, "echo", "--listen", f"127.0.0.1:{ports[0]}"], stdout=echo_log,
+                                  stderr=subprocess.STDOUT, preexec_fn=raise_fd_limit)]
+        wait_port(ports[0])
         if "wss" in schemes:
-            echoes.append(subprocess.Popen([bench, "echo", "--listen", f"127.0.0.1:{echo_tls}", "--tls",
-                                            f"{cert[0]},{cert[1]}"], stdout=echo_log, stderr=subprocess.STDOUT,
-                                           preexec_fn=raise_fd_limit))
-            wait_port(echo_tls)
-        for scheme in schemes:
-            for scenario in args.scenarios.split(","):
-                for rep in range(args.repeat):
-                    for name in targets:
-                        if scheme == "wss" and name == "relay":
-                            continue  # the relay carries bytes; it cannot terminate TLS
-                        t = Target(name, work, echo_port, args.build, cert)
-                        t.echo_tls = echo_tls
-                        try:
-                            t.start()
-                            time.sleep(0.3)
-                            r = run_bench(args.build, t.url(scheme), SCENARIOS[scenario][1], duration, warmup,
-                                          t.pids())
-                        finally:
-                            t.stop()
-                        r.update({"scenario": scenario, "scheme": scheme, "target": name, "run": rep})
-                        runs.append(r)
-                        print(f"compare: {scheme} {scenario:9} {name:8} msgs/s {r.get('msgs_per_s', 0):>10,.0f} "
-                              f"MB/s {r.get('mb_per_s', 0):>8,.1f} p99 {r.get('p99_us', 0):>8,.0f} us "
-                              f"cpu/msg {r.get('watched_cpu_us_per_msg', 0):6.2f} us errors {r.get('errors')}",
-                              file=sys.stderr)
-        rows = medians(runs, targets, schemes, args.scenarios.split(","))
-    finally:
-        for e in echoes:
-            e.send_signal(signal.SIGTERM)
-            e.wait(10)
-        echo_log.close()
+            procs.append(subprocess.Popen([bench, "echo", "--listen", f"127.0.0.1:{ports[1]}", "--tls",
+                                           f"{cert[0]},{cert[1]}"], stdout=echo_log, stderr=subprocess.STDOUT,
+                                          preexec_fn=raise_fd_limit))
+            wait_port(ports[1])
+        return ports, procs
+
+    rows, runs = [], []
+    for scheme in schemes:
+        for scenario in args.scenarios.split(","):
+            for rep in range(args.repeat):
+                for name in targets:
+                    if scheme == "wss" and name == "relay":
+                        continue  # the relay carries bytes; it cannot terminate TLS
+                    (echo_port, echo_tls), echoes = start_echoes()
+                    t = Target(name, work, echo_port, args.build, cert)
+                    t.echo_tls = echo_tls
+                    try:
+                        t.start()
+                        time.sleep(0.3)
+                        r = run_bench(args.build, t.url(scheme), SCENARIOS[scenario][1], duration, warmup, t.pids())
+                    finally:
+                        t.stop()
+                        for e in echoes:
+                            e.send_signal(signal.SIGTERM)
+                            e.wait(10)
+                    r.update({"scenario": scenario, "scheme": scheme, "target": name, "run": rep})
+                    runs.append(r)
+                    print(f"compare: {scheme} {scenario:9} {name:8} msgs/s {r.get('msgs_per_s', 0):>10,.0f} "
+                          f"MB/s {r.get('mb_per_s', 0):>8,.1f} p99 {r.get('p99_us', 0):>8,.0f} us "
+                          f"cpu/msg {r.get('watched_cpu_us_per_msg', 0):6.2f} us errors {r.get('errors')}",
+                          file=sys.stderr)
+    echo_log.close()
+    rows = medians(runs, targets, schemes, args.scenarios.split(","))
     evaluate(rows)
     meta = {"date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} CPUs, {os.uname().release}",
             "duration": duration, "warmup": warmup, "repeat": args.repeat}

@@ -323,6 +323,7 @@ void Loop::onRecv(const OpTag& t, const io_uring_cqe& cqe) {
     if (report) c.handler->onReadEnd(id, 0);
   } else if (res == -ENOBUFS) {
     // The ring ran dry; buffers come back as this batch is processed.
+    ++noBufferStops_;
     rearmRecv_.push_back(t.slot);
   } else if (res == -ECANCELED) {
     if (!c.closing && c.recvWanted && !c.readEnded) armRecv(t.slot);  // resumed meanwhile
@@ -477,36 +478,37 @@ void Loop::dispatch(const io_uring_cqe& cqe) {
 
 void Loop::run() {
   const std::uint64_t tickNs = std::uint64_t{timers_.tickMs()} * 1000000;
-  std::uint64_t waitNs = tickNs;
   while (!(quitting_ && live_ == 0 && listenersOpen_ == 0)) {
-    flushDirty();
-    for (std::uint32_t slot : rearmRecv_) {
-      Conn& c = conns_[slot];
-      const bool wanted = c.closing ? c.graceful : c.recvWanted;
-      if (c.fd >= 0 && !c.recvArmed && !c.readEnded && wanted) armRecv(slot);
-    }
-    rearmRecv_.clear();
-    io_uring_cqe* first = nullptr;
-    __kernel_timespec ts{static_cast<long long>(waitNs / 1000000000),
-                         static_cast<long long>(waitNs % 1000000000)};
-    // One syscall both submits this batch and waits for the next (or a tick).
-    io_uring_submit_and_wait_timeout(&ring_.get(), &first, 1, &ts, nullptr);
-    unsigned head;
-    unsigned seen = 0;
-    io_uring_cqe* cqe;
-    io_uring_for_each_cqe(&ring_.get(), head, cqe) {
-      ++seen;
-      dispatch(*cqe);
-    }
-    io_uring_cq_advance(&ring_.get(), seen);
-    timers_.advance(monotonicMs());
+    poll(nextWaitNs_ > 0 && nextWaitNs_ < tickNs ? nextWaitNs_ : tickNs);
+  }
+}
+
+void Loop::poll(std::uint64_t waitNs) {
+  flushDirty();
+  for (std::uint32_t slot : rearmRecv_) {
+    Conn& c = conns_[slot];
+    const bool wanted = c.closing ? c.graceful : c.recvWanted;
+    if (c.fd >= 0 && !c.recvArmed && !c.readEnded && wanted) armRecv(slot);
+  }
+  rearmRecv_.clear();
+  io_uring_cqe* first = nullptr;
+  __kernel_timespec ts{static_cast<long long>(waitNs / 1000000000), static_cast<long long>(waitNs % 1000000000)};
+  // One syscall both submits this batch and waits for the next (or a tick).
+  io_uring_submit_and_wait_timeout(&ring_.get(), &first, 1, &ts, nullptr);
+  unsigned head;
+  unsigned seen = 0;
+  io_uring_cqe* cqe;
+  io_uring_for_each_cqe(&ring_.get(), head, cqe) {
+    ++seen;
+    dispatch(*cqe);
+  }
+  io_uring_cq_advance(&ring_.get(), seen);
+  timers_.advance(monotonicMs());
+  deliverClosed();
+  nextWaitNs_ = 0;
+  if (onIteration_) {
+    nextWaitNs_ = onIteration_();
     deliverClosed();
-    waitNs = tickNs;
-    if (onIteration_) {
-      const std::uint64_t want = onIteration_();
-      if (want > 0 && want < waitNs) waitNs = want;
-      deliverClosed();
-    }
   }
 }
 

@@ -122,6 +122,9 @@ class Loop final : private TimerHandler {
   // --- running -------------------------------------------------------------
   /// Runs until quit() has been called and every connection and listener is closed.
   void run();
+  /// One iteration: submit, wait up to waitNs for completions (or a tick),
+  /// dispatch them, fire timers. For tests and embedding.
+  void poll(std::uint64_t waitNs);
   /// Asks run() to return once everything is closed. Loop thread only.
   void quit() { quitting_ = true; }
   /// An eventfd other threads may write to; each write runs the wake handler
@@ -134,6 +137,9 @@ class Loop final : private TimerHandler {
   void setIterationHook(std::function<std::uint64_t()> hook) { onIteration_ = std::move(hook); }
 
   std::size_t connectionCount() const { return live_; }
+  /// Times a multishot recv stopped because the buffer ring was empty (and
+  /// was re-armed once buffers came back).
+  std::uint64_t noBufferStops() const { return noBufferStops_; }
   ChunkPool& chunkPool() { return chunks_; }
 
  private:
@@ -217,6 +223,8 @@ class Loop final : private TimerHandler {
   bool wakeArmed_ = false;
   std::function<void()> onWake_;
   std::function<std::uint64_t()> onIteration_;
+  std::uint64_t nextWaitNs_ = 0;  // what the iteration hook asked for
+  std::uint64_t noBufferStops_ = 0;
 };
 
 }  // namespace wsedge::io
