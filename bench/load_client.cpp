@@ -500,7 +500,9 @@ std::uint64_t LoadClient::iterate() {
       }
       nextSend_ += sendInterval_;
     }
-    const std::uint64_t untilNext = nextSend_ > now ? nextSend_ - now : 1;
+    std::uint64_t due = nextSend_;
+    if (config_.tickNs) due = startNs_ + (due - startNs_ + config_.tickNs - 1) / config_.tickNs * config_.tickNs;
+    const std::uint64_t untilNext = due > now ? due - now : 1;
     wake = wake ? std::min(wake, untilNext) : untilNext;
   }
   if (now - lastPublish_ >= kSecond / 2) {

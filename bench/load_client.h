@@ -40,6 +40,7 @@ struct RunConfig {
   bool text = false;
   std::uint32_t inflight = 1;
   double rate = 0;  // messages per second, all threads together; 0: closed loop
+  std::uint64_t tickNs = 0;  // open loop: wake only on this grid to send what is due (0: at each send's time)
   std::uint64_t warmupNs = 2'000'000'000;
   std::uint64_t durationNs = 10'000'000'000;
   std::uint32_t threads = 1;

@@ -109,6 +109,22 @@ class BenchWorks(BenchTestCase):
         self.assertEqual(r["mode"], "open_loop")
         self.assertAlmostEqual(r["msgs_per_s"], 2000, delta=100, msg=json.dumps(r))
 
+    def test_batched_sends_keep_the_rate_and_count_their_wait(self):
+        # One message is due every 1 ms and --tick-us 4000 sends them in batches on a 4 ms grid, so a
+        # quarter of them wait 3 ms. Latency counts from the scheduled time, so p90 must include that
+        # wait: a lower bound that a slow machine cannot break, and that measuring from the actual
+        # send would.
+        echo = self.start_echo()
+        rc, r, err = self.run_bench(f"ws://127.0.0.1:{echo.port}/", "--conns", "10", "--rate", "1000",
+                                    "--tick-us", "4000", "--size", "128", "--duration", "3s", "--warmup", "500ms")
+        self.assertEqual(rc, 0, err)
+        self.assertAlmostEqual(r["msgs_per_s"], 1000, delta=50, msg=json.dumps(r))
+        self.assertGreater(r["p90_us"], 2500, json.dumps(r))
+        out = subprocess.run([BENCH, "run", "--url", "ws://127.0.0.1:1/", "--tick-us", "100"], capture_output=True,
+                             text=True, timeout=10)
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("--tick-us applies to the open loop", out.stderr)
+
     def test_bad_arguments_are_explained(self):
         out = subprocess.run([BENCH, "run", "--url", "http://x:1/"], capture_output=True, text=True, timeout=10)
         self.assertEqual(out.returncode, 2)
