@@ -64,6 +64,8 @@ ServerContext::ServerContext(std::shared_ptr<const CertificateSet> certificates,
     SSL_CTX_set_session_cache_mode(raw, SSL_SESS_CACHE_SERVER);
     SSL_CTX_set_timeout(raw, static_cast<std::uint32_t>(2 * options_.ticketKeys->rotationSeconds()));
     SSL_CTX_set_early_data_enabled(raw, 0);  // no 0-RTT: replayable requests
+    // No SSL_MODE_RELEASE_BUFFERS: BoringSSL defines it as 0 because it always
+    // frees record buffers once they are empty, so idle connections hold none.
     SSL_CTX_set_session_id_context(raw, reinterpret_cast<const std::uint8_t*>("wsedge"), 6);
     contexts_.push_back(std::move(ctx));
     for (const std::string& name : c.names) {
