@@ -10,11 +10,15 @@ Every byte received from the proxy is appended to RECORD_FILE. Modes:
   violate           accept, then send a masked frame (servers must not mask);
                     print "got close CODE" for the proxy's answer
   slow-reader       accept, then read ARG bytes per 10 ms; print "received N" at EOF
+  chaos             accept, then (chosen per connection from seed ARG) send random
+                    bytes, or frames with random opcodes, bits, lengths and cuts, or
+                    echo only half of what arrives; then close or reset
 Prints "ready" once listening.
 """
 import base64
 import hashlib
 import os
+import random
 import socket
 import struct
 import sys
@@ -34,7 +38,7 @@ def main():
     srv = socket.socket()
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind(("127.0.0.1", port))
-    srv.listen(64)
+    srv.listen(256)
     print("ready", flush=True)
     lock = threading.Lock()
 
@@ -68,7 +72,36 @@ def main():
                 return
             log(chunk)
 
+    seeds = random.Random(int(arg) if mode == "chaos" and arg else 0)
+
+    def chaos(conn, rng):
+        choice = rng.random()
+        if choice < 0.3:
+            conn.sendall(rng.randbytes(rng.randint(1, 5000)))
+        elif choice < 0.7:
+            for _ in range(rng.randint(1, 20)):
+                n = rng.choice([0, 1, 125, 126, 200, 65536, 70000])
+                head = bytes([rng.choice([0x81, 0x82, 0x01, 0x00, 0x80, 0x89, 0x8A, 0x88, 0xC2, 0x83])])
+                if n < 126:
+                    head += bytes([n])
+                elif n < 65536:
+                    head += bytes([126]) + struct.pack("!H", n)
+                else:
+                    head += bytes([127]) + struct.pack("!Q", n)
+                conn.sendall(head + rng.randbytes(n)[:rng.randint(0, n)])
+        else:
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                conn.sendall(chunk[:len(chunk) // 2])
+        time.sleep(rng.random() * 0.2)
+        if rng.random() < 0.3:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST
+
     def handle(conn):
+        with lock:
+            rng = random.Random(seeds.random())
         try:
             headers, rest = read_head(conn)
             if headers is None:
@@ -107,6 +140,9 @@ def main():
                         if len(payload) >= 2:
                             print(f"got close {struct.unpack('!H', payload[:2])[0]}", flush=True)
                             break
+            elif mode == "chaos":
+                upgrade(conn, headers)
+                chaos(conn, rng)
             elif mode == "slow-reader":
                 upgrade(conn, headers)
                 total = len(rest)
