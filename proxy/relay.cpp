@@ -68,8 +68,7 @@ struct Relay<R>::Sink {
       // Gather the whole frame uncommitted; it goes out when complete.
       r.mode_ = Mode::kWhole;
       const FrameHeader o = r.outputHeader(h.opcode, h.fin, h.rsv, h.length);
-      r.whole_ = out.reserve(ws::frameHeaderSize(h.length, o.masked) + h.length);
-      r.whole_ += ws::writeFrameHeader(r.whole_, o);
+      ws::writeFrameHeader(out.reserve(ws::frameHeaderSize(h.length, o.masked)), o);
       r.key_ = o.mask;
     } else {
       r.mode_ = Mode::kCut;
@@ -81,11 +80,12 @@ struct Relay<R>::Sink {
     const std::uint64_t at = r.frame_.length - r.remaining_;  // offset in the source frame
     r.remaining_ -= data.size();
     if (r.mode_ == Mode::kWhole) {
+      if (data.empty()) return;
       FrameHeader o;
       o.masked = kMaskOutput;
       o.mask = r.key_;
-      putPayload<R>(r.whole_, data, r.frame_, at, o, at);
-      r.whole_ += data.size();
+      // Only what arrived: a header alone must not make the proxy hold 64 KiB.
+      putPayload<R>(out.reserve(data.size()), data, r.frame_, at, o, at);
       return;
     }
     // Cut through: this piece becomes a complete fragment of its own.

@@ -6,7 +6,8 @@
 // Frames up to kWholeFrameMax are forwarded whole: a frame that arrives in
 // pieces is gathered, uncommitted, in the destination queue and released
 // only when complete, so frame boundaries are kept and a source that fails
-// halfway leaves nothing partial behind. Larger frames are cut through: each
+// halfway leaves nothing partial behind. Room is taken as the pieces arrive,
+// never for the length a header merely announces. Larger frames are cut through: each
 // piece that arrives goes out at once as a complete fragment (RFC 6455 §5.4
 // lets an intermediary refragment). Either way the destination only ever
 // holds whole frames, so a close frame can always follow.
@@ -71,7 +72,6 @@ class Relay {
   bool closeSent_ = false;
   ws::FrameHeader frame_;      // the frame being forwarded, as received
   ws::MaskKey key_{};          // the key of the frame being written (whole mode)
-  std::byte* whole_ = nullptr;  // where the next payload byte goes (whole mode)
   std::uint64_t remaining_ = 0;
   std::uint64_t messages_ = 0;
   std::uint16_t closeCode_ = 0;

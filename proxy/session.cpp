@@ -88,10 +88,16 @@ void Session::onData(io::ConnId id, std::span<std::byte> data) {
       // then close, so the client learns why.
       WSEDGE_LOG(kDebug, "TLS failed: %s", tls_->error().c_str());
       timer_.cancel();
+      const bool tunnel = phase_ == Phase::kOpen && toBackend_ && loop().alive(backend_);
       phase_ = Phase::kClosing;
       loop().flush(client_);
       loop().close(client_, true);
-      loop().close(backend_, false);
+      if (tunnel) {
+        // The client is gone as surely as if it had dropped: the backend hears 1001.
+        toBackend_->sendClose(loop().output(backend_), 1001, "client went away");
+        loop().flush(backend_);
+      }
+      loop().close(backend_, tunnel);
       return;
     }
     if (st == tls::TlsStream::Status::kClosed) return onReadEnd(client_, 0);
@@ -122,6 +128,9 @@ void Session::onReadEnd(io::ConnId id, int error) {
   if (id == client_) {
     WSEDGE_LOG(kDebug, "client closed its connection (%d) in phase %d", error, static_cast<int>(phase_));
     if (phase_ != Phase::kOpen) return abortAll();
+    // A client may stop sending after its close frame: the backend's answer
+    // still goes back to it (the close timer runs meanwhile).
+    if (closeFromClient_ && !closeFromBackend_) return;
     // After a close handshake this is the normal end; otherwise the client
     // went away and the backend hears 1001.
     return closeWith(0, {}, 1001, "client went away");
@@ -131,7 +140,9 @@ void Session::onReadEnd(io::ConnId id, int error) {
       case Phase::kUpgrading:
         return replyError(502, "the backend closed the connection before answering the upgrade");
       case Phase::kResponse: return finish();
-      case Phase::kOpen: return closeWith(1014, "backend went away", 0, {});
+      case Phase::kOpen:
+        if (closeFromBackend_ && !closeFromClient_) return;  // as above: the client's answer still goes
+        return closeWith(1014, "backend went away", 0, {});
       default: return;
     }
   }
@@ -391,6 +402,7 @@ void Session::relayFromClient(std::span<std::byte> data) {
     case RelayResult::Status::kOk:
       return applyBackpressure(client_, backend_, clientPaused_);
     case RelayResult::Status::kClosed:
+      if (closeFromClient_) return;  // bytes after a close: ignored, and they do not delay the close timer
       closeFromClient_ = true;
       if (closeFromBackend_) return finish();
       return arm(limits().closeTimeoutMs);
@@ -410,6 +422,7 @@ void Session::relayFromBackend(std::span<std::byte> data) {
     case RelayResult::Status::kOk:
       return applyBackpressure(backend_, client_, backendPaused_);
     case RelayResult::Status::kClosed:
+      if (closeFromBackend_) return;  // bytes after a close: ignored, and they do not delay the close timer
       closeFromBackend_ = true;
       if (closeFromClient_) return finish();
       return arm(limits().closeTimeoutMs);

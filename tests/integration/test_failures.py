@@ -191,6 +191,36 @@ class ClientAbuse(ProxyTestCase):
         c.close()  # a reset, no close frame
         self.backend.wait_for_output("closed 1001 client went away")
 
+    def test_bytes_after_a_close_do_not_delay_the_close_timeout(self):
+        # The backend reads but never answers; the client sends its close,
+        # then keeps dripping bytes. The close timeout still ends it.
+        silent = self.start_raw_backend("slow-reader", "65536")
+        proxy = self.start_proxy({"silent": [silent.port]}, limits={"close_timeout": "1s"})
+        c = RawClient(proxy.port)
+        c.handshake()
+        c.send(close_frame(1000))
+        start = time.monotonic()
+        closed = False
+        while time.monotonic() - start < 6 * SLOW:
+            try:
+                c.send(b"x")
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+            c.sock.settimeout(0.3)
+            try:
+                if not c.sock.recv(65536):
+                    closed = True
+                    break
+            except socket.timeout:
+                pass
+            except ConnectionResetError:
+                closed = True
+                break
+        self.assertTrue(closed, "the session outlived its close timeout")
+        self.assertLess(time.monotonic() - start, 4 * SLOW)
+        c.close()
+
     def test_request_rejections_over_the_wire(self):
         proxy = self.proxy()
         cases = [

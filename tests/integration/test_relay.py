@@ -3,6 +3,7 @@ Python websockets and Node ws."""
 import asyncio
 import json
 import os
+import socket
 import struct
 
 import websockets
@@ -150,6 +151,20 @@ class ControlFramesAndClose(ProxyTestCase):
         self.assertEqual(c.read_close(), (1000, "bye"))
         self.assertTrue(c.is_closed(), "the proxy closes the client's TCP after the close handshake")
         c.close()
+
+    def test_client_that_stops_sending_after_its_close_still_gets_the_answer(self):
+        # Close frame, then FIN: the client can still read, and the backend's
+        # close answer must reach it before the proxy closes.
+        backend = self.start_py_backend()
+        proxy = self.start_proxy({"echo": [backend.port]})
+        c = RawClient(proxy.port)
+        c.handshake()
+        c.send(close_frame(4003, b"done sending"))
+        c.sock.shutdown(socket.SHUT_WR)
+        self.assertEqual(c.read_close(), (4003, "done sending"))
+        self.assertTrue(c.is_closed())
+        c.close()
+        backend.wait_for_output("closed 4003 done sending")
 
 
 class HandshakeDetails(ProxyTestCase):

@@ -210,6 +210,22 @@ class TlsAbuse(TlsTestCase):
 
         asyncio.run(run())
 
+    def test_bad_record_inside_the_tunnel_gives_the_backend_1001(self):
+        backend = self.start_py_backend()
+        proxy = self.start_tls_proxy(backend.port)
+        raw = socket.create_connection(("127.0.0.1", proxy.port), timeout=5 * SLOW)
+        s = client_ssl().wrap_socket(raw, server_hostname="localhost")
+        s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += s.recv(4096)
+        self.assertTrue(head.startswith(b"HTTP/1.1 101"), head)
+        # An application-data record that fails authentication, under the TLS layer.
+        os.write(s.fileno(), b"\x17\x03\x03\x00\x20" + os.urandom(32))
+        backend.wait_for_output("closed 1001 client went away")
+        s.close()
+
     def test_stalled_handshake_is_closed_at_the_timeout(self):
         backend = self.start_py_backend()
         proxy = self.start_tls_proxy(backend.port, limits={"handshake_timeout": "500ms"})

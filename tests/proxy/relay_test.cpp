@@ -137,6 +137,34 @@ TEST(Relay, HalfGatheredFrameIsNeverSent) {
   EXPECT_EQ(got.list[0].payload, "1014:backend went away");
 }
 
+TEST(Relay, AnnouncedLengthTakesNoRoomUntilThePayloadArrives) {
+  // A header announcing 65535 bytes, then nothing: the proxy must not hold
+  // 64 KiB for a peer that sent 8 bytes.
+  Fixture fx;
+  ClientToBackend relay(fx.limits, fx.masks);
+  std::string payload(65535, ' ');
+  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>('a' + i % 26);
+  const Bytes in = frame(ws::Opcode::kBinary, payload);
+  Bytes header(in.begin(), in.begin() + 8);  // 2 + 2 (length) + 4 (key)
+  EXPECT_EQ(relay.feed(header, fx.out).status, RelayResult::Status::kOk);
+  EXPECT_EQ(fx.out.uncommitted(), 8u);
+  EXPECT_EQ(fx.out.pending(), 0u);
+  EXPECT_LE(fx.pool.bytesInUse(), 4096u);
+  // The rest, in uneven pieces that cross chunk boundaries, still makes one whole frame.
+  const std::size_t cuts[] = {8, 1000, 5000, 40000, in.size()};
+  for (std::size_t i = 0; i + 1 < std::size(cuts); ++i) {
+    Bytes piece(in.begin() + static_cast<std::ptrdiff_t>(cuts[i]), in.begin() + static_cast<std::ptrdiff_t>(cuts[i + 1]));
+    EXPECT_EQ(relay.feed(piece, fx.out).status, RelayResult::Status::kOk);
+    if (i + 2 < std::size(cuts)) {
+      EXPECT_EQ(fx.out.pending(), 0u) << "piece " << i;
+    }
+  }
+  const Frames got = parseOutput<ws::Role::kServer>(drain(fx.out));
+  ASSERT_EQ(got.list.size(), 1u);
+  EXPECT_TRUE(got.list[0].fin);
+  EXPECT_EQ(got.list[0].payload, payload);
+}
+
 TEST(Relay, LargeFramesAreCutIntoCompleteFragments) {
   Fixture fx;
   ClientToBackend relay(fx.limits, fx.masks);
