@@ -253,8 +253,8 @@ bool Session::hostMatchesCertificate() const {
 
 void Session::keepEarlyBytes(std::span<const std::byte> data) {
   early_.insert(early_.end(), data.begin(), data.end());
-  if (early_.size() > kEarlyBytesMax && !clientPaused_) {
-    clientPaused_ = true;
+  if (early_.size() > kEarlyBytesMax && !earlyPaused_) {
+    earlyPaused_ = true;
     loop().pauseRecv(client_);
   }
 }
@@ -337,9 +337,11 @@ void Session::openTunnel(std::span<std::byte> rest) {
     early_ = {};
     relayFromClient(early);
   }
-  if (phase_ == Phase::kOpen && clientPaused_) {
-    clientPaused_ = false;
-    loop().resumeRecv(client_);
+  if (phase_ == Phase::kOpen && earlyPaused_) {
+    earlyPaused_ = false;
+    // Unless relaying the early bytes filled the backend's queue: then the
+    // drain resumes the client.
+    if (!clientPaused_) loop().resumeRecv(client_);
   }
 }
 

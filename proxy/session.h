@@ -116,7 +116,8 @@ class Session final : public io::StreamHandler, private io::TimerHandler {
   // Tunnel state.
   std::optional<ClientToBackend> toBackend_;
   std::optional<BackendToClient> toClient_;
-  bool clientPaused_ = false;
+  bool clientPaused_ = false;   // backpressure: the backend's queue is full
+  bool earlyPaused_ = false;    // the client sent kEarlyBytesMax before the backend's 101
   bool backendPaused_ = false;
   bool closeFromClient_ = false;   // the client's close frame was forwarded
   bool closeFromBackend_ = false;  // the backend's close frame was forwarded
