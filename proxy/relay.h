@@ -7,9 +7,9 @@
 // pieces is gathered, uncommitted, in the destination queue and released
 // only when complete, so frame boundaries are kept and a source that fails
 // halfway leaves nothing partial behind. Room is taken as the pieces arrive,
-// never for the length a header merely announces. Larger frames are cut through: each
-// piece that arrives goes out at once as a complete fragment (RFC 6455 §5.4
-// lets an intermediary refragment). Either way the destination only ever
+// never for the length a header merely announces. Larger frames are cut
+// through: each piece that arrives goes out at once as a complete fragment
+// (RFC 6455 §5.4 lets an intermediary refragment). Either way the destination only ever
 // holds whole frames, so a close frame can always follow.
 #pragma once
 

@@ -19,7 +19,7 @@ import threading
 import time
 import unittest
 
-from harness import SLOW, WSEDGE, free_port, wait_port
+from harness import SLOW, WSEDGE, frame, free_port, wait_port
 from test_bench import BENCH
 from test_tls import CERTS, TlsTestCase
 
@@ -88,20 +88,14 @@ class HostileStorm(TlsTestCase):
             return (f"GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                     f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n").encode()
 
-        def frame(rng):
+        def random_frame(rng):
+            # Any opcode, FIN/RSV combination and length; usually masked; sometimes cut short.
             n = rng.choice([0, 5, 125, 126, 1000, 65535, 65536, 100000])
             b0 = rng.choice([0x81, 0x82, 0x01, 0x00, 0x80, 0x89, 0x8A, 0x88, 0xA2, 0x8B, 0x09])
-            mask = 0x80 if rng.random() < 0.9 else 0
-            if n < 126:
-                head = bytes([b0, mask | n])
-            elif n < 65536:
-                head = bytes([b0, mask | 126]) + struct.pack("!H", n)
-            else:
-                head = bytes([b0, mask | 127]) + struct.pack("!Q", n)
-            if mask:
-                head += rng.randbytes(4)
             body = rng.randbytes(n) if rng.random() < 0.5 else b"a" * n
-            return head + (body[:rng.randint(0, n)] if rng.random() < 0.3 else body)
+            wire = frame(b0 & 0x0F, body, fin=bool(b0 & 0x80), rsv=b0 & 0x70, mask=rng.random() < 0.9,
+                         mask_key=rng.randbytes(4))
+            return wire[:len(wire) - rng.randint(0, n)] if rng.random() < 0.3 else wire
 
         def attack(rng):
             use_tls = rng.random() < 0.5
@@ -118,7 +112,7 @@ class HostileStorm(TlsTestCase):
                 else:
                     s.sendall(request(rng, "/bad" if rng.random() < 0.4 else "/"))
                     for _ in range(rng.randint(0, 30)):
-                        s.sendall(frame(rng))
+                        s.sendall(random_frame(rng))
                 if rng.random() < 0.5:
                     s.settimeout(0.3)
                     with contextlib.suppress(OSError):
