@@ -17,7 +17,8 @@ struct ByteRelay::Pair {
   std::vector<std::byte> early;  // client bytes before the backend connected
 };
 
-ByteRelay::ByteRelay(io::Loop& loop, const io::SocketAddress& listen, const io::SocketAddress& target)
+ByteRelay::ByteRelay(io::Loop& loop, const io::SocketAddress& listen,
+                     const io::SocketAddress& target)
     : loop_(loop), target_(target) {
   loop_.listen(listen, *this);
 }

@@ -20,7 +20,8 @@ struct EchoServer::Conn {
   io::ConnId id;
   std::unique_ptr<tls::TlsStream> tls;  // wss:// only
   io::SendQueue plain;                  // wss:// only: plaintext before sealing
-  std::unique_ptr<http::UpgradeRequestParser> request = std::make_unique<http::UpgradeRequestParser>();
+  std::unique_ptr<http::UpgradeRequestParser> request =
+      std::make_unique<http::UpgradeRequestParser>();
   ws::ServerFrameParser parser;
   bool paused = false;
   bool closing = false;
@@ -60,11 +61,14 @@ struct EchoServer::Sink {
 EchoServer::EchoServer(io::Loop& loop, const io::SocketAddress& address,
                        std::shared_ptr<const tls::CertificateSet> certificates)
     : loop_(loop) {
-  if (certificates) tls_ = std::make_unique<tls::ServerContext>(std::move(certificates), tls::ServerOptions{});
+  if (certificates)
+    tls_ = std::make_unique<tls::ServerContext>(std::move(certificates), tls::ServerOptions{});
   loop_.listen(address, *this);
 }
 
-io::SendQueue& EchoServer::out(Conn& c) { return c.tls ? c.plain : loop_.output(c.id); }
+io::SendQueue& EchoServer::out(Conn& c) {
+  return c.tls ? c.plain : loop_.output(c.id);
+}
 
 void EchoServer::flush(Conn& c) {
   if (!loop_.alive(c.id)) return;
@@ -84,7 +88,8 @@ void EchoServer::stop() {
 }
 
 EchoServer::Conn* EchoServer::find(io::ConnId id) {
-  if (id.slot >= bySlot_.size() || !bySlot_[id.slot] || !(bySlot_[id.slot]->id == id)) return nullptr;
+  if (id.slot >= bySlot_.size() || !bySlot_[id.slot] || !(bySlot_[id.slot]->id == id))
+    return nullptr;
   return bySlot_[id.slot].get();
 }
 
@@ -114,7 +119,8 @@ void EchoServer::writeControl(Conn& c, Opcode op, std::span<const std::byte> pay
 }
 
 void EchoServer::upgrade(Conn& c, std::span<std::byte> data) {
-  const std::size_t used = c.request->feed({reinterpret_cast<const char*>(data.data()), data.size()});
+  const std::size_t used =
+      c.request->feed({reinterpret_cast<const char*>(data.data()), data.size()});
   std::string response;
   if (c.request->state() == http::UpgradeRequestParser::State::kRejected) {
     http::writeRejection(response, c.request->rejection());
@@ -144,12 +150,14 @@ void EchoServer::onData(io::ConnId id, std::span<std::byte> data) {
     EchoServer* self;
     Conn* c;
   } ctx{this, c};
-  const tls::TlsStream::Status st =
-      c->tls->receive(data, tls::writerFor(loop_.output(id)), {&ctx, [](void* p, std::span<std::byte> plain) {
-                        auto* x = static_cast<Ctx*>(p);
-                        if (!x->c->closing) x->self->onPlaintext(*x->c, plain);
-                      }});
-  if (st != tls::TlsStream::Status::kOk) return loop_.close(id, st == tls::TlsStream::Status::kClosed);
+  const tls::TlsStream::Status st = c->tls->receive(data, tls::writerFor(loop_.output(id)),
+                                                    {&ctx, [](void* p, std::span<std::byte> plain) {
+                                                       auto* x = static_cast<Ctx*>(p);
+                                                       if (!x->c->closing)
+                                                         x->self->onPlaintext(*x->c, plain);
+                                                     }});
+  if (st != tls::TlsStream::Status::kOk)
+    return loop_.close(id, st == tls::TlsStream::Status::kClosed);
   if (!c->closing) flush(*c);
 }
 
@@ -182,7 +190,9 @@ void EchoServer::onDrained(io::ConnId id) {
   }
 }
 
-void EchoServer::onReadEnd(io::ConnId id, int) { loop_.close(id, true); }
+void EchoServer::onReadEnd(io::ConnId id, int) {
+  loop_.close(id, true);
+}
 
 void EchoServer::onClosed(io::ConnId id) {
   if (find(id)) bySlot_[id.slot].reset();

@@ -18,9 +18,10 @@ Histogram::Histogram() : counts_(kBuckets, 0) {}
 std::size_t Histogram::indexOf(std::uint64_t v) {
   if (v < kLinear) return static_cast<std::size_t>(v);
   const int msb = 63 - std::countl_zero(v);  // >= 11
-  const int shift = msb - 10;                 // keeps the top 11 bits
-  const std::uint64_t sub = v >> shift;       // in [1024, 2048)
-  return static_cast<std::size_t>(kLinear + static_cast<std::uint64_t>(shift - 1) * kSub + (sub - kSub));
+  const int shift = msb - 10;                // keeps the top 11 bits
+  const std::uint64_t sub = v >> shift;      // in [1024, 2048)
+  return static_cast<std::size_t>(kLinear + static_cast<std::uint64_t>(shift - 1) * kSub +
+                                  (sub - kSub));
 }
 
 std::uint64_t Histogram::highestEquivalent(std::size_t index) {
@@ -48,7 +49,9 @@ void Histogram::merge(const Histogram& o) {
   max_ = std::max(max_, o.max_);
 }
 
-void Histogram::reset() { *this = Histogram(); }
+void Histogram::reset() {
+  *this = Histogram();
+}
 
 std::uint64_t Histogram::percentile(double p) const {
   if (count_ == 0) return 0;

@@ -22,7 +22,9 @@ class Histogram {
   std::uint64_t count() const { return count_; }
   std::uint64_t min() const { return count_ ? min_ : 0; }
   std::uint64_t max() const { return max_; }
-  double mean() const { return count_ ? static_cast<double>(sum_) / static_cast<double>(count_) : 0; }
+  double mean() const {
+    return count_ ? static_cast<double>(sum_) / static_cast<double>(count_) : 0;
+  }
   /// The value at or below which `percentile` percent of the values lie:
   /// the highest value equivalent to the bucket holding the sample of rank
   /// ceil(percentile / 100 * count), never above max(). 0 when empty.

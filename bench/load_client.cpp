@@ -17,7 +17,8 @@ using ws::Opcode;
 std::uint64_t monotonicNs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<std::uint64_t>(ts.tv_nsec);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000 +
+         static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 namespace {
@@ -60,7 +61,14 @@ void RunResults::noteError(std::string message) {
 struct LoadClient::Conn {
   std::uint32_t index;
   io::ConnId id;
-  enum class State : std::uint8_t { kIdle, kConnecting, kTls, kUpgrading, kOpen, kClosing } state = State::kIdle;
+  enum class State : std::uint8_t {
+    kIdle,
+    kConnecting,
+    kTls,
+    kUpgrading,
+    kOpen,
+    kClosing
+  } state = State::kIdle;
   std::unique_ptr<tls::TlsStream> tls;  // wss:// only
   io::SendQueue plain;                  // wss:// only: plaintext before sealing
   std::uint64_t tlsStart = 0;
@@ -80,7 +88,8 @@ struct LoadClient::Conn {
   std::uint64_t connectStart = 0;
   std::uint64_t upgradeStart = 0;
 
-  Conn(std::uint32_t i, const ws::FrameLimits& limits, io::ChunkPool& pool) : index(i), plain(pool), parser(limits) {}
+  Conn(std::uint32_t i, const ws::FrameLimits& limits, io::ChunkPool& pool)
+      : index(i), plain(pool), parser(limits) {}
 };
 
 // The server's frames, as the client's parser reports them.
@@ -112,7 +121,8 @@ struct LoadClient::Sink {
     c.inMessage = false;
     const Outstanding o = c.outstanding.front();
     c.outstanding.pop_front();
-    const Payload::Checker::Result r = c.wrongOpcode ? Payload::Checker::Result::kCorrupt : c.checker.finish();
+    const Payload::Checker::Result r =
+        c.wrongOpcode ? Payload::Checker::Result::kCorrupt : c.checker.finish();
     if (r == Payload::Checker::Result::kOk) {
       lc.progress_.messages.fetch_add(1, std::memory_order_relaxed);
       lc.progress_.bytes.fetch_add(o.size, std::memory_order_relaxed);
@@ -125,14 +135,16 @@ struct LoadClient::Sink {
       ++lc.results_.reorders;
       lc.progress_.errors.fetch_add(1, std::memory_order_relaxed);
       lc.results_.noteError("connection " + std::to_string(c.index) + ": expected message " +
-                            std::to_string(o.seq) + ", got " + std::to_string(c.checker.seqFound()));
+                            std::to_string(o.seq) + ", got " +
+                            std::to_string(c.checker.seqFound()));
     } else {
       ++lc.results_.mismatches;
       lc.progress_.errors.fetch_add(1, std::memory_order_relaxed);
       lc.results_.noteError("connection " + std::to_string(c.index) + ": echo of message " +
                             std::to_string(o.seq) + " differs from what was sent");
     }
-    if (lc.config_.rate == 0 && !lc.ending_ && c.state == Conn::State::kOpen) lc.sendMessage(c, now);
+    if (lc.config_.rate == 0 && !lc.ending_ && c.state == Conn::State::kOpen)
+      lc.sendMessage(c, now);
   }
 
   void onControl(Opcode op, std::span<const std::byte> payload) {
@@ -166,9 +178,11 @@ LoadClient::LoadClient(io::Loop& loop, const RunConfig& config, std::uint32_t in
   windowEnd_ = windowStart_ + config.durationNs;
   drainEnd_ = windowEnd_ + kDrainNs;
   const double perThreadConnectRate = config.connectRate / config.threads;
-  connectInterval_ = config.connectRate > 0 ? static_cast<std::uint64_t>(kSecond / perThreadConnectRate) : 0;
+  connectInterval_ =
+      config.connectRate > 0 ? static_cast<std::uint64_t>(kSecond / perThreadConnectRate) : 0;
   if (config.rate > 0) {
-    sendInterval_ = static_cast<std::uint64_t>(static_cast<double>(kSecond) * config.threads / config.rate);
+    sendInterval_ =
+        static_cast<std::uint64_t>(static_cast<double>(kSecond) * config.threads / config.rate);
     nextSend_ = startNs;
   }
   ws::FrameLimits limits;
@@ -180,7 +194,8 @@ LoadClient::LoadClient(io::Loop& loop, const RunConfig& config, std::uint32_t in
     std::string error;
     tlsContext_ = tls::makeClientContext(config.caFile, config.insecure, &error);
     if (!tlsContext_) throw std::runtime_error(error);
-    if (config.tlsMaxVersion) SSL_CTX_set_max_proto_version(tlsContext_.get(), config.tlsMaxVersion);
+    if (config.tlsMaxVersion)
+      SSL_CTX_set_max_proto_version(tlsContext_.get(), config.tlsMaxVersion);
   }
   loop_.setIterationHook([this] { return iterate(); });
   if (conns == 0) {
@@ -227,7 +242,8 @@ void LoadClient::onConnected(io::ConnId id, int error) {
   if (error != 0) {
     ++results_.connectFailures;
     progress_.errors.fetch_add(1, std::memory_order_relaxed);
-    results_.noteError("connect to " + config_.target.address.toString() + ": " + std::strerror(-error));
+    results_.noteError("connect to " + config_.target.address.toString() + ": " +
+                       std::strerror(-error));
     loop_.close(id, false);
     return;
   }
@@ -237,7 +253,9 @@ void LoadClient::onConnected(io::ConnId id, int error) {
   sendUpgrade(*c);
 }
 
-io::SendQueue& LoadClient::out(Conn& c) { return c.tls ? c.plain : loop_.output(c.id); }
+io::SendQueue& LoadClient::out(Conn& c) {
+  return c.tls ? c.plain : loop_.output(c.id);
+}
 
 void LoadClient::flush(Conn& c) {
   if (!loop_.alive(c.id)) return;
@@ -246,7 +264,8 @@ void LoadClient::flush(Conn& c) {
 }
 
 void LoadClient::startTls(Conn& c, std::uint64_t now) {
-  bssl::UniquePtr<SSL> ssl = tls::newClientSsl(tlsContext_.get(), config_.target.serverName, !config_.insecure);
+  bssl::UniquePtr<SSL> ssl =
+      tls::newClientSsl(tlsContext_.get(), config_.target.serverName, !config_.insecure);
   if (config_.tlsResume) {
     if (SSL_SESSION* last = tls::latestSession(tlsContext_.get())) SSL_set_session(ssl.get(), last);
   }
@@ -256,7 +275,8 @@ void LoadClient::startTls(Conn& c, std::uint64_t now) {
   c.ticketsBefore = tls::sessionsReceived(tlsContext_.get());
   c.awaitingTicket = false;
   // No input yet: this writes the ClientHello.
-  c.tls->receive({}, tls::writerFor(loop_.output(c.id)), {nullptr, [](void*, std::span<std::byte>) {}});
+  c.tls->receive({}, tls::writerFor(loop_.output(c.id)),
+                 {nullptr, [](void*, std::span<std::byte>) {}});
   loop_.flush(c.id);
 }
 
@@ -264,8 +284,8 @@ void LoadClient::sendUpgrade(Conn& c) {
   c.key = http::generateClientKey();
   std::vector<std::string_view> protocols(config_.subprotocols.begin(), config_.subprotocols.end());
   std::string request;
-  http::writeUpgradeRequest(request, {config_.target.path, config_.target.hostHeader, c.key, protocols,
-                                      "", config_.extraFields});
+  http::writeUpgradeRequest(request, {config_.target.path, config_.target.hostHeader, c.key,
+                                      protocols, "", config_.extraFields});
   io::SendQueue& q = out(c);
   q.write(std::as_bytes(std::span(request)));
   q.commit();
@@ -276,8 +296,8 @@ void LoadClient::sendUpgrade(Conn& c) {
 }
 
 void LoadClient::sendMessage(Conn& c, std::uint64_t intendedNs) {
-  const std::uint32_t size = config_.sizes.size() == 1 ? config_.sizes[0]
-                                                       : config_.sizes[rng_() % config_.sizes.size()];
+  const std::uint32_t size =
+      config_.sizes.size() == 1 ? config_.sizes[0] : config_.sizes[rng_() % config_.sizes.size()];
   const std::uint64_t seq = c.nextSeq++;
   FrameHeader h;
   h.opcode = config_.text ? Opcode::kText : Opcode::kBinary;
@@ -335,17 +355,17 @@ void LoadClient::onData(io::ConnId id, std::span<std::byte> data) {
     LoadClient* self;
     Conn* c;
   } ctx{this, c};
-  const tls::TlsStream::Status st = c->tls->receive(
-      data, tls::writerFor(loop_.output(id)),
-      {&ctx, [](void* p, std::span<std::byte> plain) {
-         auto* x = static_cast<Ctx*>(p);
-         x->self->onPlaintext(*x->c, plain);
-       }});
+  const tls::TlsStream::Status st = c->tls->receive(data, tls::writerFor(loop_.output(id)),
+                                                    {&ctx, [](void* p, std::span<std::byte> plain) {
+                                                       auto* x = static_cast<Ctx*>(p);
+                                                       x->self->onPlaintext(*x->c, plain);
+                                                     }});
   if (!loop_.alive(id)) return;
   if (st == tls::TlsStream::Status::kError) {
     ++results_.handshakeFailures;
     progress_.errors.fetch_add(1, std::memory_order_relaxed);
-    results_.noteError("TLS failed on connection " + std::to_string(c->index) + ": " + c->tls->error());
+    results_.noteError("TLS failed on connection " + std::to_string(c->index) + ": " +
+                       c->tls->error());
     loop_.close(id, false);
     return;
   }
@@ -394,17 +414,20 @@ void LoadClient::onPlaintext(Conn& conn, std::span<std::byte> data) {
   if (!loop_.alive(id)) return;
   const std::uint64_t now = monotonicNs();
   if (c->state == Conn::State::kUpgrading) {
-    const std::size_t used = c->response->feed({reinterpret_cast<const char*>(data.data()), data.size()});
+    const std::size_t used =
+        c->response->feed({reinterpret_cast<const char*>(data.data()), data.size()});
     if (c->response->state() == http::UpgradeResponseParser::State::kIncomplete) return;
     std::vector<std::string_view> offered(config_.subprotocols.begin(), config_.subprotocols.end());
-    const http::ResponseVerdict v = c->response->state() == http::UpgradeResponseParser::State::kComplete
-                                        ? c->response->verify({c->key, offered, {}})
-                                        : http::ResponseVerdict::kMalformed;
+    const http::ResponseVerdict v =
+        c->response->state() == http::UpgradeResponseParser::State::kComplete
+            ? c->response->verify({c->key, offered, {}})
+            : http::ResponseVerdict::kMalformed;
     if (v != http::ResponseVerdict::kAccepted) {
       ++results_.handshakeFailures;
       progress_.errors.fetch_add(1, std::memory_order_relaxed);
       std::string why(http::describe(v));
-      if (v == http::ResponseVerdict::kNotUpgrade) why = "HTTP " + std::to_string(c->response->status());
+      if (v == http::ResponseVerdict::kNotUpgrade)
+        why = "HTTP " + std::to_string(c->response->status());
       results_.noteError("handshake failed on connection " + std::to_string(c->index) + ": " + why);
       c->response.reset();
       loop_.close(id, false);
@@ -434,8 +457,8 @@ void LoadClient::onPlaintext(Conn& conn, std::span<std::byte> data) {
     ++results_.protocolErrors;
     progress_.errors.fetch_add(1, std::memory_order_relaxed);
     const ws::FrameError& e = c->parser.error();
-    results_.noteError("server broke the protocol on connection " + std::to_string(c->index) + ": " +
-                       std::string(e.reason));
+    results_.noteError("server broke the protocol on connection " + std::to_string(c->index) +
+                       ": " + std::string(e.reason));
     fail(*c, ws::toWire(e.code));
   }
 }
@@ -467,7 +490,8 @@ void LoadClient::onClosed(io::ConnId id) {
   --live_;
   // Storm: the next connection starts as soon as one ends (but not after a
   // failure, which would spin against a refusing server).
-  if ((config_.storm || config_.tlsOnly) && !ending_ && c->upgraded) openConnection(c->index / config_.threads);
+  if ((config_.storm || config_.tlsOnly) && !ending_ && c->upgraded)
+    openConnection(c->index / config_.threads);
 }
 
 void LoadClient::stop() {
@@ -501,7 +525,8 @@ std::uint64_t LoadClient::iterate() {
       nextSend_ += sendInterval_;
     }
     std::uint64_t due = nextSend_;
-    if (config_.tickNs) due = startNs_ + (due - startNs_ + config_.tickNs - 1) / config_.tickNs * config_.tickNs;
+    if (config_.tickNs)
+      due = startNs_ + (due - startNs_ + config_.tickNs - 1) / config_.tickNs * config_.tickNs;
     const std::uint64_t untilNext = due > now ? due - now : 1;
     wake = wake ? std::min(wake, untilNext) : untilNext;
   }
@@ -518,7 +543,8 @@ std::uint64_t LoadClient::iterate() {
   if (ending_) {
     for (auto& cp : conns_) {
       Conn& c = *cp;
-      if (c.state == Conn::State::kOpen && (c.outstanding.empty() || now >= drainEnd_)) beginClose(c, 1000);
+      if (c.state == Conn::State::kOpen && (c.outstanding.empty() || now >= drainEnd_))
+        beginClose(c, 1000);
       if (c.state == Conn::State::kConnecting || c.state == Conn::State::kTls ||
           c.state == Conn::State::kUpgrading) {
         loop_.close(c.id, false);

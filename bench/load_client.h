@@ -40,30 +40,31 @@ struct RunConfig {
   bool text = false;
   std::uint32_t inflight = 1;
   double rate = 0;  // messages per second, all threads together; 0: closed loop
-  std::uint64_t tickNs = 0;  // open loop: wake only on this grid to send what is due (0: at each send's time)
+  std::uint64_t tickNs =
+      0;  // open loop: wake only on this grid to send what is due (0: at each send's time)
   std::uint64_t warmupNs = 2'000'000'000;
   std::uint64_t durationNs = 10'000'000'000;
   std::uint32_t threads = 1;
-  bool storm = false;  // connect, handshake, close, repeat
-  bool idle = false;   // connect, handshake, then hold the connection without messages
+  bool storm = false;    // connect, handshake, close, repeat
+  bool idle = false;     // connect, handshake, then hold the connection without messages
   bool tlsOnly = false;  // connect, TLS handshake, close, repeat: handshakes alone
   std::vector<std::string> subprotocols;
   std::string extraFields;  // "Name: value\r\n" lines
   // wss://
-  bool insecure = false;   // do not verify the server's certificate
-  std::string caFile;      // verify against this CA file (default: the system's)
-  bool tlsResume = false;  // offer the last session again (storm: resumed handshakes)
+  bool insecure = false;            // do not verify the server's certificate
+  std::string caFile;               // verify against this CA file (default: the system's)
+  bool tlsResume = false;           // offer the last session again (storm: resumed handshakes)
   std::uint16_t tlsMaxVersion = 0;  // cap the version offered (0: TLS 1.3)
 };
 
 /// Everything one thread measured; merged across threads at the end.
 struct RunResults {
-  Histogram latency;    // message round trip, in ns, from the intended send time
-  Histogram connect;    // TCP connect
-  Histogram tls;        // TLS handshake
-  Histogram handshake;  // WebSocket upgrade
-  std::uint64_t messages = 0;  // echoes received in the measured window
-  std::uint64_t bytes = 0;     // their payload bytes
+  Histogram latency;             // message round trip, in ns, from the intended send time
+  Histogram connect;             // TCP connect
+  Histogram tls;                 // TLS handshake
+  Histogram handshake;           // WebSocket upgrade
+  std::uint64_t messages = 0;    // echoes received in the measured window
+  std::uint64_t bytes = 0;       // their payload bytes
   std::uint64_t handshakes = 0;  // storm: upgrades completed in the window
   std::uint64_t upgraded = 0;    // connections that completed the upgrade
   std::uint64_t sent = 0;
@@ -78,11 +79,12 @@ struct RunResults {
   std::string tlsVersion;         // as negotiated, e.g. "TLSv1.3"
   std::string tlsCipher;
   std::map<std::uint16_t, std::uint64_t> closeCodes;  // of the unexpected closes
-  std::vector<std::string> errorSamples;  // the first few, for the report
+  std::vector<std::string> errorSamples;              // the first few, for the report
 
   void merge(const RunResults& o);
   std::uint64_t errors() const {
-    return mismatches + reorders + connectFailures + handshakeFailures + unexpectedCloses + protocolErrors;
+    return mismatches + reorders + connectFailures + handshakeFailures + unexpectedCloses +
+           protocolErrors;
   }
   void noteError(std::string message);
 };

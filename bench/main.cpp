@@ -30,7 +30,9 @@ using namespace wsedge;
 using namespace wsedge::bench;
 
 volatile sig_atomic_t gStop = 0;
-void onSignal(int) { gStop = 1; }
+void onSignal(int) {
+  gStop = 1;
+}
 
 [[noreturn]] void usage(const std::string& message) {
   std::fprintf(stderr, "wsedge-bench: %s\n", message.c_str());
@@ -84,10 +86,13 @@ std::vector<std::uint32_t> parseSizes(const std::string& spec, bool text) {
   std::string item;
   while (std::getline(ss, item, ':')) {
     auto n = conf::parseSize(item);
-    if (!n || *n > (std::uint64_t{1} << 30)) usage("--size: '" + item + "' is not a size up to 1GiB");
+    if (!n || *n > (std::uint64_t{1} << 30))
+      usage("--size: '" + item + "' is not a size up to 1GiB");
     if (*n < Payload::minSize(text)) {
-      usage("--size " + item + " is too small: every message carries a sequence number and a checksum (" +
-            std::to_string(Payload::minSize(text)) + " bytes" + (text ? " in --text mode" : "") + ")");
+      usage("--size " + item +
+            " is too small: every message carries a sequence number and a checksum (" +
+            std::to_string(Payload::minSize(text)) + " bytes" + (text ? " in --text mode" : "") +
+            ")");
     }
     sizes.push_back(static_cast<std::uint32_t>(*n));
   }
@@ -140,9 +145,11 @@ int run(RunConfig& config, bool json, const std::vector<int>& watchPids) {
   options.recvBufferCount = 1024;
   for (std::uint32_t t = 0; t < config.threads; ++t) {
     progress.push_back(std::make_unique<Progress>());
-    const std::uint32_t share = config.conns / config.threads + (t < config.conns % config.threads ? 1 : 0);
+    const std::uint32_t share =
+        config.conns / config.threads + (t < config.conns % config.threads ? 1 : 0);
     Progress* pr = progress.back().get();
-    auto setup = [&config, &clients, t, share, startNs, pr](io::Loop& loop) -> std::shared_ptr<void> {
+    auto setup = [&config, &clients, t, share, startNs,
+                  pr](io::Loop& loop) -> std::shared_ptr<void> {
       auto client = std::make_shared<LoadClient>(loop, config, t, share, startNs, *pr);
       LoadClient* raw = client.get();
       loop.setWakeHandler([raw] { raw->stop(); });
@@ -200,7 +207,8 @@ int run(RunConfig& config, bool json, const std::vector<int>& watchPids) {
       const std::uint64_t count = config.storm || config.tlsOnly ? handshakes : messages;
       if (config.idle) {
         std::fprintf(stderr, "%6.1fs  connections upgraded %llu  errors %llu\n", elapsed,
-                     static_cast<unsigned long long>(handshakes), static_cast<unsigned long long>(errors));
+                     static_cast<unsigned long long>(handshakes),
+                     static_cast<unsigned long long>(errors));
       } else {
         std::fprintf(stderr, "%s\n",
                      progressLine(elapsed, count - lastMessages, bytes - lastBytes, interval,
@@ -231,7 +239,7 @@ int run(RunConfig& config, bool json, const std::vector<int>& watchPids) {
   s.watchedCpuSeconds = startRead ? watchedEnd - watchedStart : 0;
   if (s.seconds <= 0) s.seconds = 1e-9;
   std::printf("%s\n", json ? jsonReport(s).c_str() : humanReport(s).c_str());
-  const std::uint64_t done = config.idle                      ? (s.results.upgraded == config.conns ? 1 : 0)
+  const std::uint64_t done = config.idle ? (s.results.upgraded == config.conns ? 1 : 0)
                              : config.storm || config.tlsOnly ? s.results.handshakes
                                                               : s.results.messages;
   if (done == 0 && s.results.errors() == 0) {
@@ -299,52 +307,76 @@ int main(int argc, char** argv) {
   std::vector<int> watchPids;
   CLI::App* runCmd = app.add_subcommand("run", "load a WebSocket server and check every echo");
   runCmd->add_option("--url", url, "ws://HOST:PORT/PATH or wss://...")->required();
-  runCmd->add_option("--conns", config.conns, "connections")->default_val(1)->check(CLI::Range(1u, 1000000u));
-  runCmd->add_option("--connect-rate", config.connectRate, "open connections at this many per second (default: all at once)");
-  runCmd->add_option("--size", size, "message size (64, 1KiB, 1MiB) or sizes chosen at random, 64:1024:16384")
+  runCmd->add_option("--conns", config.conns, "connections")
+      ->default_val(1)
+      ->check(CLI::Range(1u, 1000000u));
+  runCmd->add_option("--connect-rate", config.connectRate,
+                     "open connections at this many per second (default: all at once)");
+  runCmd
+      ->add_option("--size", size,
+                   "message size (64, 1KiB, 1MiB) or sizes chosen at random, 64:1024:16384")
       ->default_val("1024");
   runCmd->add_flag("--text", text, "send text messages (printable ASCII, validated as UTF-8)");
   runCmd->add_flag("--binary", binary, "send binary messages (the default)");
-  auto* inflightOpt = runCmd->add_option("--inflight", config.inflight, "messages in flight per connection (closed loop)")
+  auto* inflightOpt = runCmd
+                          ->add_option("--inflight", config.inflight,
+                                       "messages in flight per connection (closed loop)")
                           ->check(CLI::Range(1u, 100000u));
-  auto* rateOpt = runCmd->add_option("--rate", config.rate,
-                                     "messages per second overall, sent at their scheduled times (open loop; "
-                                     "latency counts from the scheduled time)");
+  auto* rateOpt =
+      runCmd->add_option("--rate", config.rate,
+                         "messages per second overall, sent at their scheduled times (open loop; "
+                         "latency counts from the scheduled time)");
   std::uint32_t tickUs = 0;
-  runCmd->add_option("--tick-us", tickUs,
-                     "open loop: send what is due only every N us, in one batch (fewer wake-ups, less CPU; "
-                     "latency still counts from each message's scheduled time). Default 0: wake for every send")
+  runCmd
+      ->add_option(
+          "--tick-us", tickUs,
+          "open loop: send what is due only every N us, in one batch (fewer wake-ups, less CPU; "
+          "latency still counts from each message's scheduled time). Default 0: wake for every "
+          "send")
       ->check(CLI::Range(0u, 1000000u));
   runCmd->add_option("--duration", duration, "measured time")->default_val("10s");
   runCmd->add_option("--warmup", warmup, "time before measuring")->default_val("2s");
-  runCmd->add_option("--threads", config.threads, "client threads")->default_val(1)->check(CLI::Range(1u, 256u));
+  runCmd->add_option("--threads", config.threads, "client threads")
+      ->default_val(1)
+      ->check(CLI::Range(1u, 256u));
   runCmd->add_flag("--insecure", config.insecure, "wss: do not verify the server's certificate");
-  runCmd->add_option("--ca", config.caFile, "wss: verify the server against this CA file (default: the system's)");
-  runCmd->add_flag("--tls-resume", config.tlsResume, "wss: offer the previous session again (resumed handshakes)");
+  runCmd->add_option("--ca", config.caFile,
+                     "wss: verify the server against this CA file (default: the system's)");
+  runCmd->add_flag("--tls-resume", config.tlsResume,
+                   "wss: offer the previous session again (resumed handshakes)");
   std::string tlsVersion;
-  runCmd->add_option("--tls-version", tlsVersion, "wss: the highest version to offer, 1.2 or 1.3 (default 1.3)")
+  runCmd
+      ->add_option("--tls-version", tlsVersion,
+                   "wss: the highest version to offer, 1.2 or 1.3 (default 1.3)")
       ->check(CLI::IsMember({"1.2", "1.3"}));
   runCmd->add_option("--subprotocol", config.subprotocols, "offer this subprotocol (repeatable)");
   runCmd->add_option("--header", headers, "extra request header K:V (repeatable)");
-  runCmd->add_option("--mode", mode,
-                     "echo: messages; storm: connect, handshake, close, repeat; idle: connect, "
-                     "handshake and hold (for memory per connection); tls: connect, TLS handshake, "
-                     "close, repeat (wss: handshakes alone)")
+  runCmd
+      ->add_option("--mode", mode,
+                   "echo: messages; storm: connect, handshake, close, repeat; idle: connect, "
+                   "handshake and hold (for memory per connection); tls: connect, TLS handshake, "
+                   "close, repeat (wss: handshakes alone)")
       ->check(CLI::IsMember({"echo", "storm", "idle", "tls"}));
   runCmd->add_flag("--json", json, "print one JSON object instead of the table");
-  runCmd->add_option("--watch-pid", watchPids, "also report this process's CPU per message (repeatable)");
+  runCmd->add_option("--watch-pid", watchPids,
+                     "also report this process's CPU per message (repeatable)");
   inflightOpt->excludes(rateOpt);
 
   std::string listen, to, tlsPair;
   std::uint32_t threads = 1;
   CLI::App* echoCmd = app.add_subcommand("echo", "a WebSocket echo backend");
   echoCmd->add_option("--listen", listen, "HOST:PORT")->required();
-  echoCmd->add_option("--threads", threads, "worker threads")->default_val(1)->check(CLI::Range(1u, 256u));
+  echoCmd->add_option("--threads", threads, "worker threads")
+      ->default_val(1)
+      ->check(CLI::Range(1u, 256u));
   echoCmd->add_option("--tls", tlsPair, "CERT,KEY: serve wss");
-  CLI::App* relayCmd = app.add_subcommand("relay", "a TCP byte relay that parses nothing (the floor)");
+  CLI::App* relayCmd =
+      app.add_subcommand("relay", "a TCP byte relay that parses nothing (the floor)");
   relayCmd->add_option("--listen", listen, "HOST:PORT")->required();
   relayCmd->add_option("--to", to, "HOST:PORT of the backend")->required();
-  relayCmd->add_option("--threads", threads, "worker threads")->default_val(1)->check(CLI::Range(1u, 256u));
+  relayCmd->add_option("--threads", threads, "worker threads")
+      ->default_val(1)
+      ->check(CLI::Range(1u, 256u));
   CLI11_PARSE(app, argc, argv);
 
   signal(SIGPIPE, SIG_IGN);
@@ -355,13 +387,16 @@ int main(int argc, char** argv) {
       const std::size_t comma = tlsPair.find(',');
       if (comma == std::string::npos) usage("--tls must be CERT,KEY");
       try {
-        certs = tls::loadCertificates({{tlsPair.substr(0, comma), tlsPair.substr(comma + 1), "--tls"}});
+        certs =
+            tls::loadCertificates({{tlsPair.substr(0, comma), tlsPair.substr(comma + 1), "--tls"}});
       } catch (const tls::TlsConfigError& e) {
         usage(e.what());
       }
     }
     const io::SocketAddress addr = resolveOrDie(listen);
-    return serve<EchoServer>(threads, [addr, certs](io::Loop& loop) { return std::make_shared<EchoServer>(loop, addr, certs); });
+    return serve<EchoServer>(threads, [addr, certs](io::Loop& loop) {
+      return std::make_shared<EchoServer>(loop, addr, certs);
+    });
   }
   if (*relayCmd) {
     const io::SocketAddress from = resolveOrDie(listen), target = resolveOrDie(to);
@@ -386,7 +421,8 @@ int main(int argc, char** argv) {
   if (tlsVersion == "1.2") config.tlsMaxVersion = TLS1_2_VERSION;
   for (const std::string& h : headers) {
     const std::size_t colon = h.find(':');
-    if (colon == std::string::npos || colon == 0) usage("--header must be NAME:VALUE, got '" + h + "'");
+    if (colon == std::string::npos || colon == 0)
+      usage("--header must be NAME:VALUE, got '" + h + "'");
     config.extraFields += h.substr(0, colon) + ": " + h.substr(colon + 1) + "\r\n";
   }
   struct sigaction sa {};

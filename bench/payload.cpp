@@ -48,7 +48,8 @@ Payload::Payload(std::size_t maxSize, bool text, std::uint64_t seed) : text_(tex
   prefix_.resize(len + 1);
   prefix_[0] = 0;
   for (std::size_t j = 0; j < len; ++j) {
-    prefix_[j + 1] = prefix_[j] + std::to_integer<std::uint32_t>(pattern_[j]) * static_cast<std::uint32_t>(j + 1);
+    prefix_[j + 1] = prefix_[j] + std::to_integer<std::uint32_t>(pattern_[j]) *
+                                      static_cast<std::uint32_t>(j + 1);
   }
 }
 
@@ -86,7 +87,8 @@ bool Payload::decodeHeader(const std::byte* h, std::uint64_t* seq, std::uint32_t
   return true;
 }
 
-void Payload::Checker::begin(const Payload& p, std::uint64_t expectedSeq, std::size_t expectedSize) {
+void Payload::Checker::begin(const Payload& p, std::uint64_t expectedSeq,
+                             std::size_t expectedSize) {
   p_ = &p;
   expectedSeq_ = expectedSeq;
   expectedSize_ = expectedSize;

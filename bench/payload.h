@@ -55,7 +55,9 @@ class Payload {
   };
 
  private:
-  std::size_t offsetOf(std::uint64_t seq) const { return static_cast<std::size_t>((seq * 131) % 509); }
+  std::size_t offsetOf(std::uint64_t seq) const {
+    return static_cast<std::size_t>((seq * 131) % 509);
+  }
   bool decodeHeader(const std::byte* h, std::uint64_t* seq, std::uint32_t* sum) const;
 
   bool text_;

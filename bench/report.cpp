@@ -6,7 +6,9 @@
 namespace wsedge::bench {
 namespace {
 
-double us(std::uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
+double us(std::uint64_t ns) {
+  return static_cast<double>(ns) / 1000.0;
+}
 
 std::string fmt(const char* f, double v) {
   char buf[64];
@@ -21,16 +23,18 @@ std::string duration(std::uint64_t ns) {
 
 }  // namespace
 
-std::string progressLine(double elapsed, std::uint64_t messages, std::uint64_t bytes, double interval,
-                         std::uint64_t p99ns, std::uint64_t errors, bool storm) {
+std::string progressLine(double elapsed, std::uint64_t messages, std::uint64_t bytes,
+                         double interval, std::uint64_t p99ns, std::uint64_t errors, bool storm) {
   char line[256];
   if (storm) {
     std::snprintf(line, sizeof line, "%6.1fs  handshakes/s %10.0f  errors %llu", elapsed,
-                  static_cast<double>(messages) / interval, static_cast<unsigned long long>(errors));
+                  static_cast<double>(messages) / interval,
+                  static_cast<unsigned long long>(errors));
   } else {
-    std::snprintf(line, sizeof line, "%6.1fs  msgs/s %10.0f  MB/s %9.1f  p99 %10s  errors %llu", elapsed,
-                  static_cast<double>(messages) / interval, static_cast<double>(bytes) / interval / 1e6,
-                  duration(p99ns).c_str(), static_cast<unsigned long long>(errors));
+    std::snprintf(line, sizeof line, "%6.1fs  msgs/s %10.0f  MB/s %9.1f  p99 %10s  errors %llu",
+                  elapsed, static_cast<double>(messages) / interval,
+                  static_cast<double>(bytes) / interval / 1e6, duration(p99ns).c_str(),
+                  static_cast<unsigned long long>(errors));
   }
   return line;
 }
@@ -58,15 +62,19 @@ std::string humanReport(const Summary& s) {
     row("latency p99.9", duration(r.latency.percentile(99.9)));
     row("latency max", duration(r.latency.max()));
   }
-  row("connect p50 / p99", duration(r.connect.percentile(50)) + " / " + duration(r.connect.percentile(99)));
+  row("connect p50 / p99",
+      duration(r.connect.percentile(50)) + " / " + duration(r.connect.percentile(99)));
   if (c.target.tls) {
-    row("TLS", r.tlsVersion + " " + r.tlsCipher + (c.tlsResume ? ", " + std::to_string(r.tlsResumed) + " resumed" : ""));
+    row("TLS", r.tlsVersion + " " + r.tlsCipher +
+                   (c.tlsResume ? ", " + std::to_string(r.tlsResumed) + " resumed" : ""));
     row("TLS p50 / p99", duration(r.tls.percentile(50)) + " / " + duration(r.tls.percentile(99)));
   }
-  row("upgrade p50 / p99", duration(r.handshake.percentile(50)) + " / " + duration(r.handshake.percentile(99)));
+  row("upgrade p50 / p99",
+      duration(r.handshake.percentile(50)) + " / " + duration(r.handshake.percentile(99)));
   const double count = static_cast<double>(c.storm || c.tlsOnly ? r.handshakes : r.messages);
-  row("CPU (this tool)", fmt("%.2f s", s.cpuSeconds) +
-                             (count > 0 ? fmt(", %.2f us per message", s.cpuSeconds * 1e6 / count) : ""));
+  row("CPU (this tool)",
+      fmt("%.2f s", s.cpuSeconds) +
+          (count > 0 ? fmt(", %.2f us per message", s.cpuSeconds * 1e6 / count) : ""));
   if (!s.watchedPids.empty() && count > 0) {
     row("CPU (watched)", fmt("%.2f s", s.watchedCpuSeconds) +
                              fmt(", %.2f us per message", s.watchedCpuSeconds * 1e6 / count));
@@ -79,11 +87,14 @@ std::string humanReport(const Summary& s) {
     row("  handshake failures", std::to_string(r.handshakeFailures));
     row("  protocol errors", std::to_string(r.protocolErrors));
     std::string codes;
-    for (const auto& [code, n] : r.closeCodes) codes += " " + std::to_string(code) + "x" + std::to_string(n);
-    row("  unexpected closes", std::to_string(r.unexpectedCloses) + (codes.empty() ? "" : " (" + codes.substr(1) + ")"));
+    for (const auto& [code, n] : r.closeCodes)
+      codes += " " + std::to_string(code) + "x" + std::to_string(n);
+    row("  unexpected closes",
+        std::to_string(r.unexpectedCloses) + (codes.empty() ? "" : " (" + codes.substr(1) + ")"));
     for (const std::string& e : r.errorSamples) out += "    " + e + "\n";
   }
-  if (r.missedSends) row("missed sends", std::to_string(r.missedSends) + " (no connection was ready)");
+  if (r.missedSends)
+    row("missed sends", std::to_string(r.missedSends) + " (no connection was ready)");
   return out;
 }
 
@@ -93,7 +104,10 @@ std::string jsonReport(const Summary& s) {
   const double count = static_cast<double>(c.storm || c.tlsOnly ? r.handshakes : r.messages);
   nlohmann::ordered_json j;
   j["url"] = c.target.url;
-  j["mode"] = c.idle ? "idle" : c.storm ? "storm" : c.tlsOnly ? "tls" : (c.rate > 0 ? "open_loop" : "closed_loop");
+  j["mode"] = c.idle      ? "idle"
+              : c.storm   ? "storm"
+              : c.tlsOnly ? "tls"
+                          : (c.rate > 0 ? "open_loop" : "closed_loop");
   j["upgraded"] = r.upgraded;
   j["conns"] = c.conns;
   j["sizes"] = c.sizes;

@@ -86,14 +86,16 @@ class Reader {
   std::uint64_t size(const YAML::Node& n, std::string_view what) const {
     const std::string text = scalar(n, what);
     auto v = parseSize(text);
-    if (!v) fail(n, std::string(what) + ": '" + text + "' is not a size (such as 16MiB, 64KiB, 4096)");
+    if (!v)
+      fail(n, std::string(what) + ": '" + text + "' is not a size (such as 16MiB, 64KiB, 4096)");
     return *v;
   }
 
   std::uint64_t duration(const YAML::Node& n, std::string_view what) const {
     const std::string text = scalar(n, what);
     auto v = parseDurationMs(text);
-    if (!v) fail(n, std::string(what) + ": '" + text + "' is not a duration (such as 10s, 500ms, 5m)");
+    if (!v)
+      fail(n, std::string(what) + ": '" + text + "' is not a duration (such as 10s, 500ms, 5m)");
     return *v;
   }
 
@@ -124,10 +126,10 @@ class Reader {
 
 void readLimits(const Reader& r, const YAML::Node& n, Limits& limits) {
   r.expectMap(n, "limits");
-  r.checkKeys(n, "limits",
-              {"max_message_size", "max_frame_size", "max_buffered", "handshake_timeout",
-               "connect_timeout", "backend_timeout", "idle_timeout", "close_timeout",
-               "connect_attempts", "validate_utf8"});
+  r.checkKeys(
+      n, "limits",
+      {"max_message_size", "max_frame_size", "max_buffered", "handshake_timeout", "connect_timeout",
+       "backend_timeout", "idle_timeout", "close_timeout", "connect_attempts", "validate_utf8"});
   bool frameSet = false;
   for (auto it = n.begin(); it != n.end(); ++it) {
     const std::string key = it->first.as<std::string>();
@@ -140,14 +142,19 @@ void readLimits(const Reader& r, const YAML::Node& n, Limits& limits) {
     if (key == "backend_timeout") limits.backendTimeoutMs = r.duration(v, key);
     if (key == "idle_timeout") limits.idleTimeoutMs = r.duration(v, key);
     if (key == "close_timeout") limits.closeTimeoutMs = r.duration(v, key);
-    if (key == "connect_attempts") limits.connectAttempts = static_cast<std::uint32_t>(r.integer(v, key, 1, 100));
+    if (key == "connect_attempts")
+      limits.connectAttempts = static_cast<std::uint32_t>(r.integer(v, key, 1, 100));
     if (key == "validate_utf8") limits.validateUtf8 = r.boolean(v, key);
   }
   // A frame can never be larger than a message.
-  if (!frameSet || limits.maxFrameSize > limits.maxMessageSize) limits.maxFrameSize = limits.maxMessageSize;
-  if (limits.maxBuffered < 64 * 1024) r.fail(n["max_buffered"], "max_buffered must be at least 64KiB");
-  for (const char* key : {"handshake_timeout", "connect_timeout", "backend_timeout", "close_timeout"}) {
-    if (n[key] && r.duration(n[key], key) == 0) r.fail(n[key], std::string(key) + " must be more than 0");
+  if (!frameSet || limits.maxFrameSize > limits.maxMessageSize)
+    limits.maxFrameSize = limits.maxMessageSize;
+  if (limits.maxBuffered < 64 * 1024)
+    r.fail(n["max_buffered"], "max_buffered must be at least 64KiB");
+  for (const char* key :
+       {"handshake_timeout", "connect_timeout", "backend_timeout", "close_timeout"}) {
+    if (n[key] && r.duration(n[key], key) == 0)
+      r.fail(n[key], std::string(key) + " must be more than 0");
   }
 }
 
@@ -178,7 +185,8 @@ PoolConfig readPool(const Reader& r, const std::string& name, const YAML::Node& 
       backend.address = b["address"].Scalar();
       const HostPort hp = r.hostPort(b["address"], "backend address");
       backend.host = hp.host, backend.port = hp.port;
-      if (b["weight"]) backend.weight = static_cast<std::uint32_t>(r.integer(b["weight"], "weight", 1, 1000));
+      if (b["weight"])
+        backend.weight = static_cast<std::uint32_t>(r.integer(b["weight"], "weight", 1, 1000));
     }
     backend.where = r.at(b);
     pool.backends.push_back(std::move(backend));
@@ -198,7 +206,8 @@ TlsConfig readTls(const Reader& r, const YAML::Node& n) {
   r.checkKeys(n, "tls", {"certificates", "min_version", "ticket_key_rotation"});
   TlsConfig tls;
   tls.where = r.at(n);
-  if (!n["certificates"]) r.fail(n, "tls needs 'certificates': a list of { cert: FILE, key: FILE }");
+  if (!n["certificates"])
+    r.fail(n, "tls needs 'certificates': a list of { cert: FILE, key: FILE }");
   const YAML::Node certs = n["certificates"];
   r.expectSequence(certs, "certificates");
   if (certs.size() == 0) r.fail(certs, "tls needs at least one certificate");
@@ -221,7 +230,8 @@ TlsConfig readTls(const Reader& r, const YAML::Node& n) {
   }
   if (n["ticket_key_rotation"]) {
     tls.ticketRotationMs = r.duration(n["ticket_key_rotation"], "ticket_key_rotation");
-    if (tls.ticketRotationMs < 60'000) r.fail(n["ticket_key_rotation"], "ticket_key_rotation must be at least 1m");
+    if (tls.ticketRotationMs < 60'000)
+      r.fail(n["ticket_key_rotation"], "ticket_key_rotation must be at least 1m");
   }
   return tls;
 }
@@ -320,7 +330,9 @@ static Config parseChecked(const YAML::Node& root, const std::string& file) {
 
   if (root["workers"]) {
     const std::string w = r.scalar(root["workers"], "workers");
-    if (w != "auto") config.workers = static_cast<std::uint32_t>(r.integer(root["workers"], "workers (or auto)", 1, 1024));
+    if (w != "auto")
+      config.workers =
+          static_cast<std::uint32_t>(r.integer(root["workers"], "workers (or auto)", 1, 1024));
   }
   if (root["limits"]) readLimits(r, root["limits"], config.limits);
 

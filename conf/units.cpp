@@ -9,14 +9,17 @@ namespace {
 
 // Splits "  12 MiB " into 12 and "mib" (lower case).
 bool splitNumberUnit(std::string_view text, std::uint64_t* number, std::string* unit) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
+    text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+    text.remove_suffix(1);
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *number);
   if (ec != std::errc{} || end == text.data()) return false;
   std::string_view rest(end, static_cast<std::size_t>(text.data() + text.size() - end));
   while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
   unit->clear();
-  for (char c : rest) unit->push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  for (char c : rest)
+    unit->push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   return true;
 }
 

@@ -21,7 +21,8 @@ std::uint64_t monotonicMs() {
   // The coarse clock is a vDSO read with no syscall; its few milliseconds of
   // granularity are far below the 100 ms timer tick.
   clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1000000;
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 +
+         static_cast<std::uint64_t>(ts.tv_nsec) / 1000000;
 }
 
 void setNoDelay(int fd) {
@@ -34,8 +35,8 @@ void setNoDelay(int fd) {
 
 Loop::Loop(const Options& options)
     : options_(options), ring_(options.ringEntries), timers_(monotonicMs(), options.tickMs) {
-  buffers_ = std::make_unique<BufferRing>(ring_.get(), 0, options.recvBufferCount,
-                                          options.recvBufferSize);
+  buffers_ =
+      std::make_unique<BufferRing>(ring_.get(), 0, options.recvBufferCount, options.recvBufferSize);
   wakeFd_ = eventfd(0, EFD_CLOEXEC);
   if (wakeFd_ < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
   acceptRetry_.setHandler(this);
@@ -118,7 +119,8 @@ void Loop::onAcceptCqe(const OpTag& t, const io_uring_cqe& cqe) {
     ::close(l.fd);
     l.fd = -1;
     --listenersOpen_;
-  } else if (cqe.res == -EMFILE || cqe.res == -ENFILE || cqe.res == -ENOMEM || cqe.res == -ENOBUFS) {
+  } else if (cqe.res == -EMFILE || cqe.res == -ENFILE || cqe.res == -ENOMEM ||
+             cqe.res == -ENOBUFS) {
     // Out of descriptors or memory: retry on a later tick instead of spinning.
     if (!acceptRetry_.scheduled()) timers_.scheduleIn(acceptRetry_, 100);
   } else {
@@ -158,9 +160,13 @@ Loop::Conn* Loop::find(ConnId id) {
   return c.gen == id.gen && c.fd >= 0 && !c.closing ? &c : nullptr;
 }
 
-const Loop::Conn* Loop::find(ConnId id) const { return const_cast<Loop*>(this)->find(id); }
+const Loop::Conn* Loop::find(ConnId id) const {
+  return const_cast<Loop*>(this)->find(id);
+}
 
-bool Loop::alive(ConnId id) const { return find(id) != nullptr; }
+bool Loop::alive(ConnId id) const {
+  return find(id) != nullptr;
+}
 
 void Loop::setHandler(ConnId id, StreamHandler& handler) {
   if (Conn* c = find(id)) c->handler = &handler;
@@ -313,7 +319,8 @@ void Loop::onRecv(const OpTag& t, const io_uring_cqe& cqe) {
   const int res = cqe.res;
   if (res > 0) {
     const auto bid = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
-    if (!c.closing && !c.readEnded) c.handler->onData(id, buffers_->data(bid, static_cast<std::size_t>(res)));
+    if (!c.closing && !c.readEnded)
+      c.handler->onData(id, buffers_->data(bid, static_cast<std::size_t>(res)));
     buffers_->recycle(bid);
     // The handler may have closed the connection; a closing one re-arms in advanceClose.
     if (!more && !c.closing && c.recvWanted && !c.readEnded) armRecv(t.slot);
@@ -463,16 +470,20 @@ void Loop::dispatch(const io_uring_cqe& cqe) {
     return;
   }
   switch (t.op) {
-    case Op::kRecv: return onRecv(t, cqe);
-    case Op::kSend: return onSend(t, cqe.res);
-    case Op::kConnect: return onConnect(t, cqe.res);
+    case Op::kRecv:
+      return onRecv(t, cqe);
+    case Op::kSend:
+      return onSend(t, cqe.res);
+    case Op::kConnect:
+      return onConnect(t, cqe.res);
     case Op::kCancel: {
       Conn& c = conns_[t.slot];
       --c.inflight;
       if (c.closing) advanceClose(t.slot);
       return;
     }
-    default: return;
+    default:
+      return;
   }
 }
 
@@ -492,7 +503,8 @@ void Loop::poll(std::uint64_t waitNs) {
   }
   rearmRecv_.clear();
   io_uring_cqe* first = nullptr;
-  __kernel_timespec ts{static_cast<long long>(waitNs / 1000000000), static_cast<long long>(waitNs % 1000000000)};
+  __kernel_timespec ts{static_cast<long long>(waitNs / 1000000000),
+                       static_cast<long long>(waitNs % 1000000000)};
   // One syscall both submits this batch and waits for the next (or a tick).
   io_uring_submit_and_wait_timeout(&ring_.get(), &first, 1, &ts, nullptr);
   unsigned head;

@@ -155,13 +155,13 @@ class Loop final : private TimerHandler {
     SendQueue out;
     std::uint16_t inflight = 0;  // operations this connection has in the ring
     bool recvArmed = false;
-    bool recvWanted = true;   // not paused
+    bool recvWanted = true;  // not paused
     bool readEnded = false;
     bool errorReported = false;
     bool sending = false;
     bool connecting = false;
-    bool closing = false;     // no more callbacks but onClosed
-    bool graceful = false;    // flush, shut down, then wait for EOF
+    bool closing = false;   // no more callbacks but onClosed
+    bool graceful = false;  // flush, shut down, then wait for EOF
     bool shutDown = false;
     bool dirty = false;
     bool wantDrain = false;
@@ -184,7 +184,9 @@ class Loop final : private TimerHandler {
   Conn* find(ConnId id);
   const Conn* find(ConnId id) const;
   ConnId allocate(int fd, StreamHandler& handler);
-  std::uint64_t tag(Op op, std::uint32_t slot) const { return OpTag{op, slot, conns_[slot].gen}.encode(); }
+  std::uint64_t tag(Op op, std::uint32_t slot) const {
+    return OpTag{op, slot, conns_[slot].gen}.encode();
+  }
 
   void armRecv(std::uint32_t slot);
   void armAccept(int listener);

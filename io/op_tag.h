@@ -10,13 +10,13 @@ namespace wsedge::io {
 
 enum class Op : std::uint8_t {
   kNone = 0,
-  kAccept,   // multishot accept on a listener (slot = listener index)
-  kRecv,     // multishot recv from the provided-buffer ring
-  kSend,     // send or sendmsg from the connection's send queue
-  kConnect,  // outgoing connection to a backend
-  kCancel,   // cancellation of a connection's other operations
-  kShutdown, // shutdown(SHUT_WR) after the last byte was sent
-  kWake,     // read of the worker's eventfd
+  kAccept,    // multishot accept on a listener (slot = listener index)
+  kRecv,      // multishot recv from the provided-buffer ring
+  kSend,      // send or sendmsg from the connection's send queue
+  kConnect,   // outgoing connection to a backend
+  kCancel,    // cancellation of a connection's other operations
+  kShutdown,  // shutdown(SHUT_WR) after the last byte was sent
+  kWake,      // read of the worker's eventfd
 };
 
 struct OpTag {

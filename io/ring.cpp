@@ -67,11 +67,13 @@ Ring::Ring(std::uint32_t entries) {
   }
   if (!(p.features & IORING_FEAT_NODROP)) {
     io_uring_queue_exit(&ring_);
-    throw std::runtime_error("the kernel lacks IORING_FEAT_NODROP (Linux 5.5): completions could be lost");
+    throw std::runtime_error(
+        "the kernel lacks IORING_FEAT_NODROP (Linux 5.5): completions could be lost");
   }
   if (!(p.features & IORING_FEAT_EXT_ARG)) {
     io_uring_queue_exit(&ring_);
-    throw std::runtime_error("the kernel lacks IORING_FEAT_EXT_ARG (Linux 5.11): cannot wait with a timeout");
+    throw std::runtime_error(
+        "the kernel lacks IORING_FEAT_EXT_ARG (Linux 5.11): cannot wait with a timeout");
   }
   io_uring_probe* probe = io_uring_get_probe_ring(&ring_);
   if (!probe) {
@@ -88,7 +90,9 @@ Ring::Ring(std::uint32_t entries) {
   io_uring_free_probe(probe);
 }
 
-Ring::~Ring() { io_uring_queue_exit(&ring_); }
+Ring::~Ring() {
+  io_uring_queue_exit(&ring_);
+}
 
 io_uring_sqe* Ring::sqe() {
   io_uring_sqe* s = io_uring_get_sqe(&ring_);

@@ -45,8 +45,12 @@ void ChunkPool::put(Chunk* c) {
 }
 
 SendQueue::SendQueue(SendQueue&& o) noexcept
-    : pool_(o.pool_), head_(o.head_), tail_(o.tail_), firstUncommitted_(o.firstUncommitted_),
-      pending_(o.pending_), uncommitted_(o.uncommitted_) {
+    : pool_(o.pool_),
+      head_(o.head_),
+      tail_(o.tail_),
+      firstUncommitted_(o.firstUncommitted_),
+      pending_(o.pending_),
+      uncommitted_(o.uncommitted_) {
   o.head_ = o.tail_ = o.firstUncommitted_ = nullptr;
   o.pending_ = o.uncommitted_ = 0;
 }

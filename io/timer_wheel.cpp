@@ -2,9 +2,13 @@
 
 namespace wsedge::io {
 
-Timer::~Timer() { cancel(); }
+Timer::~Timer() {
+  cancel();
+}
 
-void Timer::cancel() { TimerWheel::cancel(*this); }
+void Timer::cancel() {
+  TimerWheel::cancel(*this);
+}
 
 TimerWheel::TimerWheel(std::uint64_t nowMs, std::uint32_t tickMs, std::uint32_t slots)
     : nowMs_(nowMs), lastTick_(nowMs / tickMs), tickMs_(tickMs), mask_(slots - 1), slots_(slots) {}

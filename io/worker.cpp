@@ -30,10 +30,15 @@ std::vector<int> allowedCpus() {
 }
 
 Worker::Worker(int index, int cpu, Loop::Options options, Setup setup)
-    : index_(index), cpu_(cpu), options_(options), setup_(std::move(setup)),
+    : index_(index),
+      cpu_(cpu),
+      options_(options),
+      setup_(std::move(setup)),
       sync_(std::make_unique<Sync>()) {}
 
-Worker::~Worker() { join(); }
+Worker::~Worker() {
+  join();
+}
 
 void Worker::start() {
   thread_ = std::thread([this] { main(); });

@@ -14,8 +14,12 @@ thread_local char tName[16] = "main";
 constexpr const char* kNames[] = {"error", "warn", "info", "debug"};
 }  // namespace
 
-void setLevel(Level level) { gLevel.store(level, std::memory_order_relaxed); }
-bool enabled(Level level) { return level <= gLevel.load(std::memory_order_relaxed); }
+void setLevel(Level level) {
+  gLevel.store(level, std::memory_order_relaxed);
+}
+bool enabled(Level level) {
+  return level <= gLevel.load(std::memory_order_relaxed);
+}
 
 std::optional<Level> parseLevel(std::string_view name) {
   for (int i = 0; i < 4; ++i) {
@@ -32,7 +36,8 @@ void setThreadName(std::string_view name) {
 
 void write(Level level, const char* format, ...) {
   char line[1024];
-  int n = std::snprintf(line, sizeof line, "wsedge[%s] %s: ", tName, kNames[static_cast<int>(level)]);
+  int n =
+      std::snprintf(line, sizeof line, "wsedge[%s] %s: ", tName, kNames[static_cast<int>(level)]);
   va_list args;
   va_start(args, format);
   n += std::vsnprintf(line + n, sizeof line - static_cast<std::size_t>(n), format, args);

@@ -20,8 +20,8 @@ void write(Level level, const char* format, ...) __attribute__((format(printf, 2
 
 }  // namespace wsedge::log
 
-#define WSEDGE_LOG(level, ...)                                               \
-  do {                                                                       \
-    if (::wsedge::log::enabled(::wsedge::log::Level::level))                 \
-      ::wsedge::log::write(::wsedge::log::Level::level, __VA_ARGS__);        \
+#define WSEDGE_LOG(level, ...)                                        \
+  do {                                                                \
+    if (::wsedge::log::enabled(::wsedge::log::Level::level))          \
+      ::wsedge::log::write(::wsedge::log::Level::level, __VA_ARGS__); \
   } while (0)

@@ -85,7 +85,8 @@ int serve(std::shared_ptr<const proxy::Runtime> runtime, unsigned workerCount) {
 
   int sig = 0;
   sigwait(&stopSignals, &sig);
-  WSEDGE_LOG(kInfo, "%s: closing every connection and stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  WSEDGE_LOG(kInfo, "%s: closing every connection and stopping",
+             sig == SIGINT ? "SIGINT" : "SIGTERM");
   for (auto& w : workers) w->wake();
   for (auto& w : workers) w->join();
   WSEDGE_LOG(kInfo, "stopped");
@@ -116,8 +117,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   for (const std::string& w : warnings) std::fprintf(stderr, "%s (warning)\n", w.c_str());
-  const unsigned workers =
-      runtime->config.workers ? *runtime->config.workers : static_cast<unsigned>(io::allowedCpus().size());
+  const unsigned workers = runtime->config.workers
+                               ? *runtime->config.workers
+                               : static_cast<unsigned>(io::allowedCpus().size());
   if (check) {
     std::printf("%s: OK (%zu listeners, %zu pools, %u workers)\n", configPath.c_str(),
                 runtime->listeners.size(), runtime->pools.size(), workers);

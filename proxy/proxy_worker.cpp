@@ -30,7 +30,8 @@ void ProxyWorker::start() {
     if (listeners_.size() <= index) listeners_.resize(index + 1), tls_.resize(index + 1);
     listeners_[index] = &l;
     // Each worker has contexts of its own: its own session cache, no locks.
-    if (l.certificates) tls_[index] = std::make_unique<tls::ServerContext>(l.certificates, l.tlsOptions);
+    if (l.certificates)
+      tls_[index] = std::make_unique<tls::ServerContext>(l.certificates, l.tlsOptions);
   }
 }
 

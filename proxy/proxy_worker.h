@@ -43,7 +43,7 @@ class ProxyWorker final : public io::AcceptHandler {
   io::Loop& loop_;
   std::shared_ptr<const Runtime> runtime_;
   std::vector<std::unique_ptr<Balancer>> balancers_;
-  std::vector<const ListenerRuntime*> listeners_;  // by loop listener index
+  std::vector<const ListenerRuntime*> listeners_;         // by loop listener index
   std::vector<std::unique_ptr<tls::ServerContext>> tls_;  // by loop listener index; null: ws://
   ws::MaskKeySource masks_;
   Session* head_ = nullptr;

@@ -23,7 +23,8 @@ FrameHeader Relay<R>::outputHeader(Opcode op, bool fin, std::uint8_t rsv, std::u
 }
 
 template <ws::Role R>
-Relay<R>::Relay(const ws::FrameLimits& limits, ws::MaskKeySource& masks) : parser_(limits), masks_(&masks) {
+Relay<R>::Relay(const ws::FrameLimits& limits, ws::MaskKeySource& masks)
+    : parser_(limits), masks_(&masks) {
   // Frames from a client arrive masked and leave masked: the parser leaves
   // them masked, and the relay changes keys in the same pass as the copy.
   ws::FrameLimits l = limits;
@@ -106,7 +107,9 @@ struct Relay<R>::Sink {
     if (h.fin) ++r.messages_;
   }
 
-  void onControl(Opcode op, std::span<const std::byte> payload) { r.writeControl(out, op, payload); }
+  void onControl(Opcode op, std::span<const std::byte> payload) {
+    r.writeControl(out, op, payload);
+  }
 
   void onClose(std::uint16_t code, std::string_view reason) {
     r.closeCode_ = code;
@@ -123,7 +126,8 @@ struct Relay<R>::Sink {
 
 template <ws::Role R>
 RelayResult Relay<R>::feed(std::span<std::byte> in, io::SendQueue& out) {
-  if (closeSent_) return {RelayResult::Status::kClosed, closeCode_, {closeReason_, closeReasonLen_}};
+  if (closeSent_)
+    return {RelayResult::Status::kClosed, closeCode_, {closeReason_, closeReasonLen_}};
   Sink sink{*this, out};
   switch (parser_.feed(in, sink)) {
     case ws::ParseStatus::kOk:

@@ -70,8 +70,8 @@ class Relay {
   Mode mode_ = Mode::kIdle;
   bool cutStarted_ = false;
   bool closeSent_ = false;
-  ws::FrameHeader frame_;      // the frame being forwarded, as received
-  ws::MaskKey key_{};          // the key of the frame being written (whole mode)
+  ws::FrameHeader frame_;  // the frame being forwarded, as received
+  ws::MaskKey key_{};      // the key of the frame being written (whole mode)
   std::uint64_t remaining_ = 0;
   std::uint64_t messages_ = 0;
   std::uint16_t closeCode_ = 0;

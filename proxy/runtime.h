@@ -56,6 +56,7 @@ struct Runtime {
 /// Resolves every address and loads every certificate. Throws
 /// conf::ConfigError naming file:line:col of what is wrong. Warnings (an
 /// expired certificate) are appended to *warnings.
-std::shared_ptr<const Runtime> buildRuntime(conf::Config config, std::vector<std::string>* warnings = nullptr);
+std::shared_ptr<const Runtime> buildRuntime(conf::Config config,
+                                            std::vector<std::string>* warnings = nullptr);
 
 }  // namespace wsedge::proxy

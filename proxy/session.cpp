@@ -23,7 +23,8 @@ std::string_view text(std::span<const std::byte> data) {
 
 }  // namespace
 
-Session::Session(ProxyWorker& worker, const ListenerRuntime& listener, tls::ServerContext* tlsContext, int fd)
+Session::Session(ProxyWorker& worker, const ListenerRuntime& listener,
+                 tls::ServerContext* tlsContext, int fd)
     : worker_(worker),
       listener_(listener),
       tlsContext_(tlsContext),
@@ -43,12 +44,20 @@ Session::Session(ProxyWorker& worker, const ListenerRuntime& listener, tls::Serv
 
 Session::~Session() = default;
 
-io::Loop& Session::loop() { return worker_.loop(); }
-const conf::Limits& Session::limits() const { return worker_.runtime().config.limits; }
+io::Loop& Session::loop() {
+  return worker_.loop();
+}
+const conf::Limits& Session::limits() const {
+  return worker_.runtime().config.limits;
+}
 
-void Session::arm(std::uint64_t ms) { loop().timers().scheduleIn(timer_, ms); }
+void Session::arm(std::uint64_t ms) {
+  loop().timers().scheduleIn(timer_, ms);
+}
 
-io::SendQueue& Session::clientOut() { return tls_ ? clientPlain_ : loop().output(client_); }
+io::SendQueue& Session::clientOut() {
+  return tls_ ? clientPlain_ : loop().output(client_);
+}
 
 void Session::flushClient() {
   if (!loop().alive(client_)) {
@@ -79,9 +88,11 @@ void Session::sendToBackend(std::string_view s) {
 
 void Session::onData(io::ConnId id, std::span<std::byte> data) {
   if (id == client_ && tls_) {
-    const tls::TlsStream::Status st = tls_->receive(
-        data, tls::writerFor(loop().output(client_)),
-        {this, [](void* self, std::span<std::byte> plain) { static_cast<Session*>(self)->onClientBytes(plain); }});
+    const tls::TlsStream::Status st =
+        tls_->receive(data, tls::writerFor(loop().output(client_)),
+                      {this, [](void* self, std::span<std::byte> plain) {
+                         static_cast<Session*>(self)->onClientBytes(plain);
+                       }});
     if (phase_ != Phase::kClosing) flushClient();
     if (st == tls::TlsStream::Status::kError) {
       // BoringSSL has written its alert (protocol_version, say): send it,
@@ -106,27 +117,36 @@ void Session::onData(io::ConnId id, std::span<std::byte> data) {
   if (id == client_) return onClientBytes(data);
   if (id == backend_) {
     switch (phase_) {
-      case Phase::kUpgrading: return onBackendResponse(data);
-      case Phase::kResponse: return relayResponseBody(data);
-      case Phase::kOpen: return relayFromBackend(data);
-      default: return;
+      case Phase::kUpgrading:
+        return onBackendResponse(data);
+      case Phase::kResponse:
+        return relayResponseBody(data);
+      case Phase::kOpen:
+        return relayFromBackend(data);
+      default:
+        return;
     }
   }
 }
 
 void Session::onClientBytes(std::span<std::byte> data) {
-    switch (phase_) {
-      case Phase::kRequest: return onClientRequest(data);
-      case Phase::kConnecting:
-      case Phase::kUpgrading: return keepEarlyBytes(data);
-      case Phase::kOpen: return relayFromClient(data);
-      default: return;  // kResponse: what the client sends now never reaches the backend
-    }
+  switch (phase_) {
+    case Phase::kRequest:
+      return onClientRequest(data);
+    case Phase::kConnecting:
+    case Phase::kUpgrading:
+      return keepEarlyBytes(data);
+    case Phase::kOpen:
+      return relayFromClient(data);
+    default:
+      return;  // kResponse: what the client sends now never reaches the backend
+  }
 }
 
 void Session::onReadEnd(io::ConnId id, int error) {
   if (id == client_) {
-    WSEDGE_LOG(kDebug, "client closed its connection (%d) in phase %d", error, static_cast<int>(phase_));
+    WSEDGE_LOG(kDebug, "client closed its connection (%d) in phase %d", error,
+               static_cast<int>(phase_));
     if (phase_ != Phase::kOpen) return abortAll();
     // A client may stop sending after its close frame: the backend's answer
     // still goes back to it (the close timer runs meanwhile).
@@ -139,11 +159,14 @@ void Session::onReadEnd(io::ConnId id, int error) {
     switch (phase_) {
       case Phase::kUpgrading:
         return replyError(502, "the backend closed the connection before answering the upgrade");
-      case Phase::kResponse: return finish();
+      case Phase::kResponse:
+        return finish();
       case Phase::kOpen:
-        if (closeFromBackend_ && !closeFromClient_) return;  // as above: the client's answer still goes
+        if (closeFromBackend_ && !closeFromClient_)
+          return;  // as above: the client's answer still goes
         return closeWith(1014, "backend went away", 0, {});
-      default: return;
+      default:
+        return;
     }
   }
 }
@@ -283,7 +306,8 @@ void Session::connectNext() {
     int error = 0;
     backend_ = loop().connect(b.address, *this, &error);
     if (!backend_) {
-      WSEDGE_LOG(kWarn, "cannot open a socket for backend %s: %s", b.name.c_str(), std::strerror(-error));
+      WSEDGE_LOG(kWarn, "cannot open a socket for backend %s: %s", b.name.c_str(),
+                 std::strerror(-error));
       continue;
     }
     ++liveConns_;
@@ -298,18 +322,22 @@ void Session::onBackendResponse(std::span<std::byte> data) {
   const std::size_t used = response_->feed(text(data));
   if (response_->state() == http::UpgradeResponseParser::State::kIncomplete) return;
   if (response_->state() == http::UpgradeResponseParser::State::kError) {
-    WSEDGE_LOG(kWarn, "malformed answer from a backend of pool %s", worker_.runtime().pools[pool_].name.c_str());
+    WSEDGE_LOG(kWarn, "malformed answer from a backend of pool %s",
+               worker_.runtime().pools[pool_].name.c_str());
     return replyError(502, "malformed response from the backend");
   }
   const http::ResponseVerdict verdict =
       response_->verify({request_->key(), request_->protocols(), request_->extensions()});
   switch (verdict) {
-    case http::ResponseVerdict::kAccepted: return openTunnel(data.subspan(used));
-    case http::ResponseVerdict::kNotUpgrade: return relayResponse(data.subspan(used));
+    case http::ResponseVerdict::kAccepted:
+      return openTunnel(data.subspan(used));
+    case http::ResponseVerdict::kNotUpgrade:
+      return relayResponse(data.subspan(used));
     default: {
       const std::string_view why = http::describe(verdict);
       WSEDGE_LOG(kWarn, "invalid upgrade answer from a backend of pool %s: %.*s",
-                 worker_.runtime().pools[pool_].name.c_str(), static_cast<int>(why.size()), why.data());
+                 worker_.runtime().pools[pool_].name.c_str(), static_cast<int>(why.size()),
+                 why.data());
       return replyError(502, "invalid WebSocket handshake from the backend");
     }
   }
@@ -404,13 +432,14 @@ void Session::relayFromClient(std::span<std::byte> data) {
     case RelayResult::Status::kOk:
       return applyBackpressure(client_, backend_, clientPaused_);
     case RelayResult::Status::kClosed:
-      if (closeFromClient_) return;  // bytes after a close: ignored, and they do not delay the close timer
+      if (closeFromClient_)
+        return;  // bytes after a close: ignored, and they do not delay the close timer
       closeFromClient_ = true;
       if (closeFromBackend_) return finish();
       return arm(limits().closeTimeoutMs);
     case RelayResult::Status::kError:
-      WSEDGE_LOG(kInfo, "client broke the protocol: %u %.*s", r.code, static_cast<int>(r.reason.size()),
-                 r.reason.data());
+      WSEDGE_LOG(kInfo, "client broke the protocol: %u %.*s", r.code,
+                 static_cast<int>(r.reason.size()), r.reason.data());
       return closeWith(r.code, r.reason, 1001, "client protocol error");
   }
 }
@@ -424,14 +453,15 @@ void Session::relayFromBackend(std::span<std::byte> data) {
     case RelayResult::Status::kOk:
       return applyBackpressure(backend_, client_, backendPaused_);
     case RelayResult::Status::kClosed:
-      if (closeFromBackend_) return;  // bytes after a close: ignored, and they do not delay the close timer
+      if (closeFromBackend_)
+        return;  // bytes after a close: ignored, and they do not delay the close timer
       closeFromBackend_ = true;
       if (closeFromClient_) return finish();
       return arm(limits().closeTimeoutMs);
     case RelayResult::Status::kError:
       WSEDGE_LOG(kWarn, "backend of pool %s broke the protocol: %u %.*s",
-                 worker_.runtime().pools[pool_].name.c_str(), r.code, static_cast<int>(r.reason.size()),
-                 r.reason.data());
+                 worker_.runtime().pools[pool_].name.c_str(), r.code,
+                 static_cast<int>(r.reason.size()), r.reason.data());
       return closeWith(1014, "backend protocol error", r.code, r.reason);
   }
 }
@@ -448,8 +478,8 @@ void Session::replyError(int status, std::string_view detail) {
   loop().close(client_, true);
 }
 
-void Session::closeWith(std::uint16_t toClient, std::string_view clientReason, std::uint16_t toBackend,
-                        std::string_view backendReason) {
+void Session::closeWith(std::uint16_t toClient, std::string_view clientReason,
+                        std::uint16_t toBackend, std::string_view backendReason) {
   // A code of 0 means: that side already has (or needs) no close frame of ours.
   if (toClient != 0 && toClient_ && loop().alive(client_)) {
     toClient_->sendClose(clientOut(), toClient, clientReason);
@@ -485,7 +515,8 @@ void Session::abortAll() {
 
 void Session::shutdown() {
   if (phase_ == Phase::kClosing) return;
-  if (phase_ == Phase::kOpen) return closeWith(1001, "proxy shutting down", 1001, "proxy shutting down");
+  if (phase_ == Phase::kOpen)
+    return closeWith(1001, "proxy shutting down", 1001, "proxy shutting down");
   abortAll();
 }
 

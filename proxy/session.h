@@ -32,7 +32,8 @@ class ProxyWorker;
 class Session final : public io::StreamHandler, private io::TimerHandler {
  public:
   /// tlsContext: the listener's (per worker) for wss://, null for ws://.
-  Session(ProxyWorker& worker, const ListenerRuntime& listener, tls::ServerContext* tlsContext, int fd);
+  Session(ProxyWorker& worker, const ListenerRuntime& listener, tls::ServerContext* tlsContext,
+          int fd);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -92,7 +93,7 @@ class Session final : public io::StreamHandler, private io::TimerHandler {
   const ListenerRuntime& listener_;
   tls::ServerContext* tlsContext_;
   std::unique_ptr<tls::TlsStream> tls_;  // wss:// only
-  io::SendQueue clientPlain_;             // wss:// only: plaintext before sealing; empty when idle
+  io::SendQueue clientPlain_;            // wss:// only: plaintext before sealing; empty when idle
   io::Timer timer_;
   Phase phase_ = Phase::kRequest;
   io::ConnId client_;
@@ -116,8 +117,8 @@ class Session final : public io::StreamHandler, private io::TimerHandler {
   // Tunnel state.
   std::optional<ClientToBackend> toBackend_;
   std::optional<BackendToClient> toClient_;
-  bool clientPaused_ = false;   // backpressure: the backend's queue is full
-  bool earlyPaused_ = false;    // the client sent kEarlyBytesMax before the backend's 101
+  bool clientPaused_ = false;  // backpressure: the backend's queue is full
+  bool earlyPaused_ = false;   // the client sent kEarlyBytesMax before the backend's 101
   bool backendPaused_ = false;
   bool closeFromClient_ = false;   // the client's close frame was forwarded
   bool closeFromBackend_ = false;  // the backend's close frame was forwarded

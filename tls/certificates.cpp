@@ -17,9 +17,12 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-bssl::UniquePtr<BIO> openFile(const std::string& path, const std::string& what, const std::string& where) {
+bssl::UniquePtr<BIO> openFile(const std::string& path, const std::string& what,
+                              const std::string& where) {
   FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) throw TlsConfigError(where + ": cannot read " + what + " file '" + path + "': " + std::strerror(errno));
+  if (!f)
+    throw TlsConfigError(where + ": cannot read " + what + " file '" + path +
+                         "': " + std::strerror(errno));
   std::string data;
   char buf[4096];
   std::size_t n;
@@ -33,7 +36,8 @@ bssl::UniquePtr<BIO> openFile(const std::string& path, const std::string& what, 
 
 std::vector<std::string> namesOf(X509* cert) {
   std::vector<std::string> names;
-  auto* sans = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  auto* sans =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   if (sans) {
     for (std::size_t i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
       const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans, i);
@@ -97,7 +101,8 @@ std::shared_ptr<const CertificateSet> loadCertificates(const std::vector<Certifi
       ERR_clear_error();
       throw TlsConfigError(spec.where + ": '" + spec.certFile + "' holds no PEM certificate");
     }
-    while (X509* extra = PEM_read_bio_X509(certBio.get(), nullptr, nullptr, nullptr)) c.chain.emplace_back(extra);
+    while (X509* extra = PEM_read_bio_X509(certBio.get(), nullptr, nullptr, nullptr))
+      c.chain.emplace_back(extra);
     ERR_clear_error();  // the end of the file reads as an error
     bssl::UniquePtr<BIO> keyBio = openFile(spec.keyFile, "key", spec.where);
     c.key.reset(PEM_read_bio_PrivateKey(keyBio.get(), nullptr, nullptr, nullptr));
@@ -107,16 +112,16 @@ std::shared_ptr<const CertificateSet> loadCertificates(const std::vector<Certifi
     }
     if (X509_check_private_key(c.leaf.get(), c.key.get()) != 1) {
       ERR_clear_error();
-      throw TlsConfigError(spec.where + ": the key in '" + spec.keyFile + "' does not match the certificate in '" +
-                           spec.certFile + "'");
+      throw TlsConfigError(spec.where + ": the key in '" + spec.keyFile +
+                           "' does not match the certificate in '" + spec.certFile + "'");
     }
     c.names = namesOf(c.leaf.get());
     c.notAfter = notAfterOf(c.leaf.get());
     if (c.notAfter != 0 && c.notAfter < std::time(nullptr)) {
       char date[32];
       std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&c.notAfter));
-      set->warnings.push_back(spec.where + ": certificate '" + spec.certFile + "' expired on " + date +
-                              "; clients will refuse it");
+      set->warnings.push_back(spec.where + ": certificate '" + spec.certFile + "' expired on " +
+                              date + "; clients will refuse it");
     }
     set->certificates.push_back(std::move(c));
   }

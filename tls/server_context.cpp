@@ -37,7 +37,8 @@ constexpr std::uint8_t kAlpnHttp11[] = {'h', 't', 't', 'p', '/', '1', '.', '1'};
 
 }  // namespace
 
-ServerContext::ServerContext(std::shared_ptr<const CertificateSet> certificates, ServerOptions options)
+ServerContext::ServerContext(std::shared_ptr<const CertificateSet> certificates,
+                             ServerOptions options)
     : certificates_(std::move(certificates)), options_(std::move(options)) {
   if (!options_.ticketKeys) options_.ticketKeys = std::make_shared<TicketKeys>(3600);
   for (std::size_t i = 0; i < certificates_->certificates.size(); ++i) {
@@ -53,7 +54,8 @@ ServerContext::ServerContext(std::shared_ptr<const CertificateSet> certificates,
     }
     for (const auto& extra : c.chain) {
       // add1: the context takes its own reference.
-      if (!SSL_CTX_add1_chain_cert(raw, extra.get())) throw std::runtime_error(c.certFile + ": " + lastError());
+      if (!SSL_CTX_add1_chain_cert(raw, extra.get()))
+        throw std::runtime_error(c.certFile + ": " + lastError());
     }
     SSL_CTX_set_tlsext_servername_callback(raw, onServerName);
     SSL_CTX_set_tlsext_servername_arg(raw, this);
@@ -62,7 +64,8 @@ ServerContext::ServerContext(std::shared_ptr<const CertificateSet> certificates,
     // (per SSL_CTX, hence per worker) serves TLS 1.2 clients without them.
     SSL_CTX_set_tlsext_ticket_key_cb(raw, onTicketKey);
     SSL_CTX_set_session_cache_mode(raw, SSL_SESS_CACHE_SERVER);
-    SSL_CTX_set_timeout(raw, static_cast<std::uint32_t>(2 * options_.ticketKeys->rotationSeconds()));
+    SSL_CTX_set_timeout(raw,
+                        static_cast<std::uint32_t>(2 * options_.ticketKeys->rotationSeconds()));
     SSL_CTX_set_early_data_enabled(raw, 0);  // no 0-RTT: replayable requests
     // No SSL_MODE_RELEASE_BUFFERS: BoringSSL defines it as 0 because it always
     // frees record buffers once they are empty, so idle connections hold none.
@@ -111,10 +114,12 @@ const Certificate& ServerContext::selected(const SSL* ssl) const {
   return certificates_->certificates[choice ? choice - 1 : 0];
 }
 
-bool ServerContext::usedSni(const SSL* ssl) { return SSL_get_ex_data(ssl, choiceIndex()) != nullptr; }
+bool ServerContext::usedSni(const SSL* ssl) {
+  return SSL_get_ex_data(ssl, choiceIndex()) != nullptr;
+}
 
-int ServerContext::onAlpn(SSL*, const std::uint8_t** out, std::uint8_t* outLen, const std::uint8_t* in,
-                          unsigned inLen, void*) {
+int ServerContext::onAlpn(SSL*, const std::uint8_t** out, std::uint8_t* outLen,
+                          const std::uint8_t* in, unsigned inLen, void*) {
   // Pick http/1.1 if offered; otherwise go on without ALPN rather than fail.
   for (unsigned i = 0; i < inLen;) {
     const std::uint8_t len = in[i];
@@ -136,15 +141,19 @@ const TicketKeys::Key& ServerContext::keyFor(std::uint64_t period) {
   // Keep the two most recent periods (derivation is an HKDF: not per
   // handshake): fill an empty slot, else replace the older period.
   constexpr std::uint64_t kNone = ~std::uint64_t{0};
-  const int slot = period_[0] == kNone ? 0 : period_[1] == kNone ? 1 : period_[0] < period_[1] ? 0 : 1;
+  const int slot = period_[0] == kNone       ? 0
+                   : period_[1] == kNone     ? 1
+                   : period_[0] < period_[1] ? 0
+                                             : 1;
   period_[slot] = period;
   keys_[slot] = options_.ticketKeys->keyFor(period);
   return keys_[slot];
 }
 
-int ServerContext::onTicketKey(SSL* ssl, std::uint8_t* name, std::uint8_t* iv, EVP_CIPHER_CTX* cipher,
-                               HMAC_CTX* hmac, int encrypt) {
-  auto* self = static_cast<ServerContext*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), contextIndex()));
+int ServerContext::onTicketKey(SSL* ssl, std::uint8_t* name, std::uint8_t* iv,
+                               EVP_CIPHER_CTX* cipher, HMAC_CTX* hmac, int encrypt) {
+  auto* self =
+      static_cast<ServerContext*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), contextIndex()));
   const std::uint64_t now = self->options_.ticketKeys->periodNow();
   if (encrypt) {
     const TicketKeys::Key& k = self->keyFor(now);
@@ -174,15 +183,17 @@ namespace {
 // A client context keeps its newest session in an ex_data slot.
 int sessionIndex() {
   static const int i = SSL_CTX_get_ex_new_index(
-      0, nullptr, nullptr, nullptr,
-      [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { SSL_SESSION_free(static_cast<SSL_SESSION*>(ptr)); });
+      0, nullptr, nullptr, nullptr, [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+        SSL_SESSION_free(static_cast<SSL_SESSION*>(ptr));
+      });
   return i;
 }
 
 int countIndex() {
   static const int i = SSL_CTX_get_ex_new_index(
-      0, nullptr, nullptr, nullptr,
-      [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<std::uint64_t*>(ptr); });
+      0, nullptr, nullptr, nullptr, [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+        delete static_cast<std::uint64_t*>(ptr);
+      });
   return i;
 }
 
@@ -204,7 +215,8 @@ SSL_SESSION* latestSession(SSL_CTX* clientContext) {
   return static_cast<SSL_SESSION*>(SSL_CTX_get_ex_data(clientContext, sessionIndex()));
 }
 
-bssl::UniquePtr<SSL_CTX> makeClientContext(const std::string& caFile, bool insecure, std::string* error) {
+bssl::UniquePtr<SSL_CTX> makeClientContext(const std::string& caFile, bool insecure,
+                                           std::string* error) {
   bssl::UniquePtr<SSL_CTX> ctx(SSL_CTX_new(TLS_method()));
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
   SSL_CTX_set_max_proto_version(ctx.get(), TLS1_3_VERSION);

@@ -41,8 +41,8 @@ class ServerContext {
 
  private:
   static int onServerName(SSL* ssl, int* alert, void* arg);
-  static int onAlpn(SSL* ssl, const std::uint8_t** out, std::uint8_t* outLen, const std::uint8_t* in,
-                    unsigned inLen, void* arg);
+  static int onAlpn(SSL* ssl, const std::uint8_t** out, std::uint8_t* outLen,
+                    const std::uint8_t* in, unsigned inLen, void* arg);
   static int onTicketKey(SSL* ssl, std::uint8_t* name, std::uint8_t* iv, EVP_CIPHER_CTX* cipher,
                          HMAC_CTX* hmac, int encrypt);
   std::size_t lookup(std::string_view serverName) const;
@@ -59,7 +59,8 @@ class ServerContext {
 };
 
 /// The client side, for wsedge-bench: verify against a CA file, or not at all.
-bssl::UniquePtr<SSL_CTX> makeClientContext(const std::string& caFile, bool insecure, std::string* error);
+bssl::UniquePtr<SSL_CTX> makeClientContext(const std::string& caFile, bool insecure,
+                                           std::string* error);
 
 /// The newest resumable session any SSL of this client context received
 /// (TLS 1.3 tickets arrive after the handshake, so SSL_get_session() never

@@ -53,11 +53,14 @@ int TlsStream::bioWrite(BIO* b, const char* in, int len) {
     BIO_set_retry_write(b);
     return -1;
   }
-  self->out_.write(self->out_.context, reinterpret_cast<const std::byte*>(in), static_cast<std::size_t>(len));
+  self->out_.write(self->out_.context, reinterpret_cast<const std::byte*>(in),
+                   static_cast<std::size_t>(len));
   return len;
 }
 
-long TlsStream::bioCtrl(BIO*, int cmd, long, void*) { return cmd == BIO_CTRL_FLUSH ? 1 : 0; }
+long TlsStream::bioCtrl(BIO*, int cmd, long, void*) {
+  return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
 
 TlsStream::Status TlsStream::fail(int rc) {
   const int err = SSL_get_error(ssl_.get(), rc);
@@ -101,7 +104,8 @@ bool TlsStream::send(std::span<const std::byte> plaintext, Writer out) {
   out_ = out;
   bool ok = true;
   while (!plaintext.empty()) {
-    const int n = SSL_write(ssl_.get(), plaintext.data(), static_cast<int>(std::min<std::size_t>(plaintext.size(), 1 << 30)));
+    const int n = SSL_write(ssl_.get(), plaintext.data(),
+                            static_cast<int>(std::min<std::size_t>(plaintext.size(), 1 << 30)));
     if (n <= 0) {
       fail(n);
       ok = false;

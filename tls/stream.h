@@ -86,7 +86,9 @@ bool sealQueue(TlsStream& tls, Queue& plain, Queue& out) {
     const std::size_t n = plain.gather(iov, 16);
     std::size_t bytes = 0;
     for (std::size_t i = 0; i < n; ++i) {
-      if (!tls.send({static_cast<const std::byte*>(iov[i].iov_base), iov[i].iov_len}, writerFor(out))) return false;
+      if (!tls.send({static_cast<const std::byte*>(iov[i].iov_base), iov[i].iov_len},
+                    writerFor(out)))
+        return false;
       bytes += iov[i].iov_len;
     }
     plain.consume(bytes);

@@ -9,7 +9,8 @@
 
 namespace wsedge::tls {
 
-TicketKeys::TicketKeys(std::uint64_t rotationSeconds) : rotation_(rotationSeconds ? rotationSeconds : 3600) {
+TicketKeys::TicketKeys(std::uint64_t rotationSeconds)
+    : rotation_(rotationSeconds ? rotationSeconds : 3600) {
   RAND_bytes(master_, sizeof master_);
 }
 

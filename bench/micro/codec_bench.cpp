@@ -28,9 +28,9 @@ std::vector<std::byte> randomBytes(std::size_t n) {
 
 // Realistic multilingual text: Latin, Cyrillic, CJK and emoji mixed.
 std::string mixedText(std::size_t n) {
-  static const char* kWords[] = {"The ",      "quick ", "brown ", "fox ",  "café ",   "naïve ",
-                                 "Привет ",   "мир ",   "добро ", "日本語 ", "中文 ",   "한국어 ",
-                                 "😀 ",       "🚀 ",    "🎉 ",    "Ελληνικά ", "עברית ", "data, "};
+  static const char* kWords[] = {"The ",    "quick ", "brown ", "fox ",      "café ",  "naïve ",
+                                 "Привет ", "мир ",   "добро ", "日本語 ",   "中文 ",  "한국어 ",
+                                 "😀 ",      "🚀 ",     "🎉 ",     "Ελληνικά ", "עברית ", "data, "};
   std::mt19937 rng(2);
   std::string s;
   while (s.size() < n + 16) s += kWords[rng() % (sizeof kWords / sizeof *kWords)];

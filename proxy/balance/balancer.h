@@ -20,6 +20,7 @@ class Balancer {
 
 /// Builds the named policy for backends with these weights (all >= 1).
 /// Returns null for an unknown name (the loader refuses those first).
-std::unique_ptr<Balancer> makeBalancer(std::string_view policy, const std::vector<std::uint32_t>& weights);
+std::unique_ptr<Balancer> makeBalancer(std::string_view policy,
+                                       const std::vector<std::uint32_t>& weights);
 
 }  // namespace wsedge::proxy

@@ -17,7 +17,8 @@ std::size_t RoundRobin::pick() {
   return best;
 }
 
-std::unique_ptr<Balancer> makeBalancer(std::string_view policy, const std::vector<std::uint32_t>& weights) {
+std::unique_ptr<Balancer> makeBalancer(std::string_view policy,
+                                       const std::vector<std::uint32_t>& weights) {
   if (policy == "round_robin") return std::make_unique<RoundRobin>(weights);
   return nullptr;
 }

@@ -19,7 +19,8 @@ std::string computeAcceptKey(std::string_view key) {
   std::uint8_t digest[SHA_DIGEST_LENGTH];
   SHA1_Final(digest, &ctx);
   char out[29];  // 4 * ceil(20 / 3) + NUL
-  const std::size_t n = EVP_EncodeBlock(reinterpret_cast<std::uint8_t*>(out), digest, sizeof digest);
+  const std::size_t n =
+      EVP_EncodeBlock(reinterpret_cast<std::uint8_t*>(out), digest, sizeof digest);
   return std::string(out, n);
 }
 

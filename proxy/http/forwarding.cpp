@@ -5,9 +5,9 @@
 namespace wsedge::http {
 namespace {
 
-constexpr std::string_view kHopByHop[] = {"Connection", "Keep-Alive", "Proxy-Connection", "TE",
-                                          "Trailer", "Transfer-Encoding", "Upgrade",
-                                          "Proxy-Authenticate", "Proxy-Authorization"};
+constexpr std::string_view kHopByHop[] = {
+    "Connection", "Keep-Alive",         "Proxy-Connection",   "TE", "Trailer", "Transfer-Encoding",
+    "Upgrade",    "Proxy-Authenticate", "Proxy-Authorization"};
 
 void appendField(std::string& out, std::string_view name, std::string_view value) {
   out.append(name).append(": ").append(value).append("\r\n");
@@ -36,7 +36,8 @@ bool isHopByHop(std::string_view name, const HeadParser& head) {
   return false;
 }
 
-void writeBackendRequest(std::string& out, const UpgradeRequestParser& request, const ForwardInfo& info) {
+void writeBackendRequest(std::string& out, const UpgradeRequestParser& request,
+                         const ForwardInfo& info) {
   const HeadParser& head = request.head();
   out.append("GET ").append(request.target()).append(" HTTP/1.1\r\n");
   std::string forwardedFor;
@@ -47,7 +48,8 @@ void writeBackendRequest(std::string& out, const UpgradeRequestParser& request, 
     }
   }
   copyEndToEnd(out, head, [](std::string_view name) {
-    return equalsIgnoreCase(name, "X-Forwarded-For") || equalsIgnoreCase(name, "X-Forwarded-Proto") ||
+    return equalsIgnoreCase(name, "X-Forwarded-For") ||
+           equalsIgnoreCase(name, "X-Forwarded-Proto") ||
            equalsIgnoreCase(name, "X-Forwarded-Host");
   });
   out.append("Upgrade: websocket\r\nConnection: Upgrade\r\n");

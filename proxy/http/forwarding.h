@@ -25,7 +25,8 @@ bool isHopByHop(std::string_view name, const HeadParser& head);
 /// subprotocols, extensions, Origin, cookies and other end-to-end fields;
 /// fresh Upgrade/Connection; X-Forwarded-For (appended), -Proto and -Host
 /// (replacing whatever the client sent).
-void writeBackendRequest(std::string& out, const UpgradeRequestParser& request, const ForwardInfo& info);
+void writeBackendRequest(std::string& out, const UpgradeRequestParser& request,
+                         const ForwardInfo& info);
 
 /// The backend's verified 101, for the client.
 void writeClientUpgrade(std::string& out, const UpgradeResponseParser& response);

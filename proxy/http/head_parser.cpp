@@ -5,10 +5,14 @@
 namespace wsedge::http {
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
 
 // VCHAR, obs-text, SP and HTAB. Everything else (CTL, NUL, DEL) is refused.
-bool isFieldValueChar(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7F); }
+bool isFieldValueChar(unsigned char c) {
+  return c == '\t' || (c >= 0x20 && c != 0x7F);
+}
 
 }  // namespace
 
@@ -22,7 +26,8 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
 
 bool listContainsToken(std::string_view list, std::string_view token) {
   bool found = false;
-  forEachListElement(list, [&](std::string_view item) { found = found || equalsIgnoreCase(item, token); });
+  forEachListElement(
+      list, [&](std::string_view item) { found = found || equalsIgnoreCase(item, token); });
   return found;
 }
 

@@ -41,6 +41,8 @@ static_assert(kTable.size() == static_cast<std::size_t>(Rejection::kBadProtocols
 
 }  // namespace
 
-const RejectionInfo& describe(Rejection r) { return kTable[static_cast<std::size_t>(r)]; }
+const RejectionInfo& describe(Rejection r) {
+  return kTable[static_cast<std::size_t>(r)];
+}
 
 }  // namespace wsedge::http

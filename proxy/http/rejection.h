@@ -18,7 +18,7 @@ enum class Rejection : std::uint8_t {
   kBadFieldName,
   kBadFieldValue,
   kMethodNotAllowed,
-  kHttpVersion,           // HTTP/1.0: an upgrade needs 1.1
+  kHttpVersion,             // HTTP/1.0: an upgrade needs 1.1
   kHttpVersionUnsupported,  // HTTP/2 and later on this port
   kBadTarget,
   kMissingHost,
@@ -29,14 +29,14 @@ enum class Rejection : std::uint8_t {
   kConnectionNotUpgrade,  // Connection lacks the upgrade token
   kUnsupportedWsVersion,  // Sec-WebSocket-Version missing or not 13
   kDuplicateWsVersion,
-  kBadWsKey,              // missing, duplicated, or not 16 bytes of base64
-  kBadExtensions,         // Sec-WebSocket-Extensions does not parse
-  kBadProtocols,          // Sec-WebSocket-Protocol is not a list of tokens
+  kBadWsKey,       // missing, duplicated, or not 16 bytes of base64
+  kBadExtensions,  // Sec-WebSocket-Extensions does not parse
+  kBadProtocols,   // Sec-WebSocket-Protocol is not a list of tokens
 };
 
 struct RejectionInfo {
   int status;
-  std::string_view detail;  // one line for the response body and the log
+  std::string_view detail;       // one line for the response body and the log
   std::string_view extraFields;  // complete "Name: value\r\n" lines, or empty
 };
 

@@ -8,15 +8,24 @@ namespace wsedge::http {
 
 Rejection rejectionFor(HeadError e) {
   switch (e) {
-    case HeadError::kNone: return Rejection::kNone;
-    case HeadError::kStartLineTooLong: return Rejection::kRequestLineTooLong;
-    case HeadError::kFieldsTooLarge: return Rejection::kFieldsTooLarge;
-    case HeadError::kTooManyFields: return Rejection::kTooManyFields;
-    case HeadError::kBareLf: return Rejection::kBareLf;
-    case HeadError::kBareCr: return Rejection::kBareCr;
-    case HeadError::kObsFold: return Rejection::kObsFold;
-    case HeadError::kBadFieldName: return Rejection::kBadFieldName;
-    case HeadError::kBadFieldValue: return Rejection::kBadFieldValue;
+    case HeadError::kNone:
+      return Rejection::kNone;
+    case HeadError::kStartLineTooLong:
+      return Rejection::kRequestLineTooLong;
+    case HeadError::kFieldsTooLarge:
+      return Rejection::kFieldsTooLarge;
+    case HeadError::kTooManyFields:
+      return Rejection::kTooManyFields;
+    case HeadError::kBareLf:
+      return Rejection::kBareLf;
+    case HeadError::kBareCr:
+      return Rejection::kBareCr;
+    case HeadError::kObsFold:
+      return Rejection::kObsFold;
+    case HeadError::kBadFieldName:
+      return Rejection::kBadFieldName;
+    case HeadError::kBadFieldValue:
+      return Rejection::kBadFieldValue;
   }
   return Rejection::kBadRequestLine;
 }
@@ -92,7 +101,8 @@ Rejection UpgradeRequestParser::validate() {
   bool connection = false;
   for (std::size_t i = 0; i < head_.fieldCount(); ++i) {
     const Field f = head_.field(i);
-    if (equalsIgnoreCase(f.name, "Upgrade")) upgrade = upgrade || listContainsToken(f.value, "websocket");
+    if (equalsIgnoreCase(f.name, "Upgrade"))
+      upgrade = upgrade || listContainsToken(f.value, "websocket");
     if (equalsIgnoreCase(f.name, "Connection")) {
       connection = connection || listContainsToken(f.value, "upgrade");
     }

@@ -8,14 +8,22 @@ namespace wsedge::http {
 
 std::string_view describe(ResponseVerdict v) {
   switch (v) {
-    case ResponseVerdict::kAccepted: return "accepted";
-    case ResponseVerdict::kNotUpgrade: return "backend answered without upgrading";
-    case ResponseVerdict::kMalformed: return "malformed response from backend";
-    case ResponseVerdict::kBadUpgrade: return "101 without Upgrade: websocket";
-    case ResponseVerdict::kBadConnection: return "101 without Connection: upgrade";
-    case ResponseVerdict::kBadAccept: return "101 with a wrong Sec-WebSocket-Accept";
-    case ResponseVerdict::kProtocolNotOffered: return "101 with a subprotocol that was not offered";
-    case ResponseVerdict::kExtensionNotOffered: return "101 with an extension that was not offered";
+    case ResponseVerdict::kAccepted:
+      return "accepted";
+    case ResponseVerdict::kNotUpgrade:
+      return "backend answered without upgrading";
+    case ResponseVerdict::kMalformed:
+      return "malformed response from backend";
+    case ResponseVerdict::kBadUpgrade:
+      return "101 without Upgrade: websocket";
+    case ResponseVerdict::kBadConnection:
+      return "101 without Connection: upgrade";
+    case ResponseVerdict::kBadAccept:
+      return "101 with a wrong Sec-WebSocket-Accept";
+    case ResponseVerdict::kProtocolNotOffered:
+      return "101 with a subprotocol that was not offered";
+    case ResponseVerdict::kExtensionNotOffered:
+      return "101 with an extension that was not offered";
   }
   return "unknown";
 }
@@ -88,10 +96,12 @@ ResponseVerdict UpgradeResponseParser::verifyUpgrade(const UpgradeOffer& offer) 
   }
   for (std::size_t i = 0; i < extensions_.size(); ++i) {
     const Extension& e = extensions_[i];
-    const bool offered = std::any_of(offer.extensions.begin(), offer.extensions.end(),
-                                     [&](const Extension& o) { return equalsIgnoreCase(o.name, e.name); });
-    const bool repeated = std::any_of(extensions_.begin(), extensions_.begin() + i,
-                                      [&](const Extension& o) { return equalsIgnoreCase(o.name, e.name); });
+    const bool offered =
+        std::any_of(offer.extensions.begin(), offer.extensions.end(),
+                    [&](const Extension& o) { return equalsIgnoreCase(o.name, e.name); });
+    const bool repeated =
+        std::any_of(extensions_.begin(), extensions_.begin() + i,
+                    [&](const Extension& o) { return equalsIgnoreCase(o.name, e.name); });
     if (!offered || repeated) return ResponseVerdict::kExtensionNotOffered;
     if (equalsIgnoreCase(e.name, "permessage-deflate") && !parsePerMessageDeflate(e, false)) {
       return ResponseVerdict::kExtensionNotOffered;

@@ -11,8 +11,8 @@ enum class CloseCode : std::uint16_t {
   kGoingAway = 1001,
   kProtocolError = 1002,
   kUnsupportedData = 1003,
-  kNoStatus = 1005,   // never on the wire: the close frame had no payload
-  kAbnormal = 1006,   // never on the wire: the connection dropped without a close
+  kNoStatus = 1005,  // never on the wire: the close frame had no payload
+  kAbnormal = 1006,  // never on the wire: the connection dropped without a close
   kInvalidPayload = 1007,
   kPolicyViolation = 1008,
   kMessageTooBig = 1009,
@@ -30,6 +30,8 @@ constexpr bool isValidWireCloseCode(std::uint16_t code) {
          (code >= 3000 && code <= 4999);
 }
 
-constexpr std::uint16_t toWire(CloseCode code) { return static_cast<std::uint16_t>(code); }
+constexpr std::uint16_t toWire(CloseCode code) {
+  return static_cast<std::uint16_t>(code);
+}
 
 }  // namespace wsedge::ws

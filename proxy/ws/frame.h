@@ -17,8 +17,12 @@ enum class Opcode : std::uint8_t {
   kPong = 0xA,
 };
 
-constexpr bool isControl(Opcode op) { return (static_cast<std::uint8_t>(op) & 0x8) != 0; }
-constexpr bool isKnownOpcode(std::uint8_t op) { return op <= 0x2 || (op >= 0x8 && op <= 0xA); }
+constexpr bool isControl(Opcode op) {
+  return (static_cast<std::uint8_t>(op) & 0x8) != 0;
+}
+constexpr bool isKnownOpcode(std::uint8_t op) {
+  return op <= 0x2 || (op >= 0x8 && op <= 0xA);
+}
 
 /// RSV bits as they sit in the first header byte.
 inline constexpr std::uint8_t kRsv1 = 0x40;

@@ -191,8 +191,8 @@ ParseStatus FrameParser<R>::startFrame(Sink& sink) {
     messageSize_ = 0;
     // A compressed (RSV1) message is not UTF-8 on the wire; it cannot be
     // checked without inflating it.
-    validating_ = limits_.validateUtf8 && frame_.opcode == Opcode::kText &&
-                  (frame_.rsv & kRsv1) == 0;
+    validating_ =
+        limits_.validateUtf8 && frame_.opcode == Opcode::kText && (frame_.rsv & kRsv1) == 0;
   }
   messageSize_ += frame_.length;
   sink.onFrameStart(frame_);
@@ -254,7 +254,8 @@ ParseStatus FrameParser<R>::finishControl(Sink& sink) {
                                       std::to_integer<unsigned>(control_[1]));
     if (!isValidWireCloseCode(code)) return fail(CloseCode::kProtocolError, "invalid close code");
     reason = {reinterpret_cast<const char*>(control_) + 2, controlHave_ - 2u};
-    if (!isValidUtf8(reason)) return fail(CloseCode::kInvalidPayload, "invalid UTF-8 in close reason");
+    if (!isValidUtf8(reason))
+      return fail(CloseCode::kInvalidPayload, "invalid UTF-8 in close reason");
   }
   stage_ = Stage::kClosed;
   sink.onClose(code, reason);

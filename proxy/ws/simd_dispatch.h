@@ -33,7 +33,9 @@ struct Dispatch {
 
 extern Dispatch gDispatch;
 
-inline const Dispatch& dispatch() { return gDispatch; }
+inline const Dispatch& dispatch() {
+  return gDispatch;
+}
 void selectDispatch(SimdLevel level);
 
 }  // namespace wsedge::ws::detail

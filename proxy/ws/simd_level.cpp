@@ -18,7 +18,9 @@ SimdLevel detectedSimdLevel() {
   return level;
 }
 
-SimdLevel activeSimdLevel() { return detail::dispatch().level; }
+SimdLevel activeSimdLevel() {
+  return detail::dispatch().level;
+}
 
 bool forceSimdLevel(SimdLevel level) {
   if (level > detectedSimdLevel()) return false;
@@ -28,10 +30,14 @@ bool forceSimdLevel(SimdLevel level) {
 
 std::string_view simdLevelName(SimdLevel level) {
   switch (level) {
-    case SimdLevel::kScalar: return "scalar";
-    case SimdLevel::kSse2: return "sse2";
-    case SimdLevel::kAvx2: return "avx2";
-    case SimdLevel::kAvx512: return "avx512";
+    case SimdLevel::kScalar:
+      return "scalar";
+    case SimdLevel::kSse2:
+      return "sse2";
+    case SimdLevel::kAvx2:
+      return "avx2";
+    case SimdLevel::kAvx512:
+      return "avx512";
   }
   return "unknown";
 }

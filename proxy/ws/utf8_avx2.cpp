@@ -48,9 +48,9 @@ WSEDGE_AVX2 void checkBlock(State& st, __m256i input) {
   const __m256i prev1 = prevBytes<1>(input, st.prev);
   const __m256i lowNibbleMask = _mm256_set1_epi8(0x0F);
   const __m256i special = _mm256_and_si256(
-      _mm256_and_si256(_mm256_shuffle_epi8(table(kUtf8Byte1High), highNibble(prev1)),
-                       _mm256_shuffle_epi8(table(kUtf8Byte1Low),
-                                           _mm256_and_si256(prev1, lowNibbleMask))),
+      _mm256_and_si256(
+          _mm256_shuffle_epi8(table(kUtf8Byte1High), highNibble(prev1)),
+          _mm256_shuffle_epi8(table(kUtf8Byte1Low), _mm256_and_si256(prev1, lowNibbleMask))),
       _mm256_shuffle_epi8(table(kUtf8Byte2High), highNibble(input)));
   const __m256i prev2 = prevBytes<2>(input, st.prev);
   const __m256i prev3 = prevBytes<3>(input, st.prev);
@@ -60,10 +60,10 @@ WSEDGE_AVX2 void checkBlock(State& st, __m256i input) {
   const __m256i must23Cont = _mm256_and_si256(must23, _mm256_set1_epi8(static_cast<char>(0x80)));
   st.error = _mm256_or_si256(st.error, _mm256_xor_si256(must23Cont, special));
   // A lead byte in the last three positions needs bytes from the next block.
-  const __m256i maxTail = _mm256_setr_epi8(
-      -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-      -1, -1, -1, -1, -1, -1, static_cast<char>(0xF0 - 1), static_cast<char>(0xE0 - 1),
-      static_cast<char>(0xC0 - 1));
+  const __m256i maxTail =
+      _mm256_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                       -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, static_cast<char>(0xF0 - 1),
+                       static_cast<char>(0xE0 - 1), static_cast<char>(0xC0 - 1));
   st.prevIncomplete = _mm256_subs_epu8(input, maxTail);
   st.prev = input;
 }

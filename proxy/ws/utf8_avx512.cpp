@@ -8,8 +8,7 @@
 namespace wsedge::ws::detail {
 namespace {
 
-#define WSEDGE_AVX512 \
-  __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) inline
+#define WSEDGE_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) inline
 
 WSEDGE_AVX512 __m512i table(const std::uint8_t (&t)[16]) {
   return _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t)));
@@ -42,9 +41,9 @@ WSEDGE_AVX512 void checkBlock(State& st, __m512i input) {
   const __m512i lanesUp = _mm512_alignr_epi32(input, st.prev, 12);
   const __m512i prev1 = prevBytes<1>(input, lanesUp);
   const __m512i special = _mm512_and_si512(
-      _mm512_and_si512(
-          _mm512_shuffle_epi8(table(kUtf8Byte1High), highNibble(prev1)),
-          _mm512_shuffle_epi8(table(kUtf8Byte1Low), _mm512_and_si512(prev1, _mm512_set1_epi8(0x0F)))),
+      _mm512_and_si512(_mm512_shuffle_epi8(table(kUtf8Byte1High), highNibble(prev1)),
+                       _mm512_shuffle_epi8(table(kUtf8Byte1Low),
+                                           _mm512_and_si512(prev1, _mm512_set1_epi8(0x0F)))),
       _mm512_shuffle_epi8(table(kUtf8Byte2High), highNibble(input)));
   const __m512i prev2 = prevBytes<2>(input, lanesUp);
   const __m512i prev3 = prevBytes<3>(input, lanesUp);
@@ -53,8 +52,8 @@ WSEDGE_AVX512 void checkBlock(State& st, __m512i input) {
   const __m512i must23Cont = _mm512_and_si512(must23, _mm512_set1_epi8(static_cast<char>(0x80)));
   st.error = _mm512_or_si512(st.error, _mm512_xor_si512(must23Cont, special));
   // 0xFF everywhere but the last three bytes: 0xEF, 0xDF, 0xBF.
-  const __m512i maxTail = _mm512_set_epi64(static_cast<long long>(0xBFDFEFFFFFFFFFFFULL), -1, -1,
-                                           -1, -1, -1, -1, -1);
+  const __m512i maxTail =
+      _mm512_set_epi64(static_cast<long long>(0xBFDFEFFFFFFFFFFFULL), -1, -1, -1, -1, -1, -1, -1);
   st.prevIncomplete = _mm512_subs_epu8(input, maxTail);
   st.prev = input;
 }

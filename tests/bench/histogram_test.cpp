@@ -57,7 +57,9 @@ TEST(Histogram, BucketsCoverEveryValueInOrder) {
     const std::uint64_t v = rng() % Histogram::kMaxValue;
     const std::size_t idx = Histogram::indexOf(v);
     ASSERT_GE(Histogram::highestEquivalent(idx), v);
-    if (idx > 0) ASSERT_LT(Histogram::highestEquivalent(idx - 1), v);
+    if (idx > 0) {
+      ASSERT_LT(Histogram::highestEquivalent(idx - 1), v);
+    }
   }
 }
 

@@ -21,16 +21,19 @@ Result check(const Payload& p, std::span<const std::byte> m, std::uint64_t seq, 
   Payload::Checker c;
   c.begin(p, seq, size);
   if (piece == 0) piece = m.size() + 1;
-  for (std::size_t i = 0; i < m.size(); i += piece) c.feed(m.subspan(i, std::min(piece, m.size() - i)));
+  for (std::size_t i = 0; i < m.size(); i += piece)
+    c.feed(m.subspan(i, std::min(piece, m.size() - i)));
   return c.finish();
 }
 
 TEST(Payload, AnEchoChecksOutWhateverTheSplit) {
   for (bool text : {false, true}) {
     Payload p(70000, text, 1);
-    for (std::size_t size : {Payload::minSize(text), std::size_t{64}, std::size_t{1024}, std::size_t{70000}}) {
+    for (std::size_t size :
+         {Payload::minSize(text), std::size_t{64}, std::size_t{1024}, std::size_t{70000}}) {
       const auto m = message(p, size, 42);
-      for (std::size_t piece : {0, 1, 7, 1000}) EXPECT_EQ(check(p, m, 42, size, piece), Result::kOk);
+      for (std::size_t piece : {0, 1, 7, 1000})
+        EXPECT_EQ(check(p, m, 42, size, piece), Result::kOk);
     }
   }
 }

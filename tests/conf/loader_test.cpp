@@ -70,19 +70,22 @@ TEST(ConfigLoader, TyposAreRefusedWithTheirPlaceAndASuggestion) {
             "t.yaml:19:3: unknown key 'idle_timout' in limits (did you mean 'idle_timeout'?)");
   EXPECT_EQ(errorFor(replace(kValid, "workers: 2", "wrokers: 2")),
             "t.yaml:2:1: unknown key 'wrokers' in the configuration (did you mean 'workers'?)");
-  EXPECT_NE(errorFor(replace(kValid, "workers: 2", "colour: blue")).find("expected one of: workers"),
-            std::string::npos);
+  EXPECT_NE(
+      errorFor(replace(kValid, "workers: 2", "colour: blue")).find("expected one of: workers"),
+      std::string::npos);
 }
 
 TEST(ConfigLoader, BadValuesNameTheirPlace) {
-  EXPECT_EQ(errorFor(replace(kValid, "1MiB", "1 potato")),
-            "t.yaml:18:21: max_message_size: '1 potato' is not a size (such as 16MiB, 64KiB, 4096)");
+  EXPECT_EQ(
+      errorFor(replace(kValid, "1MiB", "1 potato")),
+      "t.yaml:18:21: max_message_size: '1 potato' is not a size (such as 16MiB, 64KiB, 4096)");
   EXPECT_EQ(errorFor(replace(kValid, "90s", "90")),
             "t.yaml:19:17: idle_timeout: '90' is not a duration (such as 10s, 500ms, 5m)");
   EXPECT_EQ(errorFor(replace(kValid, "127.0.0.1:9001", "127.0.0.1")),
             "t.yaml:13:20: backend address must be HOST:PORT (or [IPv6]:PORT), got '127.0.0.1'");
-  EXPECT_EQ(errorFor(replace(kValid, "pool: chat", "pool: chta")),
-            "t.yaml:7:15: route refers to pool 'chta', which is not defined (pools: chat, default)");
+  EXPECT_EQ(
+      errorFor(replace(kValid, "pool: chat", "pool: chta")),
+      "t.yaml:7:15: route refers to pool 'chta', which is not defined (pools: chat, default)");
   EXPECT_EQ(errorFor(replace(kValid, "workers: 2", "workers: 0")),
             "t.yaml:2:10: workers (or auto) must be a whole number from 1 to 1024, got '0'");
   EXPECT_EQ(errorFor(replace(kValid, "round_robin", "fastest")),
@@ -98,7 +101,8 @@ TEST(ConfigLoader, StructureErrors) {
   EXPECT_EQ(errorFor("pools: {}\n"), "t.yaml:1:1: no 'listeners' defined");
   EXPECT_EQ(errorFor("- a\n- b\n"), "t.yaml:1:1: the configuration must be a mapping");
   EXPECT_EQ(errorFor("a: [\n"), "t.yaml:2:1: end of sequence flow not found");
-  const std::string twice = replace(kValid, "pools:", "  - address: 127.0.0.1:8080\n    routes: [ { pool: chat } ]\npools:");
+  const std::string twice = replace(
+      kValid, "pools:", "  - address: 127.0.0.1:8080\n    routes: [ { pool: chat } ]\npools:");
   EXPECT_EQ(errorFor(twice), "t.yaml:9:14: listener address 127.0.0.1:8080 is used twice");
 }
 
@@ -141,7 +145,8 @@ TEST(Units, HostPort) {
   ASSERT_TRUE(b);
   EXPECT_EQ(b->host, "::1");
   EXPECT_EQ(parseHostPort("example.com:9000")->host, "example.com");
-  for (const char* bad : {"127.0.0.1", ":80", "host:0", "host:65536", "::1:80", "[::1]80", "h:8o"}) {
+  for (const char* bad :
+       {"127.0.0.1", ":80", "host:0", "host:65536", "::1:80", "[::1]80", "h:8o"}) {
     EXPECT_FALSE(parseHostPort(bad)) << bad;
   }
 }

@@ -22,7 +22,9 @@ struct Recorder {
     log += h.fin ? 'F' : '-';
     log += std::to_string(h.length);
   }
-  void onPayload(std::span<std::byte> d) { log.append(reinterpret_cast<const char*>(d.data()), d.size()); }
+  void onPayload(std::span<std::byte> d) {
+    log.append(reinterpret_cast<const char*>(d.data()), d.size());
+  }
   void onFrameEnd(const FrameHeader&) { log += 'E'; }
   void onControl(Opcode op, std::span<const std::byte> p) {
     log += 'C';

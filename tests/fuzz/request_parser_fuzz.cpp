@@ -42,6 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const Outcome split = run(in, cut);
   if (whole.state != split.state || whole.rejection != split.rejection) std::abort();
   // Where the request ends (and pipelined frames begin) must not depend on the split.
-  if (whole.state == UpgradeRequestParser::State::kComplete && whole.used != split.used) std::abort();
+  if (whole.state == UpgradeRequestParser::State::kComplete && whole.used != split.used)
+    std::abort();
   return 0;
 }

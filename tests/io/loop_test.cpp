@@ -90,7 +90,9 @@ TEST(Loop, NoDataIsLostWhenTheBufferRingRunsDry) {
       std::vector<std::uint8_t> data(kBytes);
       for (std::size_t k = 0; k < kBytes; ++k) data[k] = static_cast<std::uint8_t>(k * 31 + i);
       std::size_t sent = 0;
-      while (sent < kBytes) sent += static_cast<std::size_t>(::send(pairs[i].peer, data.data() + sent, kBytes - sent, 0));
+      while (sent < kBytes)
+        sent +=
+            static_cast<std::size_t>(::send(pairs[i].peer, data.data() + sent, kBytes - sent, 0));
       ::shutdown(pairs[i].peer, SHUT_WR);
     });
   }
@@ -107,7 +109,8 @@ TEST(Loop, NoDataIsLostWhenTheBufferRingRunsDry) {
     const auto& got = c.received[ids[i].slot];
     ASSERT_EQ(got.size(), kBytes) << "connection " << i;
     for (std::size_t k = 0; k < kBytes; ++k) {
-      ASSERT_EQ(std::to_integer<std::uint8_t>(got[k]), static_cast<std::uint8_t>(k * 31 + i)) << i << " at " << k;
+      ASSERT_EQ(std::to_integer<std::uint8_t>(got[k]), static_cast<std::uint8_t>(k * 31 + i))
+          << i << " at " << k;
     }
     ::close(pairs[i].peer);
   }
@@ -132,7 +135,8 @@ TEST(Loop, ClosingWithASendInFlightReportsOnceAndNothingAfter) {
   EXPECT_TRUE(loop.alive(id));
   loop.close(id, false);
   EXPECT_FALSE(loop.alive(id)) << "a closing connection is not alive";
-  ASSERT_TRUE(runUntil(loop, [&] { return c.closes[id.slot] == 1 && loop.connectionCount() == 0; }));
+  ASSERT_TRUE(
+      runUntil(loop, [&] { return c.closes[id.slot] == 1 && loop.connectionCount() == 0; }));
   EXPECT_EQ(c.closes[id.slot], 1);
   EXPECT_EQ(c.callbacksAfterClose, 0);
   // The id is stale now: the loop ignores it.

@@ -16,7 +16,9 @@ std::string pendingText(const SendQueue& q) {
   return s;
 }
 
-void put(SendQueue& q, const std::string& s) { q.write(std::as_bytes(std::span(s))); }
+void put(SendQueue& q, const std::string& s) {
+  q.write(std::as_bytes(std::span(s)));
+}
 
 TEST(SendQueue, OnlyCommittedBytesAreSent) {
   ChunkPool pool;

@@ -57,15 +57,19 @@ struct Frames {
     header = h;
     current.clear();
   }
-  void onPayload(std::span<std::byte> d) { current.append(reinterpret_cast<char*>(d.data()), d.size()); }
+  void onPayload(std::span<std::byte> d) {
+    current.append(reinterpret_cast<char*>(d.data()), d.size());
+  }
   void onFrameEnd(const ws::FrameHeader&) {
     list.push_back({header.opcode, header.fin, header.masked, header.mask, current});
   }
   void onControl(ws::Opcode op, std::span<const std::byte> p) {
-    list.push_back({op, true, false, {}, std::string(reinterpret_cast<const char*>(p.data()), p.size())});
+    list.push_back(
+        {op, true, false, {}, std::string(reinterpret_cast<const char*>(p.data()), p.size())});
   }
   void onClose(std::uint16_t code, std::string_view reason) {
-    list.push_back({ws::Opcode::kClose, true, false, {}, std::to_string(code) + ":" + std::string(reason)});
+    list.push_back(
+        {ws::Opcode::kClose, true, false, {}, std::to_string(code) + ":" + std::string(reason)});
   }
 };
 
@@ -93,7 +97,8 @@ TEST(Relay, ClientFramesAreRemaskedWithAFreshKey) {
   const Frames got = parseOutput<ws::Role::kServer>(wire);  // the backend's view
   ASSERT_EQ(got.list.size(), 1u);
   EXPECT_TRUE(got.list[0].masked);
-  EXPECT_NE(got.list[0].key, (ws::MaskKey{0xA1, 0xB2, 0xC3, 0xD4})) << "the client's key is not reused";
+  EXPECT_NE(got.list[0].key, (ws::MaskKey{0xA1, 0xB2, 0xC3, 0xD4}))
+      << "the client's key is not reused";
   EXPECT_EQ(got.list[0].payload, "hello backend");
 }
 
@@ -153,7 +158,8 @@ TEST(Relay, AnnouncedLengthTakesNoRoomUntilThePayloadArrives) {
   // The rest, in uneven pieces that cross chunk boundaries, still makes one whole frame.
   const std::size_t cuts[] = {8, 1000, 5000, 40000, in.size()};
   for (std::size_t i = 0; i + 1 < std::size(cuts); ++i) {
-    Bytes piece(in.begin() + static_cast<std::ptrdiff_t>(cuts[i]), in.begin() + static_cast<std::ptrdiff_t>(cuts[i + 1]));
+    Bytes piece(in.begin() + static_cast<std::ptrdiff_t>(cuts[i]),
+                in.begin() + static_cast<std::ptrdiff_t>(cuts[i + 1]));
     EXPECT_EQ(relay.feed(piece, fx.out).status, RelayResult::Status::kOk);
     if (i + 2 < std::size(cuts)) {
       EXPECT_EQ(fx.out.pending(), 0u) << "piece " << i;

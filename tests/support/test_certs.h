@@ -24,8 +24,10 @@ class TestCerts {
     char tmpl[] = "/tmp/wsedge-certs-XXXXXX";
     dir_ = mkdtemp(tmpl);
     const std::string d = dir_;
-    run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=wsedge-test-ca"
-        " -keyout " + d + "/ca.key -out " + d + "/ca.pem");
+    run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "
+        "/CN=wsedge-test-ca"
+        " -keyout " +
+        d + "/ca.key -out " + d + "/ca.pem");
     leaf("leaf", "ec -pkeyopt ec_paramgen_curve:P-256", "localhost",
          "DNS:localhost,IP:127.0.0.1,DNS:*.wild.test", "2");
     leaf("other", "ec -pkeyopt ec_paramgen_curve:P-384", "other.test", "DNS:other.test", "2");
@@ -35,15 +37,15 @@ class TestCerts {
     std::ofstream(d + "/garbage.pem") << "this is not PEM\n";
   }
 
-  void leaf(const std::string& name, const std::string& key, const std::string& cn, const std::string& san,
-            const std::string& days) {
+  void leaf(const std::string& name, const std::string& key, const std::string& cn,
+            const std::string& san, const std::string& days) {
     const std::string d = dir_;
-    run("openssl req -newkey " + key + " -nodes -subj /CN=" + cn + " -keyout " + d + "/" + name + ".key -out " +
-        d + "/" + name + ".csr");
+    run("openssl req -newkey " + key + " -nodes -subj /CN=" + cn + " -keyout " + d + "/" + name +
+        ".key -out " + d + "/" + name + ".csr");
     std::ofstream(d + "/" + name + ".ext") << "subjectAltName=" << san << "\n";
     run("openssl x509 -req -in " + d + "/" + name + ".csr -CA " + d + "/ca.pem -CAkey " + d +
-        "/ca.key -CAcreateserial -days " + days + " -extfile " + d + "/" + name + ".ext -out " + d + "/" + name +
-        ".pem");
+        "/ca.key -CAcreateserial -days " + days + " -extfile " + d + "/" + name + ".ext -out " + d +
+        "/" + name + ".pem");
   }
 
   static void run(const std::string& cmd) {

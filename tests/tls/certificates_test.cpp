@@ -38,24 +38,27 @@ TEST(Certificates, LoadsEcdsaAndRsaWithTheirNames) {
 TEST(Certificates, ProblemsAreOneLineNamingTheFile) {
   const TestCerts& t = TestCerts::get();
   EXPECT_EQ(errorFor(t.path("missing.pem"), t.path("leaf.key")),
-            "w.yaml:3:7: cannot read certificate file '" + t.path("missing.pem") + "': No such file or directory");
+            "w.yaml:3:7: cannot read certificate file '" + t.path("missing.pem") +
+                "': No such file or directory");
   EXPECT_EQ(errorFor(t.path("leaf.pem"), t.path("missing.key")),
-            "w.yaml:3:7: cannot read key file '" + t.path("missing.key") + "': No such file or directory");
+            "w.yaml:3:7: cannot read key file '" + t.path("missing.key") +
+                "': No such file or directory");
   EXPECT_EQ(errorFor(t.path("garbage.pem"), t.path("leaf.key")),
             "w.yaml:3:7: '" + t.path("garbage.pem") + "' holds no PEM certificate");
   EXPECT_EQ(errorFor(t.path("leaf.pem"), t.path("garbage.pem")),
             "w.yaml:3:7: '" + t.path("garbage.pem") + "' holds no PEM private key");
   EXPECT_EQ(errorFor(t.path("leaf.pem"), t.path("other.key")),
-            "w.yaml:3:7: the key in '" + t.path("other.key") + "' does not match the certificate in '" +
-                t.path("leaf.pem") + "'");
+            "w.yaml:3:7: the key in '" + t.path("other.key") +
+                "' does not match the certificate in '" + t.path("leaf.pem") + "'");
 }
 
 TEST(Certificates, AnExpiredCertificateWarns) {
   const TestCerts& t = TestCerts::get();
   auto set = loadCertificates({{t.path("expired.pem"), t.path("expired.key"), "w.yaml:9:9"}});
   ASSERT_EQ(set->warnings.size(), 1u);
-  EXPECT_NE(set->warnings[0].find("w.yaml:9:9: certificate '" + t.path("expired.pem") + "' expired on "),
-            std::string::npos);
+  EXPECT_NE(
+      set->warnings[0].find("w.yaml:9:9: certificate '" + t.path("expired.pem") + "' expired on "),
+      std::string::npos);
 }
 
 }  // namespace

@@ -58,13 +58,15 @@ std::shared_ptr<const CertificateSet> certs() {
   return set;
 }
 
-Pair connect(ServerContext& server, SSL_CTX* clientCtx, const std::string& sni, SSL_SESSION* resume = nullptr) {
+Pair connect(ServerContext& server, SSL_CTX* clientCtx, const std::string& sni,
+             SSL_SESSION* resume = nullptr) {
   Pair p;
   p.server = std::make_unique<TlsStream>(server.newSsl());
   bssl::UniquePtr<SSL> ssl = newClientSsl(clientCtx, sni, true);
   if (resume) SSL_set_session(ssl.get(), resume);
   p.client = std::make_unique<TlsStream>(std::move(ssl));
-  p.clientStatus = p.client->receive({}, p.toServer.writer(), p.clientPlain.reader());  // ClientHello
+  p.clientStatus =
+      p.client->receive({}, p.toServer.writer(), p.clientPlain.reader());  // ClientHello
   p.pump();
   return p;
 }
@@ -102,16 +104,19 @@ TEST(TlsStream, SniChoosesTheCertificate) {
   ServerContext server(certs(), {});
   auto clientCtx = clientContext();
   Pair other = connect(server, clientCtx.get(), "other.test");
-  ASSERT_TRUE(other.client->handshakeDone()) << other.client->error();  // verified against other.test
+  ASSERT_TRUE(other.client->handshakeDone())
+      << other.client->error();  // verified against other.test
   EXPECT_TRUE(ServerContext::usedSni(other.server->ssl()));
   EXPECT_TRUE(server.selected(other.server->ssl()).covers("other.test"));
   Pair wild = connect(server, clientCtx.get(), "x.wild.test");
   ASSERT_TRUE(wild.client->handshakeDone()) << wild.client->error();
-  EXPECT_TRUE(server.selected(wild.server->ssl()).covers("localhost")) << "the wildcard lives on the first cert";
+  EXPECT_TRUE(server.selected(wild.server->ssl()).covers("localhost"))
+      << "the wildcard lives on the first cert";
   // An unknown name gets the default certificate; the client refuses it.
   Pair unknown = connect(server, clientCtx.get(), "unknown.test");
   EXPECT_EQ(unknown.clientStatus, TlsStream::Status::kError);
-  EXPECT_NE(unknown.client->error().find("CERTIFICATE_VERIFY_FAILED"), std::string::npos) << unknown.client->error();
+  EXPECT_NE(unknown.client->error().find("CERTIFICATE_VERIFY_FAILED"), std::string::npos)
+      << unknown.client->error();
 }
 
 TEST(TlsStream, MinimumVersion13RefusesTls12Clients) {
@@ -153,7 +158,8 @@ TEST(TlsStream, GarbageInsteadOfAClientHelloIsAnError) {
   TlsStream s(server.newSsl());
   Pipe out, plain;
   const std::string junk = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-  EXPECT_EQ(s.receive(std::as_bytes(std::span(junk)), out.writer(), plain.reader()), TlsStream::Status::kError);
+  EXPECT_EQ(s.receive(std::as_bytes(std::span(junk)), out.writer(), plain.reader()),
+            TlsStream::Status::kError);
   EXPECT_FALSE(s.error().empty());
 }
 
@@ -164,7 +170,8 @@ TEST(TicketKeys, KeysAreDerivedPerPeriod) {
   EXPECT_EQ(std::memcmp(k1.aes, k1again.aes, 16), 0);
   EXPECT_NE(std::memcmp(k1.name, k2.name, 16), 0);
   TicketKeys b(3600);
-  EXPECT_NE(std::memcmp(a.keyFor(5).aes, b.keyFor(5).aes, 16), 0) << "a fresh master secret per process";
+  EXPECT_NE(std::memcmp(a.keyFor(5).aes, b.keyFor(5).aes, 16), 0)
+      << "a fresh master secret per process";
 }
 
 }  // namespace

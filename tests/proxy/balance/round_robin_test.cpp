@@ -14,7 +14,9 @@ std::string sequence(const std::vector<std::uint32_t>& weights, int n) {
   return s;
 }
 
-TEST(RoundRobin, EqualWeightsRotate) { EXPECT_EQ(sequence({1, 1, 1}, 7), "abcabca"); }
+TEST(RoundRobin, EqualWeightsRotate) {
+  EXPECT_EQ(sequence({1, 1, 1}, 7), "abcabca");
+}
 
 TEST(RoundRobin, WeightsAreSpreadNotBursty) {
   // nginx's smooth weighted round robin: 5,1,1 gives a a b a c a a.
@@ -23,7 +25,9 @@ TEST(RoundRobin, WeightsAreSpreadNotBursty) {
   EXPECT_EQ(std::count(s.begin(), s.end(), 'b'), 200);
 }
 
-TEST(RoundRobin, SingleBackend) { EXPECT_EQ(sequence({3}, 3), "aaa"); }
+TEST(RoundRobin, SingleBackend) {
+  EXPECT_EQ(sequence({3}, 3), "aaa");
+}
 
 TEST(Balancer, FactoryKnowsItsPolicies) {
   EXPECT_NE(makeBalancer("round_robin", {1}), nullptr);

@@ -21,8 +21,8 @@ TEST(Extensions, ParsesListsParametersAndQuotedValues) {
 }
 
 TEST(Extensions, RejectsMalformedValues) {
-  for (const char* bad : {"; a", "pmd;", "pmd; =1", "pmd; a=", "pmd; a=\"b c\"", "pmd; a=\"unterminated",
-                          "pmd x", "pmd; a=\"b\\c\""}) {
+  for (const char* bad : {"; a", "pmd;", "pmd; =1", "pmd; a=", "pmd; a=\"b c\"",
+                          "pmd; a=\"unterminated", "pmd x", "pmd; a=\"b\\c\""}) {
     std::vector<Extension> ext;
     EXPECT_FALSE(parseExtensions(bad, ext)) << bad;
   }
@@ -33,10 +33,10 @@ TEST(Extensions, RejectsMalformedValues) {
 
 TEST(Extensions, PerMessageDeflateParameters) {
   std::vector<Extension> ext;
-  ASSERT_TRUE(parseExtensions(
-      "permessage-deflate; server_no_context_takeover; client_max_window_bits=9; "
-      "server_max_window_bits=15",
-      ext));
+  ASSERT_TRUE(
+      parseExtensions("permessage-deflate; server_no_context_takeover; client_max_window_bits=9; "
+                      "server_max_window_bits=15",
+                      ext));
   auto pmd = parsePerMessageDeflate(ext[0], false);
   ASSERT_TRUE(pmd);
   EXPECT_TRUE(pmd->serverNoContextTakeover);
@@ -44,11 +44,11 @@ TEST(Extensions, PerMessageDeflateParameters) {
   EXPECT_EQ(pmd->clientMaxWindowBits, 9);
   EXPECT_EQ(pmd->serverMaxWindowBits, 15);
 
-  for (const char* bad : {"permessage-deflate; server_max_window_bits=7",
-                          "permessage-deflate; server_max_window_bits",
-                          "permessage-deflate; server_no_context_takeover=1",
-                          "permessage-deflate; unknown",
-                          "permessage-deflate; server_no_context_takeover; server_no_context_takeover"}) {
+  for (const char* bad :
+       {"permessage-deflate; server_max_window_bits=7",
+        "permessage-deflate; server_max_window_bits",
+        "permessage-deflate; server_no_context_takeover=1", "permessage-deflate; unknown",
+        "permessage-deflate; server_no_context_takeover; server_no_context_takeover"}) {
     std::vector<Extension> e;
     ASSERT_TRUE(parseExtensions(bad, e)) << bad;
     EXPECT_FALSE(parsePerMessageDeflate(e[0], true)) << bad;

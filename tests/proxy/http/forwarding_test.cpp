@@ -69,7 +69,9 @@ TEST(Forwarding, ClientUpgradeKeepsTheBackendsFields) {
 
 TEST(Forwarding, RelayedRefusalClosesTheConnection) {
   UpgradeResponseParser resp;
-  resp.feed("HTTP/1.1 403 Forbidden\r\nContent-Length: 6\r\nConnection: keep-alive\r\nKeep-Alive: 5\r\n\r\n");
+  resp.feed(
+      "HTTP/1.1 403 Forbidden\r\nContent-Length: 6\r\nConnection: keep-alive\r\nKeep-Alive: "
+      "5\r\n\r\n");
   std::string out;
   writeRelayedResponseHead(out, resp);
   EXPECT_EQ(out, "HTTP/1.1 403 Forbidden\r\nContent-Length: 6\r\nConnection: close\r\n\r\n");

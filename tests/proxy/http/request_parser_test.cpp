@@ -53,7 +53,8 @@ Result parseEverySplit(const std::string& input, HeadLimits limits = {}) {
   // One byte at a time, like a slow client.
   UpgradeRequestParser slow(limits);
   std::size_t used = 0;
-  for (std::size_t i = 0; i < input.size() && slow.state() == UpgradeRequestParser::State::kIncomplete; ++i) {
+  for (std::size_t i = 0;
+       i < input.size() && slow.state() == UpgradeRequestParser::State::kIncomplete; ++i) {
     used += slow.feed(std::string_view(input).substr(i, 1));
   }
   EXPECT_EQ(slow.rejection(), expected.rejection);
@@ -109,7 +110,10 @@ TEST(UpgradeRequestParser, RequestLineRejections) {
   EXPECT_EQ(statusFor(replace(kValid, "HTTP/1.1\r\nHost", "HTTPS/1.1\r\nHost")), 400);
   EXPECT_EQ(statusFor(replace(kValid, "GET /chat?room=1", "GET  /chat")), 400);
   EXPECT_EQ(statusFor(replace(kValid, "GET /chat?room=1", "GET http://x/chat")), 400);
-  EXPECT_EQ(statusFor(replace(kValid, "GET /chat?room=1", "GET /ch\x7f" "at")), 400);
+  EXPECT_EQ(statusFor(replace(kValid, "GET /chat?room=1",
+                              "GET /ch\x7f"
+                              "at")),
+            400);
   EXPECT_EQ(statusFor("\r\n" + kValid), 400);
 }
 
@@ -125,13 +129,15 @@ TEST(UpgradeRequestParser, UpgradeAndConnectionTokens) {
   const Result r = parseEverySplit(replace(kValid, "Upgrade: websocket\r\n", ""));
   EXPECT_EQ(r.rejection, Rejection::kNotWebSocketUpgrade);
   EXPECT_EQ(statusFor(replace(kValid, "Upgrade: websocket", "Upgrade: websockets")), 426);
-  EXPECT_EQ(parseEverySplit(replace(kValid, "Connection: Upgrade", "Connection: upgrades")).rejection,
-            Rejection::kConnectionNotUpgrade);
+  EXPECT_EQ(
+      parseEverySplit(replace(kValid, "Connection: Upgrade", "Connection: upgrades")).rejection,
+      Rejection::kConnectionNotUpgrade);
   EXPECT_EQ(statusFor(replace(kValid, "Connection: Upgrade", "Connection: keep-alive")), 426);
 }
 
 TEST(UpgradeRequestParser, VersionMustBe13) {
-  EXPECT_EQ(statusFor(replace(kValid, "Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8")), 426);
+  EXPECT_EQ(statusFor(replace(kValid, "Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8")),
+            426);
   EXPECT_EQ(statusFor(replace(kValid, "Sec-WebSocket-Version: 13\r\n", "")), 426);
   EXPECT_EQ(statusFor(replace(kValid, "Sec-WebSocket-Version: 13",
                               "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Version: 13")),
@@ -144,10 +150,10 @@ TEST(UpgradeRequestParser, VersionMustBe13) {
 
 TEST(UpgradeRequestParser, KeyMustDecodeTo16Bytes) {
   const std::string key = "dGhlIHNhbXBsZSBub25jZQ==";
-  EXPECT_EQ(statusFor(replace(kValid, key, "dGhlIHNhbXBsZSBub25jZQ")), 400);     // no padding
-  EXPECT_EQ(statusFor(replace(kValid, key, "dGhlIHNhbXBsZSBub25j")), 400);       // 15 bytes
-  EXPECT_EQ(statusFor(replace(kValid, key, "dGhlIHNhbXBsZSBub25jZQ*=")), 400);   // not base64
-  EXPECT_EQ(statusFor(replace(kValid, key, "dGhlIHNhbXBsZSBub25jZXg=")), 400);   // 17 bytes
+  EXPECT_EQ(statusFor(replace(kValid, key, "dGhlIHNhbXBsZSBub25jZQ")), 400);    // no padding
+  EXPECT_EQ(statusFor(replace(kValid, key, "dGhlIHNhbXBsZSBub25j")), 400);      // 15 bytes
+  EXPECT_EQ(statusFor(replace(kValid, key, "dGhlIHNhbXBsZSBub25jZQ*=")), 400);  // not base64
+  EXPECT_EQ(statusFor(replace(kValid, key, "dGhlIHNhbXBsZSBub25jZXg=")), 400);  // 17 bytes
   EXPECT_EQ(statusFor(replace(kValid, "Sec-WebSocket-Key: " + key + "\r\n", "")), 400);
   EXPECT_EQ(statusFor(replace(kValid, "Sec-WebSocket-Key: " + key,
                               "Sec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Key: " + key)),
@@ -164,17 +170,24 @@ TEST(UpgradeRequestParser, NoBody) {
 }
 
 TEST(UpgradeRequestParser, ForbiddenBytesInTheHead) {
-  EXPECT_EQ(parseEverySplit(replace(kValid, "Origin: http://example.com", "Origin: a\x01" "b")).rejection,
-            Rejection::kBadFieldValue);
-  EXPECT_EQ(parseEverySplit(replace(kValid, "Origin: http://example.com", std::string("Origin: a\0b", 11)))
+  EXPECT_EQ(parseEverySplit(replace(kValid, "Origin: http://example.com",
+                                    "Origin: a\x01"
+                                    "b"))
                 .rejection,
             Rejection::kBadFieldValue);
-  EXPECT_EQ(parseEverySplit(replace(kValid, "Origin: http://example.com", "Origin: a\rb")).rejection,
-            Rejection::kBareCr);
-  EXPECT_EQ(parseEverySplit(replace(kValid, "Origin: http://example.com\r\n", "Origin: a\n")).rejection,
-            Rejection::kBareLf);
-  EXPECT_EQ(parseEverySplit(replace(kValid, "Origin: http://example.com", "Origin: a\r\n  b")).rejection,
-            Rejection::kObsFold);
+  EXPECT_EQ(parseEverySplit(
+                replace(kValid, "Origin: http://example.com", std::string("Origin: a\0b", 11)))
+                .rejection,
+            Rejection::kBadFieldValue);
+  EXPECT_EQ(
+      parseEverySplit(replace(kValid, "Origin: http://example.com", "Origin: a\rb")).rejection,
+      Rejection::kBareCr);
+  EXPECT_EQ(
+      parseEverySplit(replace(kValid, "Origin: http://example.com\r\n", "Origin: a\n")).rejection,
+      Rejection::kBareLf);
+  EXPECT_EQ(
+      parseEverySplit(replace(kValid, "Origin: http://example.com", "Origin: a\r\n  b")).rejection,
+      Rejection::kObsFold);
   EXPECT_EQ(parseEverySplit(replace(kValid, "Origin: http", "Origin : http")).rejection,
             Rejection::kBadFieldName);
   EXPECT_EQ(parseEverySplit(replace(kValid, "Origin: http", "Or(gin: http")).rejection,

@@ -62,7 +62,8 @@ TEST(UpgradeResponseParser, Rejects101sThatDoNotCompleteTheOffer) {
   EXPECT_EQ(verdict(replace(k101, "Upgrade: websocket\r\n", "")), ResponseVerdict::kBadUpgrade);
   EXPECT_EQ(verdict(replace(k101, "Connection: Upgrade", "Connection: close")),
             ResponseVerdict::kBadConnection);
-  EXPECT_EQ(verdict(replace(k101, kAccept, "AAAAAAAAAAAAAAAAAAAAAAAAAAA=")), ResponseVerdict::kBadAccept);
+  EXPECT_EQ(verdict(replace(k101, kAccept, "AAAAAAAAAAAAAAAAAAAAAAAAAAA=")),
+            ResponseVerdict::kBadAccept);
   EXPECT_EQ(verdict(replace(k101, "Sec-WebSocket-Accept: " + kAccept + "\r\n", "")),
             ResponseVerdict::kBadAccept);
   EXPECT_EQ(verdict(replace(k101, "Protocol: chat", "Protocol: other")),
@@ -75,8 +76,9 @@ TEST(UpgradeResponseParser, Rejects101sThatDoNotCompleteTheOffer) {
 }
 
 TEST(UpgradeResponseParser, ExtensionsMustHaveBeenOffered) {
-  const std::string withPmd =
-      replace(k101, "\r\n\r\n", "\r\nSec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10\r\n\r\n");
+  const std::string withPmd = replace(
+      k101, "\r\n\r\n",
+      "\r\nSec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10\r\n\r\n");
   EXPECT_EQ(verdict(withPmd), ResponseVerdict::kExtensionNotOffered);
   Offer offer;
   ASSERT_TRUE(parseExtensions("permessage-deflate; client_max_window_bits", offer.extensions));

@@ -111,8 +111,12 @@ Outcome parseAllSplits(const Bytes& input, FrameLimits limits = {}) {
   return whole;
 }
 
-Outcome server(const Bytes& in, FrameLimits l = {}) { return parseAllSplits<Role::kServer>(in, l); }
-Outcome client(const Bytes& in, FrameLimits l = {}) { return parseAllSplits<Role::kClient>(in, l); }
+Outcome server(const Bytes& in, FrameLimits l = {}) {
+  return parseAllSplits<Role::kServer>(in, l);
+}
+Outcome client(const Bytes& in, FrameLimits l = {}) {
+  return parseAllSplits<Role::kClient>(in, l);
+}
 
 std::uint16_t serverError(const Bytes& in, FrameLimits l = {}) {
   const Outcome o = server(in, l);
@@ -131,8 +135,8 @@ TEST(FrameParser, Rfc6455MaskedHello) {
 
 TEST(FrameParser, Rfc6455UnmaskedFragmentsAndPing) {
   // RFC 6455 §5.7: "Hel" + "lo" in two fragments, then an unmasked ping.
-  const Outcome o = client(raw({0x01, 0x03, 'H', 'e', 'l', 0x80, 0x02, 'l', 'o', 0x89, 0x05, 'H',
-                                'e', 'l', 'l', 'o'}));
+  const Outcome o = client(
+      raw({0x01, 0x03, 'H', 'e', 'l', 0x80, 0x02, 'l', 'o', 0x89, 0x05, 'H', 'e', 'l', 'l', 'o'}));
   EXPECT_EQ(o.status, ParseStatus::kOk);
   EXPECT_EQ(o.log, "start(1,3)[Hel]end start(0,fin,2)[lo]end ctl(9,Hello) ");
 }
@@ -145,10 +149,10 @@ TEST(FrameParser, ExtendedLengths) {
   }
   // Exact header bytes for 256 and 65536 (RFC 6455 §5.7).
   EXPECT_EQ(client(raw({0x82, 0x7E, 0x01, 0x00}) + Bytes(256)).status, ParseStatus::kOk);
-  EXPECT_EQ(runPieces<Role::kClient>(raw({0x82, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0}) + Bytes(65536), {5},
-                                     {})
-                .status,
-            ParseStatus::kOk);
+  EXPECT_EQ(
+      runPieces<Role::kClient>(raw({0x82, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0}) + Bytes(65536), {5}, {})
+          .status,
+      ParseStatus::kOk);
 }
 
 TEST(FrameParser, ZeroLengthFramesAndControlInterleaved) {
@@ -227,8 +231,10 @@ TEST(FrameParser, PayloadCanStayMaskedAndTextIsStillValidated) {
   EXPECT_EQ(got, text);
   // Invalid UTF-8 past the first scratch block is still caught, at any split.
   EXPECT_EQ(serverError(frame(Opcode::kText, std::string(5000, 'y') + "\xc3\x28"), limits), 1007);
-  EXPECT_EQ(serverError(frame(Opcode::kText, "a\xe2\x82", false) + frame(Opcode::kContinuation, "\x28"), limits),
-            1007);
+  EXPECT_EQ(
+      serverError(frame(Opcode::kText, "a\xe2\x82", false) + frame(Opcode::kContinuation, "\x28"),
+                  limits),
+      1007);
   // Control payloads are always unmasked.
   EXPECT_EQ(server(frame(Opcode::kPing, "hi"), limits).log, "ctl(9,hi) ");
 }
@@ -311,7 +317,10 @@ TEST(FrameParserErrors, InvalidCloseCodes) {
 }
 
 TEST(FrameParserErrors, InvalidUtf8InCloseReason) {
-  EXPECT_EQ(serverError(frame(Opcode::kClose, "\x03\xe8" "bad\xff")), 1007);
+  EXPECT_EQ(serverError(frame(Opcode::kClose,
+                              "\x03\xe8"
+                              "bad\xff")),
+            1007);
 }
 
 TEST(FrameParserErrors, InvalidUtf8InText) {

@@ -64,7 +64,9 @@ struct Collect {
   std::uint16_t closeCode = 0;
   std::string closeReason;
   void onFrameStart(const FrameHeader&) {}
-  void onPayload(std::span<std::byte> d) { payload.append(reinterpret_cast<char*>(d.data()), d.size()); }
+  void onPayload(std::span<std::byte> d) {
+    payload.append(reinterpret_cast<char*>(d.data()), d.size());
+  }
   void onFrameEnd(const FrameHeader&) {}
   void onControl(Opcode, std::span<const std::byte>) {}
   void onClose(std::uint16_t c, std::string_view r) {

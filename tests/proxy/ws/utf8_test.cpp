@@ -46,7 +46,9 @@ bool referenceValid(const std::uint8_t* s, std::size_t n) {
   return true;
 }
 
-bool valid(const std::string& s) { return isValidUtf8(std::string_view(s)); }
+bool valid(const std::string& s) {
+  return isValidUtf8(std::string_view(s));
+}
 
 class Utf8Level : public SimdLevelTest {};
 
@@ -124,8 +126,10 @@ TEST_P(Utf8Level, FourByteSequences) {
 
 // Random multilingual text, sometimes corrupted, at random lengths and alignments.
 std::string randomText(std::mt19937& rng, std::size_t approxLen) {
-  static const char* kPieces[] = {"a", "hello ", "é", "ß", "Привет", "мир", "中文", "日本語",
-                                  "😀", "🚀", "\xf4\x8f\xbf\xbf", "\xef\xbf\xbf", "\xe0\xa0\x80"};
+  static const char* kPieces[] = {
+      "a",           "hello ", "é", "ß", "Привет",           "мир",
+      "中文",        "日本語", "😀", "🚀", "\xf4\x8f\xbf\xbf", "\xef\xbf\xbf",
+      "\xe0\xa0\x80"};
   std::string s;
   while (s.size() < approxLen) s += kPieces[rng() % (sizeof kPieces / sizeof *kPieces)];
   return s;
@@ -152,20 +156,20 @@ TEST_P(Utf8Level, MatchesReferenceOnRandomTextLengthsAndAlignments) {
 TEST_P(Utf8Level, KnownInvalidSequences) {
   EXPECT_TRUE(valid(""));
   EXPECT_TRUE(valid("κόσμε"));
-  EXPECT_TRUE(valid("\xf4\x8f\xbf\xbf"));        // U+10FFFF
-  EXPECT_TRUE(valid("\xed\x9f\xbf"));            // U+D7FF, just below the surrogates
-  EXPECT_FALSE(valid("\xc0\x80"));               // overlong NUL
-  EXPECT_FALSE(valid("\xc1\xbf"));               // overlong
-  EXPECT_FALSE(valid("\xe0\x80\x80"));           // overlong
-  EXPECT_FALSE(valid("\xe0\x9f\xbf"));           // overlong
-  EXPECT_FALSE(valid("\xf0\x8f\xbf\xbf"));       // overlong
-  EXPECT_FALSE(valid("\xed\xa0\x80"));           // U+D800 surrogate
-  EXPECT_FALSE(valid("\xed\xbf\xbf"));           // U+DFFF surrogate
-  EXPECT_FALSE(valid("\xf4\x90\x80\x80"));       // U+110000
+  EXPECT_TRUE(valid("\xf4\x8f\xbf\xbf"));   // U+10FFFF
+  EXPECT_TRUE(valid("\xed\x9f\xbf"));       // U+D7FF, just below the surrogates
+  EXPECT_FALSE(valid("\xc0\x80"));          // overlong NUL
+  EXPECT_FALSE(valid("\xc1\xbf"));          // overlong
+  EXPECT_FALSE(valid("\xe0\x80\x80"));      // overlong
+  EXPECT_FALSE(valid("\xe0\x9f\xbf"));      // overlong
+  EXPECT_FALSE(valid("\xf0\x8f\xbf\xbf"));  // overlong
+  EXPECT_FALSE(valid("\xed\xa0\x80"));      // U+D800 surrogate
+  EXPECT_FALSE(valid("\xed\xbf\xbf"));      // U+DFFF surrogate
+  EXPECT_FALSE(valid("\xf4\x90\x80\x80"));  // U+110000
   EXPECT_FALSE(valid("\xf5\x80\x80\x80"));
   EXPECT_FALSE(valid("\xff"));
-  EXPECT_FALSE(valid("\x80"));                   // lone continuation
-  EXPECT_FALSE(valid("\xe2\x82"));               // truncated at the end
+  EXPECT_FALSE(valid("\x80"));      // lone continuation
+  EXPECT_FALSE(valid("\xe2\x82"));  // truncated at the end
   EXPECT_FALSE(valid(std::string(100, 'a') + "\xf0\x9f\x98"));
 }
 
@@ -197,8 +201,9 @@ TEST(Utf8Validator, OneByteAtATime) {
 }
 
 TEST(Utf8Validator, InvalidTextFailsWhicheverWayItIsSplit) {
-  const std::string bad[] = {"ab\xed\xa0\x80yz", "κό\xf4\x90\x80\x80σμε", "x\xc0\x80",
-                             "abc\x80", "\xe0\x80\x80", std::string(70, 'a') + "\xff" + "b"};
+  const std::string bad[] = {"ab\xed\xa0\x80yz", "κό\xf4\x90\x80\x80σμε",
+                             "x\xc0\x80",        "abc\x80",
+                             "\xe0\x80\x80",     std::string(70, 'a') + "\xff" + "b"};
   for (const std::string& text : bad) {
     for (std::size_t cut = 0; cut <= text.size(); ++cut) {
       Utf8Validator v;
