@@ -1,6 +1,7 @@
 #include "bench/byte_relay.h"
 
-#include <unistd.h>
+#include <stdexcept>
+#include <string>
 
 namespace wsedge::bench {
 
@@ -20,7 +21,8 @@ struct ByteRelay::Pair {
 ByteRelay::ByteRelay(io::Loop& loop, const io::SocketAddress& listen,
                      const io::SocketAddress& target)
     : loop_(loop), target_(target) {
-  loop_.listen(listen, *this);
+  std::string error;
+  if (loop_.listen(listen, *this, &error) < 0) throw std::runtime_error(error);
 }
 
 ByteRelay::~ByteRelay() = default;
@@ -41,12 +43,10 @@ ByteRelay::Pair* ByteRelay::find(io::ConnId id) {
 }
 
 void ByteRelay::onAccept(int, int fd) {
-  if (stopping_) {
-    ::close(fd);
-    return;
-  }
+  if (stopping_) return io::Loop::refuse(fd, {});
   auto pair = std::make_shared<Pair>();
   pair->client = loop_.adopt(fd, *this);
+  if (!pair->client) return io::Loop::refuse(fd, {});
   int error = 0;
   pair->backend = loop_.connect(target_, *this, &error);
   for (io::ConnId id : {pair->client, pair->backend}) {

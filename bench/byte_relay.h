@@ -8,14 +8,18 @@
 #include <vector>
 
 #include "io/loop.h"
+#include "io/worker.h"
 
 namespace wsedge::bench {
 
-class ByteRelay final : private io::AcceptHandler, private io::StreamHandler {
+class ByteRelay final : public io::Worker::App,
+                        private io::AcceptHandler,
+                        private io::StreamHandler {
  public:
+  /// Throws if listen cannot be listened on.
   ByteRelay(io::Loop& loop, const io::SocketAddress& listen, const io::SocketAddress& target);
-  ~ByteRelay();
-  void stop();
+  ~ByteRelay() override;
+  void stop() override;
 
  private:
   struct Pair;

@@ -1,9 +1,14 @@
 #include "bench/echo_server.h"
 
-#include <unistd.h>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "proxy/http/accept_key.h"
 #include "proxy/http/handshake_writer.h"
+#include "proxy/http/request_parser.h"
+#include "proxy/transport/tls_connection.h"
+#include "proxy/ws/frame_parser.h"
 #include "proxy/ws/frame_writer.h"
 
 namespace wsedge::bench {
@@ -16,22 +21,51 @@ namespace {
 constexpr std::size_t kMaxPending = 4 << 20;
 }  // namespace
 
-struct EchoServer::Conn {
-  io::ConnId id;
-  std::unique_ptr<tls::TlsStream> tls;  // wss:// only
-  io::SendQueue plain;                  // wss:// only: plaintext before sealing
-  std::unique_ptr<http::UpgradeRequestParser> request =
+// One client: the handler of its own connection.
+class EchoServer::Conn final : private transport::Handler {
+ public:
+  Conn(EchoServer& server, transport::ConnectionPtr connection)
+      : server_(server), conn_(std::move(connection)) {
+    conn_->setHandler(*this);
+  }
+
+  void close(bool graceful) {
+    transport::close(conn_, graceful);
+    server_.closed(*this);  // deletes this
+  }
+
+  Conn* prev = nullptr;
+  Conn* next = nullptr;
+
+ private:
+  struct Sink;
+
+  void onConnected(int) override {}
+  void onData(std::span<std::byte> data) override;
+  void onReadEnd(int) override { close(true); }
+  void onDrained() override {
+    if (paused_) {
+      paused_ = false;
+      conn_->resumeRecv();
+    }
+  }
+
+  void upgrade(std::span<std::byte> data);
+  void writeControl(Opcode op, std::span<const std::byte> payload);
+  void send(std::string_view text);
+
+  EchoServer& server_;
+  transport::ConnectionPtr conn_;
+  std::unique_ptr<http::UpgradeRequestParser> request_ =
       std::make_unique<http::UpgradeRequestParser>();
-  ws::ServerFrameParser parser;
-  bool paused = false;
-  bool closing = false;
-  Conn(const ws::FrameLimits& limits, io::ChunkPool& pool) : plain(pool), parser(limits) {}
+  ws::ServerFrameParser parser_;
+  bool paused_ = false;
+  bool closing_ = false;
 };
 
 // Echo each frame as it is parsed: the header at once, then the payload
 // piece by piece, each committed so large frames stream through.
-struct EchoServer::Sink {
-  EchoServer& s;
+struct EchoServer::Conn::Sink {
   Conn& c;
   io::SendQueue& out;
 
@@ -48,154 +82,110 @@ struct EchoServer::Sink {
   }
   void onFrameEnd(const FrameHeader&) {}
   void onControl(Opcode op, std::span<const std::byte> payload) {
-    if (op == Opcode::kPing) s.writeControl(c, Opcode::kPong, payload);
+    if (op == Opcode::kPing) c.writeControl(Opcode::kPong, payload);
   }
   void onClose(std::uint16_t code, std::string_view reason) {
     std::byte payload[ws::kMaxControlPayload];
     const std::size_t n = code == 1005 ? 0 : ws::writeClosePayload(payload, code, reason);
-    s.writeControl(c, Opcode::kClose, {payload, n});
-    c.closing = true;
+    c.writeControl(Opcode::kClose, {payload, n});
+    c.closing_ = true;
   }
 };
 
-EchoServer::EchoServer(io::Loop& loop, const io::SocketAddress& address,
-                       std::shared_ptr<const tls::CertificateSet> certificates)
-    : loop_(loop) {
-  if (certificates)
-    tls_ = std::make_unique<tls::ServerContext>(std::move(certificates), tls::ServerOptions{});
-  loop_.listen(address, *this);
-}
-
-io::SendQueue& EchoServer::out(Conn& c) {
-  return c.tls ? c.plain : loop_.output(c.id);
-}
-
-void EchoServer::flush(Conn& c) {
-  if (!loop_.alive(c.id)) return;
-  if (c.tls) tls::sealQueue(*c.tls, c.plain, loop_.output(c.id));
-  loop_.flush(c.id);
-}
-
-EchoServer::~EchoServer() = default;
-
-void EchoServer::stop() {
-  stopping_ = true;
-  loop_.stopListening();
-  for (auto& c : bySlot_) {
-    if (c) loop_.close(c->id, false);
-  }
-  loop_.quit();
-}
-
-EchoServer::Conn* EchoServer::find(io::ConnId id) {
-  if (id.slot >= bySlot_.size() || !bySlot_[id.slot] || !(bySlot_[id.slot]->id == id))
-    return nullptr;
-  return bySlot_[id.slot].get();
-}
-
-void EchoServer::onAccept(int, int fd) {
-  if (stopping_) {
-    ::close(fd);
-    return;
-  }
-  ws::FrameLimits limits;
-  limits.maxFrameSize = limits.maxMessageSize = std::uint64_t{1} << 32;
-  auto conn = std::make_unique<Conn>(limits, loop_.chunkPool());
-  if (tls_) conn->tls = std::make_unique<tls::TlsStream>(tls_->newSsl());
-  const io::ConnId id = loop_.adopt(fd, *this);
-  conn->id = id;
-  if (bySlot_.size() <= id.slot) bySlot_.resize(id.slot + 1);
-  bySlot_[id.slot] = std::move(conn);
-}
-
-void EchoServer::writeControl(Conn& c, Opcode op, std::span<const std::byte> payload) {
+void EchoServer::Conn::writeControl(Opcode op, std::span<const std::byte> payload) {
   std::vector<std::byte> frame;
   FrameHeader h;
   h.opcode = op;
   ws::appendFrame(frame, h, payload);
-  io::SendQueue& q = out(c);
-  q.write(frame);
-  q.commit();
+  conn_->output().write(frame);
+  conn_->output().commit();
 }
 
-void EchoServer::upgrade(Conn& c, std::span<std::byte> data) {
+void EchoServer::Conn::send(std::string_view text) {
+  conn_->output().write(std::as_bytes(std::span(text)));
+  conn_->output().commit();
+  conn_->flush();
+}
+
+void EchoServer::Conn::upgrade(std::span<std::byte> data) {
   const std::size_t used =
-      c.request->feed({reinterpret_cast<const char*>(data.data()), data.size()});
+      request_->feed({reinterpret_cast<const char*>(data.data()), data.size()});
   std::string response;
-  if (c.request->state() == http::UpgradeRequestParser::State::kRejected) {
-    http::writeRejection(response, c.request->rejection());
-    io::SendQueue& q = out(c);
-    q.write(std::as_bytes(std::span(response)));
-    q.commit();
-    flush(c);
-    loop_.close(c.id, true);
-    return;
+  if (request_->state() == http::UpgradeRequestParser::State::kRejected) {
+    http::writeRejection(response, request_->rejection());
+    send(response);
+    return close(true);
   }
-  if (c.request->state() != http::UpgradeRequestParser::State::kComplete) return;
-  const std::string_view protocol = c.request->protocols().empty() ? "" : c.request->protocols()[0];
-  http::writeSwitchingProtocols(response, http::computeAcceptKey(c.request->key()), protocol, "");
-  c.request.reset();
-  io::SendQueue& q = out(c);
-  q.write(std::as_bytes(std::span(response)));
-  q.commit();
-  flush(c);
-  if (used < data.size()) onPlaintext(c, data.subspan(used));
+  if (request_->state() != http::UpgradeRequestParser::State::kComplete) return;
+  const std::string_view protocol = request_->protocols().empty() ? "" : request_->protocols()[0];
+  http::writeSwitchingProtocols(response, http::computeAcceptKey(request_->key()), protocol, "");
+  request_.reset();
+  send(response);
+  if (used < data.size()) onData(data.subspan(used));
 }
 
-void EchoServer::onData(io::ConnId id, std::span<std::byte> data) {
-  Conn* c = find(id);
-  if (!c || c->closing) return;
-  if (!c->tls) return onPlaintext(*c, data);
-  struct Ctx {
-    EchoServer* self;
-    Conn* c;
-  } ctx{this, c};
-  const tls::TlsStream::Status st = c->tls->receive(data, tls::writerFor(loop_.output(id)),
-                                                    {&ctx, [](void* p, std::span<std::byte> plain) {
-                                                       auto* x = static_cast<Ctx*>(p);
-                                                       if (!x->c->closing)
-                                                         x->self->onPlaintext(*x->c, plain);
-                                                     }});
-  if (st != tls::TlsStream::Status::kOk)
-    return loop_.close(id, st == tls::TlsStream::Status::kClosed);
-  if (!c->closing) flush(*c);
-}
-
-void EchoServer::onPlaintext(Conn& conn, std::span<std::byte> data) {
-  Conn* c = &conn;
-  const io::ConnId id = c->id;
-  if (c->request) return upgrade(*c, data);
-  Sink sink{*this, *c, out(*c)};
-  const ws::ParseStatus st = c->parser.feed(data, sink);
-  if (st == ws::ParseStatus::kError) {
+void EchoServer::Conn::onData(std::span<std::byte> data) {
+  if (closing_) return;
+  if (request_) return upgrade(data);
+  Sink sink{*this, conn_->output()};
+  if (parser_.feed(data, sink) == ws::ParseStatus::kError) {
     std::byte payload[ws::kMaxControlPayload];
-    const ws::FrameError& e = c->parser.error();
+    const ws::FrameError& e = parser_.error();
     const std::size_t n = ws::writeClosePayload(payload, ws::toWire(e.code), e.reason);
-    writeControl(*c, Opcode::kClose, {payload, n});
-    c->closing = true;
+    writeControl(Opcode::kClose, {payload, n});
+    closing_ = true;
   }
-  flush(*c);
-  if (c->closing) return loop_.close(id, true);
-  if (!c->paused && loop_.output(id).pending() > kMaxPending) {
-    c->paused = true;
-    loop_.pauseRecv(id);
-    loop_.notifyWhenDrained(id);
-  }
-}
-
-void EchoServer::onDrained(io::ConnId id) {
-  if (Conn* c = find(id); c && c->paused) {
-    c->paused = false;
-    loop_.resumeRecv(id);
+  conn_->flush();
+  if (closing_) return close(true);
+  if (!paused_ && conn_->pending() > kMaxPending) {
+    paused_ = true;
+    conn_->pauseRecv();
+    conn_->notifyWhenDrained();
   }
 }
 
-void EchoServer::onReadEnd(io::ConnId id, int) {
-  loop_.close(id, true);
+EchoServer::EchoServer(io::Loop& loop, const io::SocketAddress& address,
+                       std::shared_ptr<const tls::CertificateSet> certificates)
+    : loop_(loop), net_(loop) {
+  if (certificates) {
+    tls_ = std::make_unique<tls::ServerContext>(std::move(certificates), tls::ServerOptions{});
+  }
+  std::string error;
+  if (loop_.listen(address, *this, &error) < 0) throw std::runtime_error(error);
 }
 
-void EchoServer::onClosed(io::ConnId id) {
-  if (find(id)) bySlot_[id.slot].reset();
+EchoServer::~EchoServer() {
+  while (head_) head_->close(false);
+}
+
+void EchoServer::stop() {
+  stopping_ = true;
+  loop_.stopListening();
+  while (head_) head_->close(false);
+  loop_.quit();
+}
+
+void EchoServer::onAccept(int, int fd) {
+  if (stopping_) return io::Loop::refuse(fd, {});
+  transport::ConnectionPtr c = net_.adopt(fd);
+  if (!c) return io::Loop::refuse(fd, {});
+  if (tls_) c = transport::secure(std::move(c), tls_->newSsl(), loop_.chunkPool());
+  auto* conn = new Conn(*this, std::move(c));
+  conn->next = head_;
+  if (head_) head_->prev = conn;
+  head_ = conn;
+}
+
+void EchoServer::closed(Conn& c) {
+  if (c.prev) {
+    c.prev->next = c.next;
+  } else {
+    head_ = c.next;
+  }
+  if (c.next) c.next->prev = c.prev;
+  // Its connection is closing on its own; nothing of the Conn is on the
+  // stack below this call but the return path, which touches nothing.
+  delete &c;
 }
 
 }  // namespace wsedge::bench

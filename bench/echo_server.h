@@ -5,45 +5,33 @@
 #pragma once
 
 #include <memory>
-#include <vector>
 
 #include "io/loop.h"
-#include "proxy/http/request_parser.h"
-#include "proxy/ws/frame_parser.h"
+#include "io/worker.h"
+#include "proxy/transport/network.h"
 #include "tls/server_context.h"
-#include "tls/stream.h"
 
 namespace wsedge::bench {
 
-class EchoServer final : private io::AcceptHandler, private io::StreamHandler {
+class EchoServer final : public io::Worker::App, private io::AcceptHandler {
  public:
-  /// certificates: serve wss:// with these (null: ws://).
+  /// certificates: serve wss:// with these (null: ws://). Throws if the
+  /// address cannot be listened on.
   EchoServer(io::Loop& loop, const io::SocketAddress& address,
              std::shared_ptr<const tls::CertificateSet> certificates = nullptr);
-  ~EchoServer();
-  void stop();
+  ~EchoServer() override;
+  void stop() override;
 
  private:
-  struct Conn;
-  struct Sink;
+  class Conn;
 
   void onAccept(int listener, int fd) override;
-  void onData(io::ConnId id, std::span<std::byte> data) override;
-  void onReadEnd(io::ConnId id, int error) override;
-  void onConnected(io::ConnId, int) override {}
-  void onDrained(io::ConnId id) override;
-  void onClosed(io::ConnId id) override;
-
-  Conn* find(io::ConnId id);
-  void upgrade(Conn& c, std::span<std::byte> data);
-  void onPlaintext(Conn& c, std::span<std::byte> data);
-  void writeControl(Conn& c, ws::Opcode op, std::span<const std::byte> payload);
-  io::SendQueue& out(Conn& c);
-  void flush(Conn& c);
+  void closed(Conn& c);
 
   io::Loop& loop_;
+  transport::LoopNetwork net_;
   std::unique_ptr<tls::ServerContext> tls_;
-  std::vector<std::unique_ptr<Conn>> bySlot_;
+  Conn* head_ = nullptr;  // live connections
   bool stopping_ = false;
 };
 

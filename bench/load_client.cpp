@@ -7,6 +7,7 @@
 
 #include "proxy/http/accept_key.h"
 #include "proxy/http/handshake_writer.h"
+#include "proxy/transport/tls_connection.h"
 #include "proxy/ws/frame_writer.h"
 
 namespace wsedge::bench {
@@ -58,9 +59,9 @@ void RunResults::noteError(std::string message) {
   if (errorSamples.size() < kMaxErrorSamples) errorSamples.push_back(std::move(message));
 }
 
-struct LoadClient::Conn {
+struct LoadClient::Conn final : transport::Handler {
+  LoadClient& lc;
   std::uint32_t index;
-  io::ConnId id;
   enum class State : std::uint8_t {
     kIdle,
     kConnecting,
@@ -69,8 +70,7 @@ struct LoadClient::Conn {
     kOpen,
     kClosing
   } state = State::kIdle;
-  std::unique_ptr<tls::TlsStream> tls;  // wss:// only
-  io::SendQueue plain;                  // wss:// only: plaintext before sealing
+  transport::ConnectionPtr conn;  // null while idle
   std::uint64_t tlsStart = 0;
   std::uint64_t ticketsBefore = 0;  // --mode tls --tls-resume: wait for this count to grow
   bool awaitingTicket = false;
@@ -88,8 +88,13 @@ struct LoadClient::Conn {
   std::uint64_t connectStart = 0;
   std::uint64_t upgradeStart = 0;
 
-  Conn(std::uint32_t i, const ws::FrameLimits& limits, io::ChunkPool& pool)
-      : index(i), plain(pool), parser(limits) {}
+  Conn(LoadClient& client, std::uint32_t i) : lc(client), index(i) {}
+
+  void onConnected(int error) override { lc.onConnected(*this, error); }
+  void onData(std::span<std::byte> data) override { lc.onData(*this, data); }
+  void onReadEnd(int error) override { lc.onReadEnd(*this, error); }
+  void onDrained() override {}
+  void onSecured() override { lc.onSecured(*this); }
 };
 
 // The server's frames, as the client's parser reports them.
@@ -161,13 +166,14 @@ struct LoadClient::Sink {
                             std::to_string(code) + " " + std::string(reason));
       lc.beginClose(c, code == 1005 ? 1000 : code);
     }
-    lc.loop_.close(c.id, true);
+    lc.closeConn(c, true);
   }
 };
 
 LoadClient::LoadClient(io::Loop& loop, const RunConfig& config, std::uint32_t index,
                        std::uint32_t conns, std::uint64_t startNs, Progress& progress)
     : loop_(loop),
+      net_(loop),
       config_(config),
       progress_(progress),
       payload_(*std::max_element(config.sizes.begin(), config.sizes.end()), config.text,
@@ -185,10 +191,8 @@ LoadClient::LoadClient(io::Loop& loop, const RunConfig& config, std::uint32_t in
         static_cast<std::uint64_t>(static_cast<double>(kSecond) * config.threads / config.rate);
     nextSend_ = startNs;
   }
-  ws::FrameLimits limits;
-  limits.maxFrameSize = limits.maxMessageSize = std::uint64_t{1} << 32;
   for (std::uint32_t i = 0; i < conns; ++i) {
-    conns_.push_back(std::make_unique<Conn>(index + i * config.threads, limits, loop.chunkPool()));
+    conns_.push_back(std::make_unique<Conn>(*this, index + i * config.threads));
   }
   if (config.target.tls) {
     std::string error;
@@ -204,80 +208,106 @@ LoadClient::LoadClient(io::Loop& loop, const RunConfig& config, std::uint32_t in
   }
 }
 
-LoadClient::~LoadClient() = default;
-
-LoadClient::Conn* LoadClient::find(io::ConnId id) {
-  if (id.slot >= bySlot_.size()) return nullptr;
-  Conn* c = bySlot_[id.slot];
-  return c && c->id == id ? c : nullptr;
+LoadClient::~LoadClient() {
+  for (auto& c : conns_) transport::close(c->conn, false);
 }
 
 void LoadClient::openConnection(std::uint32_t i) {
   Conn& c = *conns_[i];
   int error = 0;
   c.connectStart = monotonicNs();
-  c.id = loop_.connect(config_.target.address, *this, &error);
-  if (!c.id) {
+  transport::ConnectionPtr tcp = net_.connect(config_.target.address, c, &error);
+  if (!tcp) {
     ++results_.connectFailures;
     progress_.errors.fetch_add(1, std::memory_order_relaxed);
     results_.noteError(std::string("cannot create a socket: ") + std::strerror(-error));
     return;
   }
-  if (bySlot_.size() <= c.id.slot) bySlot_.resize(c.id.slot + 1, nullptr);
-  bySlot_[c.id.slot] = &c;
+  if (tlsContext_) {
+    bssl::UniquePtr<SSL> ssl =
+        tls::newClientSsl(tlsContext_.get(), config_.target.serverName, !config_.insecure);
+    if (config_.tlsResume) {
+      if (SSL_SESSION* last = tls::latestSession(tlsContext_.get()))
+        SSL_set_session(ssl.get(), last);
+    }
+    // The handshake starts by itself once TCP is up.
+    c.conn = transport::secure(std::move(tcp), std::move(ssl), loop_.chunkPool());
+    c.conn->setHandler(c);
+  } else {
+    c.conn = std::move(tcp);
+  }
   c.state = Conn::State::kConnecting;
   // A storm reuses the Conn: everything per connection starts afresh.
-  c.closeSent = c.closeReceived = c.inMessage = c.upgraded = false;
+  c.closeSent = c.closeReceived = c.inMessage = c.upgraded = c.awaitingTicket = false;
   c.outstanding.clear();
   c.parser.reset();
   c.nextSeq = 0;
-  c.tls.reset();
-  c.plain.clear();
   ++live_;
 }
 
-void LoadClient::onConnected(io::ConnId id, int error) {
-  Conn* c = find(id);
-  if (!c) return;
+void LoadClient::closeConn(Conn& c, bool graceful) {
+  if (!c.conn) return;
+  transport::close(c.conn, graceful);
+  c.state = Conn::State::kIdle;
+  --live_;
+  // Storm: the next connection starts as soon as one ends (but not after a
+  // failure, which would spin against a refusing server), once the callback
+  // that ended this one has returned.
+  if ((config_.storm || config_.tlsOnly) && !ending_ && c.upgraded) {
+    const std::uint32_t slot = c.index / config_.threads;
+    loop_.post([this, slot] {
+      if (!ending_ && !conns_[slot]->conn) openConnection(slot);
+    });
+  }
+}
+
+void LoadClient::onConnected(Conn& c, int error) {
   if (error != 0) {
     ++results_.connectFailures;
     progress_.errors.fetch_add(1, std::memory_order_relaxed);
     results_.noteError("connect to " + config_.target.address.toString() + ": " +
                        std::strerror(-error));
-    loop_.close(id, false);
-    return;
+    return closeConn(c, false);
   }
   const std::uint64_t now = monotonicNs();
-  results_.connect.record(now - c->connectStart);
-  if (tlsContext_) return startTls(*c, now);
-  sendUpgrade(*c);
-}
-
-io::SendQueue& LoadClient::out(Conn& c) {
-  return c.tls ? c.plain : loop_.output(c.id);
-}
-
-void LoadClient::flush(Conn& c) {
-  if (!loop_.alive(c.id)) return;
-  if (c.tls) tls::sealQueue(*c.tls, c.plain, loop_.output(c.id));
-  loop_.flush(c.id);
-}
-
-void LoadClient::startTls(Conn& c, std::uint64_t now) {
-  bssl::UniquePtr<SSL> ssl =
-      tls::newClientSsl(tlsContext_.get(), config_.target.serverName, !config_.insecure);
-  if (config_.tlsResume) {
-    if (SSL_SESSION* last = tls::latestSession(tlsContext_.get())) SSL_set_session(ssl.get(), last);
-  }
-  c.tls = std::make_unique<tls::TlsStream>(std::move(ssl));
+  results_.connect.record(now - c.connectStart);
+  if (!tlsContext_) return sendUpgrade(c);
   c.tlsStart = now;
   c.state = Conn::State::kTls;
   c.ticketsBefore = tls::sessionsReceived(tlsContext_.get());
-  c.awaitingTicket = false;
-  // No input yet: this writes the ClientHello.
-  c.tls->receive({}, tls::writerFor(loop_.output(c.id)),
-                 {nullptr, [](void*, std::span<std::byte>) {}});
-  loop_.flush(c.id);
+}
+
+void LoadClient::onSecured(Conn& c) {
+  const std::uint64_t now = monotonicNs();
+  results_.tls.record(now - c.tlsStart);
+  SSL* ssl = c.conn->ssl();
+  if (SSL_session_reused(ssl)) ++results_.tlsResumed;
+  if (results_.tlsVersion.empty()) {
+    results_.tlsVersion = SSL_get_version(ssl);
+    results_.tlsCipher = SSL_CIPHER_standard_name(SSL_get_current_cipher(ssl));
+  }
+  if (!config_.tlsOnly) return sendUpgrade(c);
+  // Handshakes alone: count it, say goodbye, and start the next. To resume
+  // TLS 1.3 later, first wait for the ticket, which the server sends only
+  // after our Finished (closeTicketed() looks after each batch).
+  progress_.handshakes.fetch_add(1, std::memory_order_relaxed);
+  if (inWindow(now)) ++results_.handshakes;
+  c.upgraded = true;
+  c.state = Conn::State::kOpen;
+  c.awaitingTicket = config_.tlsResume && SSL_version(ssl) >= TLS1_3_VERSION &&
+                     tls::sessionsReceived(tlsContext_.get()) == c.ticketsBefore;
+  if (!c.awaitingTicket) closeConn(c, true);
+}
+
+void LoadClient::closeTicketed() {
+  if (!config_.tlsOnly || !config_.tlsResume) return;
+  for (auto& cp : conns_) {
+    Conn& c = *cp;
+    if (c.awaitingTicket && tls::sessionsReceived(tlsContext_.get()) != c.ticketsBefore) {
+      c.awaitingTicket = false;
+      closeConn(c, true);
+    }
+  }
 }
 
 void LoadClient::sendUpgrade(Conn& c) {
@@ -286,10 +316,10 @@ void LoadClient::sendUpgrade(Conn& c) {
   std::string request;
   http::writeUpgradeRequest(request, {config_.target.path, config_.target.hostHeader, c.key,
                                       protocols, "", config_.extraFields});
-  io::SendQueue& q = out(c);
+  io::SendQueue& q = c.conn->output();
   q.write(std::as_bytes(std::span(request)));
   q.commit();
-  flush(c);
+  c.conn->flush();
   c.response = std::make_unique<http::UpgradeResponseParser>();
   c.upgradeStart = monotonicNs();
   c.state = Conn::State::kUpgrading;
@@ -304,7 +334,7 @@ void LoadClient::sendMessage(Conn& c, std::uint64_t intendedNs) {
   h.masked = true;
   h.mask = masks_.next();  // a fresh key for every frame
   h.length = size;
-  io::SendQueue& q = out(c);
+  io::SendQueue& q = c.conn->output();
   std::byte* p = q.reserve(ws::frameHeaderSize(size, true) + size);
   p += ws::writeFrameHeader(p, h);
   std::byte head[24];
@@ -313,28 +343,28 @@ void LoadClient::sendMessage(Conn& c, std::uint64_t intendedNs) {
   const std::size_t offset = ws::applyMaskCopy(p, {head, hs}, h.mask, 0);
   ws::applyMaskCopy(p + hs, {payload_.fill(seq), size - hs}, h.mask, offset);
   q.commit();
-  flush(c);
+  c.conn->flush();
   c.outstanding.push_back({seq, intendedNs, size});
   ++results_.sent;
 }
 
 void LoadClient::sendControl(Conn& c, Opcode op, std::span<const std::byte> payload) {
-  if (!loop_.alive(c.id)) return;
+  if (!c.conn) return;
   FrameHeader h;
   h.opcode = op;
   h.masked = true;
   h.mask = masks_.next();
   h.length = payload.size();
-  io::SendQueue& q = out(c);
+  io::SendQueue& q = c.conn->output();
   std::byte* p = q.reserve(ws::frameHeaderSize(h.length, true) + payload.size());
   p += ws::writeFrameHeader(p, h);
   ws::applyMaskCopy(p, payload, h.mask, 0);
   q.commit();
-  flush(c);
+  c.conn->flush();
 }
 
 void LoadClient::beginClose(Conn& c, std::uint16_t code) {
-  if (c.closeSent || !loop_.alive(c.id)) return;
+  if (c.closeSent || !c.conn) return;
   std::byte payload[2];
   const std::size_t n = ws::writeClosePayload(payload, code, "");
   sendControl(c, Opcode::kClose, {payload, n});
@@ -344,99 +374,35 @@ void LoadClient::beginClose(Conn& c, std::uint16_t code) {
 
 void LoadClient::fail(Conn& c, std::uint16_t closeCode) {
   beginClose(c, closeCode);
-  loop_.close(c.id, true);
+  closeConn(c, true);
 }
 
-void LoadClient::onData(io::ConnId id, std::span<std::byte> data) {
-  Conn* c = find(id);
-  if (!c) return;
-  if (!c->tls) return onPlaintext(*c, data);
-  struct Ctx {
-    LoadClient* self;
-    Conn* c;
-  } ctx{this, c};
-  const tls::TlsStream::Status st = c->tls->receive(data, tls::writerFor(loop_.output(id)),
-                                                    {&ctx, [](void* p, std::span<std::byte> plain) {
-                                                       auto* x = static_cast<Ctx*>(p);
-                                                       x->self->onPlaintext(*x->c, plain);
-                                                     }});
-  if (!loop_.alive(id)) return;
-  if (st == tls::TlsStream::Status::kError) {
-    ++results_.handshakeFailures;
-    progress_.errors.fetch_add(1, std::memory_order_relaxed);
-    results_.noteError("TLS failed on connection " + std::to_string(c->index) + ": " +
-                       c->tls->error());
-    loop_.close(id, false);
-    return;
-  }
-  if (c->state == Conn::State::kTls && c->tls->handshakeDone()) {
-    const std::uint64_t now = monotonicNs();
-    results_.tls.record(now - c->tlsStart);
-    SSL* ssl = c->tls->ssl();
-    if (SSL_session_reused(ssl)) ++results_.tlsResumed;
-    if (results_.tlsVersion.empty()) {
-      results_.tlsVersion = SSL_get_version(ssl);
-      results_.tlsCipher = SSL_CIPHER_standard_name(SSL_get_current_cipher(ssl));
-    }
-    if (config_.tlsOnly) {
-      // Handshakes alone: count it, say goodbye, and start the next. To
-      // resume TLS 1.3 later, first wait for the ticket, which the server
-      // sends only after our Finished.
-      progress_.handshakes.fetch_add(1, std::memory_order_relaxed);
-      if (inWindow(now)) ++results_.handshakes;
-      c->upgraded = true;
-      c->state = Conn::State::kOpen;
-      c->awaitingTicket = config_.tlsResume && SSL_version(ssl) >= TLS1_3_VERSION &&
-                          tls::sessionsReceived(tlsContext_.get()) == c->ticketsBefore;
-      if (!c->awaitingTicket) {
-        c->tls->closeNotify(tls::writerFor(loop_.output(id)));
-        loop_.close(id, true);
-      }
-      loop_.flush(id);  // our Finished, at least
-      return;
-    }
-    sendUpgrade(*c);
-    return;
-  }
-  if (c->awaitingTicket && tls::sessionsReceived(tlsContext_.get()) != c->ticketsBefore) {
-    c->awaitingTicket = false;
-    c->tls->closeNotify(tls::writerFor(loop_.output(id)));
-    loop_.flush(id);
-    loop_.close(id, true);
-    return;
-  }
-  flush(*c);
-}
-
-void LoadClient::onPlaintext(Conn& conn, std::span<std::byte> data) {
-  Conn* c = &conn;
-  const io::ConnId id = c->id;
-  if (!loop_.alive(id)) return;
+void LoadClient::onData(Conn& c, std::span<std::byte> data) {
   const std::uint64_t now = monotonicNs();
-  if (c->state == Conn::State::kUpgrading) {
+  if (c.state == Conn::State::kUpgrading) {
     const std::size_t used =
-        c->response->feed({reinterpret_cast<const char*>(data.data()), data.size()});
-    if (c->response->state() == http::UpgradeResponseParser::State::kIncomplete) return;
+        c.response->feed({reinterpret_cast<const char*>(data.data()), data.size()});
+    if (c.response->state() == http::UpgradeResponseParser::State::kIncomplete) return;
     std::vector<std::string_view> offered(config_.subprotocols.begin(), config_.subprotocols.end());
     const http::ResponseVerdict v =
-        c->response->state() == http::UpgradeResponseParser::State::kComplete
-            ? c->response->verify({c->key, offered, {}})
+        c.response->state() == http::UpgradeResponseParser::State::kComplete
+            ? c.response->verify({c.key, offered, {}})
             : http::ResponseVerdict::kMalformed;
     if (v != http::ResponseVerdict::kAccepted) {
       ++results_.handshakeFailures;
       progress_.errors.fetch_add(1, std::memory_order_relaxed);
       std::string why(http::describe(v));
-      if (v == http::ResponseVerdict::kNotUpgrade)
-        why = "HTTP " + std::to_string(c->response->status());
-      results_.noteError("handshake failed on connection " + std::to_string(c->index) + ": " + why);
-      c->response.reset();
-      loop_.close(id, false);
-      return;
+      if (v == http::ResponseVerdict::kNotUpgrade) {
+        why = "HTTP " + std::to_string(c.response->status());
+      }
+      results_.noteError("handshake failed on connection " + std::to_string(c.index) + ": " + why);
+      c.response.reset();
+      return closeConn(c, false);
     }
-    c->response.reset();
-    results_.handshake.record(now - c->upgradeStart);
-    c->state = Conn::State::kOpen;
-    c->upgraded = true;
+    c.response.reset();
+    results_.handshake.record(now - c.upgradeStart);
+    c.state = Conn::State::kOpen;
+    c.upgraded = true;
     ++results_.upgraded;
     progress_.handshakes.fetch_add(config_.storm ? 0 : 1, std::memory_order_relaxed);
     if (config_.idle) {
@@ -444,54 +410,44 @@ void LoadClient::onPlaintext(Conn& conn, std::span<std::byte> data) {
     } else if (config_.storm) {
       progress_.handshakes.fetch_add(1, std::memory_order_relaxed);
       if (inWindow(now)) ++results_.handshakes;
-      beginClose(*c, 1000);
+      beginClose(c, 1000);
     } else if (config_.rate == 0 && !ending_) {
-      for (std::uint32_t i = 0; i < config_.inflight; ++i) sendMessage(*c, now);
+      for (std::uint32_t i = 0; i < config_.inflight; ++i) sendMessage(c, now);
     }
     data = data.subspan(used);
     if (data.empty()) return;
   }
-  if (c->state != Conn::State::kOpen && c->state != Conn::State::kClosing) return;
-  Sink sink{*this, *c, now};
-  if (c->parser.feed(data, sink) == ws::ParseStatus::kError) {
+  if (c.state != Conn::State::kOpen && c.state != Conn::State::kClosing) return;
+  Sink sink{*this, c, now};
+  if (c.parser.feed(data, sink) == ws::ParseStatus::kError) {
     ++results_.protocolErrors;
     progress_.errors.fetch_add(1, std::memory_order_relaxed);
-    const ws::FrameError& e = c->parser.error();
-    results_.noteError("server broke the protocol on connection " + std::to_string(c->index) +
-                       ": " + std::string(e.reason));
-    fail(*c, ws::toWire(e.code));
+    const ws::FrameError& e = c.parser.error();
+    results_.noteError("server broke the protocol on connection " + std::to_string(c.index) + ": " +
+                       std::string(e.reason));
+    fail(c, ws::toWire(e.code));
   }
 }
 
-void LoadClient::onReadEnd(io::ConnId id, int error) {
-  Conn* c = find(id);
-  if (!c) return;
-  if (c->state == Conn::State::kUpgrading || c->state == Conn::State::kTls) {
+void LoadClient::onReadEnd(Conn& c, int error) {
+  if (error == transport::kTlsFailure) {
     ++results_.handshakeFailures;
     progress_.errors.fetch_add(1, std::memory_order_relaxed);
-    results_.noteError("connection " + std::to_string(c->index) + " closed during the handshake");
-  } else if (!c->closeReceived) {
+    results_.noteError("TLS failed on connection " + std::to_string(c.index) + ": " +
+                       c.conn->tlsError());
+  } else if (c.state == Conn::State::kUpgrading || c.state == Conn::State::kTls) {
+    ++results_.handshakeFailures;
+    progress_.errors.fetch_add(1, std::memory_order_relaxed);
+    results_.noteError("connection " + std::to_string(c.index) + " closed during the handshake");
+  } else if (!c.closeReceived) {
     // The stream ended with no close frame: an abnormal closure (1006).
     ++results_.unexpectedCloses;
     ++results_.closeCodes[1006];
     progress_.errors.fetch_add(1, std::memory_order_relaxed);
-    results_.noteError("connection " + std::to_string(c->index) + " dropped without a close frame" +
+    results_.noteError("connection " + std::to_string(c.index) + " dropped without a close frame" +
                        (error ? std::string(" (") + std::strerror(-error) + ")" : ""));
   }
-  loop_.close(id, false);
-}
-
-void LoadClient::onClosed(io::ConnId id) {
-  Conn* c = find(id);
-  if (!c) return;
-  bySlot_[id.slot] = nullptr;
-  c->state = Conn::State::kIdle;
-  c->id = {};
-  --live_;
-  // Storm: the next connection starts as soon as one ends (but not after a
-  // failure, which would spin against a refusing server).
-  if ((config_.storm || config_.tlsOnly) && !ending_ && c->upgraded)
-    openConnection(c->index / config_.threads);
+  closeConn(c, false);
 }
 
 void LoadClient::stop() {
@@ -503,6 +459,7 @@ void LoadClient::stop() {
 std::uint64_t LoadClient::iterate() {
   const std::uint64_t now = monotonicNs();
   std::uint64_t wake = 0;
+  closeTicketed();
   // Open connections on schedule.
   while (!ending_ && opened_ < conns_.size() &&
          (connectInterval_ == 0 || now >= startNs_ + opened_ * connectInterval_)) {
@@ -547,9 +504,9 @@ std::uint64_t LoadClient::iterate() {
         beginClose(c, 1000);
       if (c.state == Conn::State::kConnecting || c.state == Conn::State::kTls ||
           c.state == Conn::State::kUpgrading) {
-        loop_.close(c.id, false);
+        closeConn(c, false);
       }
-      if (now >= drainEnd_ + kCloseNs && c.id) loop_.close(c.id, false);
+      if (now >= drainEnd_ + kCloseNs) closeConn(c, false);
     }
     if (live_ == 0) {
       std::lock_guard lock(progress_.mutex);

@@ -15,11 +15,12 @@
 #include "bench/histogram.h"
 #include "bench/payload.h"
 #include "io/loop.h"
+#include "io/worker.h"
 #include "proxy/http/response_parser.h"
+#include "proxy/transport/network.h"
 #include "proxy/ws/frame_parser.h"
 #include "proxy/ws/mask_key.h"
 #include "tls/server_context.h"
-#include "tls/stream.h"
 
 namespace wsedge::bench {
 
@@ -100,14 +101,14 @@ struct Progress {
   Histogram latency;  // copy of the thread's latency histogram, refreshed each second
 };
 
-class LoadClient final : private io::StreamHandler {
+class LoadClient final : public io::Worker::App {
  public:
   LoadClient(io::Loop& loop, const RunConfig& config, std::uint32_t index, std::uint32_t conns,
              std::uint64_t startNs, Progress& progress);
-  ~LoadClient();
+  ~LoadClient() override;
 
   /// Stops early (from the loop thread): the window ends now.
-  void stop();
+  void stop() override;
   RunResults& results() { return results_; }
 
  private:
@@ -121,25 +122,23 @@ class LoadClient final : private io::StreamHandler {
 
   std::uint64_t iterate();  // the loop's iteration hook
   void openConnection(std::uint32_t index);
-  void startTls(Conn& c, std::uint64_t now);
-  void onPlaintext(Conn& c, std::span<std::byte> data);
-  io::SendQueue& out(Conn& c);
-  void flush(Conn& c);
+  void onConnected(Conn& c, int error);
+  void onSecured(Conn& c);
+  void onData(Conn& c, std::span<std::byte> data);
+  void onReadEnd(Conn& c, int error);
+  /// Lets go of c's connection; in a storm, the next one starts.
+  void closeConn(Conn& c, bool graceful);
   void sendUpgrade(Conn& c);
   void sendMessage(Conn& c, std::uint64_t intendedNs);
   void sendControl(Conn& c, ws::Opcode op, std::span<const std::byte> payload);
   void beginClose(Conn& c, std::uint16_t code);
   void fail(Conn& c, std::uint16_t closeCode);
-  Conn* find(io::ConnId id);
+  /// --mode tls --tls-resume: closes those whose ticket has come.
+  void closeTicketed();
   bool inWindow(std::uint64_t ns) const { return ns >= windowStart_ && ns < windowEnd_; }
 
-  void onData(io::ConnId id, std::span<std::byte> data) override;
-  void onReadEnd(io::ConnId id, int error) override;
-  void onConnected(io::ConnId id, int error) override;
-  void onDrained(io::ConnId) override {}
-  void onClosed(io::ConnId id) override;
-
   io::Loop& loop_;
+  transport::LoopNetwork net_;
   const RunConfig& config_;
   Progress& progress_;
   Payload payload_;
@@ -147,7 +146,6 @@ class LoadClient final : private io::StreamHandler {
   bssl::UniquePtr<SSL_CTX> tlsContext_;  // wss:// only; keeps the newest session for --tls-resume
   std::mt19937 rng_;
   std::vector<std::unique_ptr<Conn>> conns_;
-  std::vector<Conn*> bySlot_;
   RunResults results_;
   std::uint64_t startNs_;
   std::uint64_t windowStart_;

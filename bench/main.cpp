@@ -149,10 +149,8 @@ int run(RunConfig& config, bool json, const std::vector<int>& watchPids) {
         config.conns / config.threads + (t < config.conns % config.threads ? 1 : 0);
     Progress* pr = progress.back().get();
     auto setup = [&config, &clients, t, share, startNs,
-                  pr](io::Loop& loop) -> std::shared_ptr<void> {
+                  pr](io::Loop& loop) -> std::shared_ptr<io::Worker::App> {
       auto client = std::make_shared<LoadClient>(loop, config, t, share, startNs, *pr);
-      LoadClient* raw = client.get();
-      loop.setWakeHandler([raw] { raw->stop(); });
       clients[t] = client;
       return client;
     };
@@ -189,7 +187,7 @@ int run(RunConfig& config, bool json, const std::vector<int>& watchPids) {
     }
     if (gStop && !stopping) {
       stopping = true;
-      for (auto& w : workers) w->wake();
+      for (auto& w : workers) w->stop();
     }
     if (t - lastTick >= 1'000'000'000) {
       std::uint64_t messages = 0, bytes = 0, errors = 0, handshakes = 0;
@@ -260,11 +258,8 @@ int serve(std::uint32_t threads, Make make) {
   std::vector<std::unique_ptr<io::Worker>> workers;
   try {
     for (std::uint32_t t = 0; t < threads; ++t) {
-      auto setup = [&make](io::Loop& loop) -> std::shared_ptr<void> {
-        std::shared_ptr<Server> server = make(loop);
-        Server* raw = server.get();
-        loop.setWakeHandler([raw] { raw->stop(); });
-        return server;
+      auto setup = [&make](io::Loop& loop) -> std::shared_ptr<io::Worker::App> {
+        return make(loop);
       };
       io::Loop::Options options;
       options.recvBufferSize = 32768;
@@ -273,13 +268,13 @@ int serve(std::uint32_t threads, Make make) {
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "wsedge-bench: %s\n", e.what());
-    for (auto& w : workers) w->wake();
+    for (auto& w : workers) w->stop();
     return 1;
   }
   std::fprintf(stderr, "wsedge-bench: ready\n");
   int sig = 0;
   sigwait(&stopSignals, &sig);
-  for (auto& w : workers) w->wake();
+  for (auto& w : workers) w->stop();
   for (auto& w : workers) w->join();
   return 0;
 }

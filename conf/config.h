@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "conf/balance_policy.h"
+
 namespace wsedge::conf {
 
 /// Where a value came from, for errors found after loading.
@@ -28,7 +30,7 @@ struct BackendConfig {
 
 struct PoolConfig {
   std::string name;
-  std::string balance = "round_robin";
+  BalancePolicy balance = BalancePolicy::kRoundRobin;
   std::vector<BackendConfig> backends;
 };
 
@@ -75,6 +77,8 @@ struct Limits {
 struct Config {
   std::string file;
   std::optional<std::uint32_t> workers;  // empty: one per online CPU ("auto")
+  /// Connections (client and backend) one worker holds at most.
+  std::uint32_t workerConnections = 1u << 24;
   std::vector<ListenerConfig> listeners;
   std::map<std::string, PoolConfig> pools;
   Limits limits;

@@ -27,7 +27,12 @@ std::size_t editDistance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
-// Reads one file. Every error names file:line:col and what is wrong there.
+// Thrown by Reader::fail() to abandon the item being read; the error is
+// already recorded, and reading goes on with the next item.
+struct Skip {};
+
+// Reads one file. Every error names file:line:col and what is wrong there,
+// and every error in the file is collected, not just the first.
 class Reader {
  public:
   explicit Reader(std::string file) : file_(std::move(file)) {}
@@ -37,13 +42,50 @@ class Reader {
     return {file_, m.line + 1, m.column + 1};
   }
 
+  /// Records an error and goes on.
+  void note(const YAML::Node& n, const std::string& message) const {
+    const YAML::Mark m = n.Mark();
+    record(m.line + 1, m.column + 1, message);
+  }
+  void record(int line, int column, const std::string& message) const {
+    errors_.push_back(
+        {line, column,
+         file_ + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message});
+  }
+  /// Records an error and abandons the item being read (see attempt()).
   [[noreturn]] void fail(const YAML::Node& n, const std::string& message) const {
-    throw ConfigError(at(n).toString() + ": " + message);
+    note(n, message);
+    throw Skip{};
+  }
+  /// Reads one item; an error inside it is recorded and the next item is read.
+  template <class Fn>
+  void attempt(Fn&& fn) const {
+    try {
+      fn();
+    } catch (const Skip&) {
+    } catch (const YAML::Exception& e) {
+      // A value of the wrong shape where yaml-cpp converts it (a key that
+      // is itself a list, say).
+      record(e.mark.line + 1, e.mark.column + 1, e.msg);
+    }
   }
 
-  // Refuses keys not in `allowed`, suggesting the closest one.
+  /// Every error, in file order.
+  std::vector<std::string> errors() const {
+    std::stable_sort(errors_.begin(), errors_.end(), [](const Error& a, const Error& b) {
+      return a.line != b.line ? a.line < b.line : a.column < b.column;
+    });
+    std::vector<std::string> out;
+    for (const Error& e : errors_) out.push_back(e.text);
+    return out;
+  }
+
+  // Refuses keys not in `allowed`, suggesting the closest one. Every
+  // unknown key of the map is recorded, then the map is abandoned: what a
+  // typo leaves missing would only be reported again.
   void checkKeys(const YAML::Node& map, std::string_view what,
                  std::initializer_list<std::string_view> allowed) const {
+    bool unknown = false;
     for (auto it = map.begin(); it != map.end(); ++it) {
       const std::string key = it->first.as<std::string>();
       if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
@@ -60,8 +102,10 @@ class Reader {
         message += "; expected one of:";
         for (std::string_view a : allowed) message += " " + std::string(a);
       }
-      fail(it->first, message);
+      note(it->first, message);
+      unknown = true;
     }
+    if (unknown) throw Skip{};
   }
 
   void expectMap(const YAML::Node& n, std::string_view what) const {
@@ -121,8 +165,39 @@ class Reader {
   const std::string& file() const { return file_; }
 
  private:
+  struct Error {
+    int line;
+    int column;
+    std::string text;
+  };
   std::string file_;
+  mutable std::vector<Error> errors_;
 };
+
+// One key of `limits`. Range checks happen here, so a bad value is
+// reported where it is written.
+void readLimit(const Reader& r, const std::string& key, const YAML::Node& v, Limits& limits,
+               bool& frameSet) {
+  const auto positive = [&](std::uint64_t ms) {
+    if (ms == 0) r.fail(v, key + " must be more than 0");
+    return ms;
+  };
+  if (key == "max_message_size") limits.maxMessageSize = r.size(v, key);
+  if (key == "max_frame_size") limits.maxFrameSize = r.size(v, key), frameSet = true;
+  if (key == "max_buffered") {
+    limits.maxBuffered = r.size(v, key);
+    if (limits.maxBuffered < 64 * 1024) r.fail(v, "max_buffered must be at least 64KiB");
+  }
+  if (key == "handshake_timeout") limits.handshakeTimeoutMs = positive(r.duration(v, key));
+  if (key == "connect_timeout") limits.connectTimeoutMs = positive(r.duration(v, key));
+  if (key == "backend_timeout") limits.backendTimeoutMs = positive(r.duration(v, key));
+  if (key == "idle_timeout") limits.idleTimeoutMs = r.duration(v, key);
+  if (key == "close_timeout") limits.closeTimeoutMs = positive(r.duration(v, key));
+  if (key == "connect_attempts") {
+    limits.connectAttempts = static_cast<std::uint32_t>(r.integer(v, key, 1, 100));
+  }
+  if (key == "validate_utf8") limits.validateUtf8 = r.boolean(v, key);
+}
 
 void readLimits(const Reader& r, const YAML::Node& n, Limits& limits) {
   r.expectMap(n, "limits");
@@ -132,66 +207,56 @@ void readLimits(const Reader& r, const YAML::Node& n, Limits& limits) {
        "backend_timeout", "idle_timeout", "close_timeout", "connect_attempts", "validate_utf8"});
   bool frameSet = false;
   for (auto it = n.begin(); it != n.end(); ++it) {
-    const std::string key = it->first.as<std::string>();
-    const YAML::Node v = it->second;
-    if (key == "max_message_size") limits.maxMessageSize = r.size(v, key);
-    if (key == "max_frame_size") limits.maxFrameSize = r.size(v, key), frameSet = true;
-    if (key == "max_buffered") limits.maxBuffered = r.size(v, key);
-    if (key == "handshake_timeout") limits.handshakeTimeoutMs = r.duration(v, key);
-    if (key == "connect_timeout") limits.connectTimeoutMs = r.duration(v, key);
-    if (key == "backend_timeout") limits.backendTimeoutMs = r.duration(v, key);
-    if (key == "idle_timeout") limits.idleTimeoutMs = r.duration(v, key);
-    if (key == "close_timeout") limits.closeTimeoutMs = r.duration(v, key);
-    if (key == "connect_attempts")
-      limits.connectAttempts = static_cast<std::uint32_t>(r.integer(v, key, 1, 100));
-    if (key == "validate_utf8") limits.validateUtf8 = r.boolean(v, key);
+    r.attempt([&] { readLimit(r, it->first.as<std::string>(), it->second, limits, frameSet); });
   }
   // A frame can never be larger than a message.
-  if (!frameSet || limits.maxFrameSize > limits.maxMessageSize)
+  if (!frameSet || limits.maxFrameSize > limits.maxMessageSize) {
     limits.maxFrameSize = limits.maxMessageSize;
-  if (limits.maxBuffered < 64 * 1024)
-    r.fail(n["max_buffered"], "max_buffered must be at least 64KiB");
-  for (const char* key :
-       {"handshake_timeout", "connect_timeout", "backend_timeout", "close_timeout"}) {
-    if (n[key] && r.duration(n[key], key) == 0)
-      r.fail(n[key], std::string(key) + " must be more than 0");
   }
 }
 
-PoolConfig readPool(const Reader& r, const std::string& name, const YAML::Node& n) {
-  r.expectMap(n, "pool '" + name + "'");
-  r.checkKeys(n, "pool '" + name + "'", {"balance", "backends"});
-  PoolConfig pool;
-  pool.name = name;
-  if (n["balance"]) {
-    pool.balance = r.scalar(n["balance"], "balance");
-    if (pool.balance != "round_robin") {
-      r.fail(n["balance"], "unknown balance policy '" + pool.balance + "'; supported: round_robin");
-    }
+BackendConfig readBackend(const Reader& r, const YAML::Node& b) {
+  BackendConfig backend;
+  backend.where = r.at(b);
+  if (b.IsScalar()) {
+    backend.address = b.Scalar();
+    const HostPort hp = r.hostPort(b, "backend address");
+    backend.host = hp.host, backend.port = hp.port;
+    return backend;
   }
-  if (!n["backends"]) r.fail(n, "pool '" + name + "' has no 'backends' list");
+  r.expectMap(b, "a backend");
+  r.checkKeys(b, "backend", {"address", "weight"});
+  if (!b["address"]) r.fail(b, "backend needs an 'address'");
+  backend.address = r.scalar(b["address"], "address");
+  const HostPort hp = r.hostPort(b["address"], "backend address");
+  backend.host = hp.host, backend.port = hp.port;
+  if (b["weight"]) {
+    backend.weight = static_cast<std::uint32_t>(r.integer(b["weight"], "weight", 1, 1000));
+  }
+  return backend;
+}
+
+void readPool(const Reader& r, const YAML::Node& n, PoolConfig& pool) {
+  const std::string what = "pool '" + pool.name + "'";
+  r.expectMap(n, what);
+  r.checkKeys(n, what, {"balance", "backends"});
+  if (n["balance"]) {
+    r.attempt([&] {
+      const std::string name = r.scalar(n["balance"], "balance");
+      const auto policy = parseBalancePolicy(name);
+      if (!policy) {
+        r.fail(n["balance"], "unknown balance policy '" + name +
+                                 "'; supported: " + std::string(balancePolicyNames()));
+      }
+      pool.balance = *policy;
+    });
+  }
+  if (!n["backends"]) r.fail(n, what + " has no 'backends' list");
   const YAML::Node backends = n["backends"];
   r.expectSequence(backends, "backends");
   for (const YAML::Node& b : backends) {
-    BackendConfig backend;
-    if (b.IsScalar()) {
-      backend.address = b.Scalar();
-      const HostPort hp = r.hostPort(b, "backend address");
-      backend.host = hp.host, backend.port = hp.port;
-    } else {
-      r.expectMap(b, "a backend");
-      r.checkKeys(b, "backend", {"address", "weight"});
-      if (!b["address"]) r.fail(b, "backend needs an 'address'");
-      backend.address = b["address"].Scalar();
-      const HostPort hp = r.hostPort(b["address"], "backend address");
-      backend.host = hp.host, backend.port = hp.port;
-      if (b["weight"])
-        backend.weight = static_cast<std::uint32_t>(r.integer(b["weight"], "weight", 1, 1000));
-    }
-    backend.where = r.at(b);
-    pool.backends.push_back(std::move(backend));
+    r.attempt([&] { pool.backends.push_back(readBackend(r, b)); });
   }
-  return pool;
 }
 
 // A path relative to the configuration file's folder.
@@ -206,34 +271,72 @@ TlsConfig readTls(const Reader& r, const YAML::Node& n) {
   r.checkKeys(n, "tls", {"certificates", "min_version", "ticket_key_rotation"});
   TlsConfig tls;
   tls.where = r.at(n);
-  if (!n["certificates"])
+  if (!n["certificates"]) {
     r.fail(n, "tls needs 'certificates': a list of { cert: FILE, key: FILE }");
+  }
   const YAML::Node certs = n["certificates"];
   r.expectSequence(certs, "certificates");
   if (certs.size() == 0) r.fail(certs, "tls needs at least one certificate");
   for (const YAML::Node& c : certs) {
-    r.expectMap(c, "a certificate");
-    r.checkKeys(c, "certificate", {"cert", "key"});
-    if (!c["cert"] || !c["key"]) r.fail(c, "a certificate needs both 'cert' and 'key' (PEM files)");
-    tls.certificates.push_back({relativeTo(r.file(), r.scalar(c["cert"], "cert")),
-                                relativeTo(r.file(), r.scalar(c["key"], "key")), r.at(c)});
+    r.attempt([&] {
+      r.expectMap(c, "a certificate");
+      r.checkKeys(c, "certificate", {"cert", "key"});
+      if (!c["cert"] || !c["key"]) {
+        r.fail(c, "a certificate needs both 'cert' and 'key' (PEM files)");
+      }
+      tls.certificates.push_back({relativeTo(r.file(), r.scalar(c["cert"], "cert")),
+                                  relativeTo(r.file(), r.scalar(c["key"], "key")), r.at(c)});
+    });
   }
   if (n["min_version"]) {
-    const std::string v = r.scalar(n["min_version"], "min_version");
-    if (v == "1.2") {
-      tls.minVersion = 0x0303;
-    } else if (v == "1.3") {
-      tls.minVersion = 0x0304;
-    } else {
-      r.fail(n["min_version"], "min_version must be \"1.2\" or \"1.3\", got '" + v + "'");
-    }
+    r.attempt([&] {
+      const std::string v = r.scalar(n["min_version"], "min_version");
+      if (v == "1.2") {
+        tls.minVersion = 0x0303;
+      } else if (v == "1.3") {
+        tls.minVersion = 0x0304;
+      } else {
+        r.fail(n["min_version"], "min_version must be \"1.2\" or \"1.3\", got '" + v + "'");
+      }
+    });
   }
   if (n["ticket_key_rotation"]) {
-    tls.ticketRotationMs = r.duration(n["ticket_key_rotation"], "ticket_key_rotation");
-    if (tls.ticketRotationMs < 60'000)
-      r.fail(n["ticket_key_rotation"], "ticket_key_rotation must be at least 1m");
+    r.attempt([&] {
+      tls.ticketRotationMs = r.duration(n["ticket_key_rotation"], "ticket_key_rotation");
+      if (tls.ticketRotationMs < 60'000) {
+        r.fail(n["ticket_key_rotation"], "ticket_key_rotation must be at least 1m");
+      }
+    });
   }
   return tls;
+}
+
+RouteConfig readRoute(const Reader& r, const YAML::Node& rn, const Config& config) {
+  r.expectMap(rn, "a route");
+  r.checkKeys(rn, "route", {"match", "pool"});
+  RouteConfig route;
+  if (rn["match"]) {
+    r.attempt([&] {
+      const YAML::Node m = rn["match"];
+      r.expectMap(m, "match");
+      r.checkKeys(m, "match", {"path_prefix"});
+      if (m["path_prefix"]) {
+        route.pathPrefix = r.scalar(m["path_prefix"], "path_prefix");
+        if (route.pathPrefix.empty() || route.pathPrefix.front() != '/') {
+          r.fail(m["path_prefix"], "path_prefix must start with '/'");
+        }
+      }
+    });
+  }
+  if (!rn["pool"]) r.fail(rn, "route needs a 'pool'");
+  route.pool = r.scalar(rn["pool"], "pool");
+  if (!config.pools.count(route.pool)) {
+    std::string known;
+    for (const auto& [name, p] : config.pools) known += (known.empty() ? "" : ", ") + name;
+    r.fail(rn["pool"], "route refers to pool '" + route.pool + "', which is not defined" +
+                           (known.empty() ? "" : " (pools: " + known + ")"));
+  }
+  return route;
 }
 
 ListenerConfig readListener(const Reader& r, const YAML::Node& n, const Config& config) {
@@ -245,46 +348,98 @@ ListenerConfig readListener(const Reader& r, const YAML::Node& n, const Config& 
   const HostPort hp = r.hostPort(n["address"], "listener address");
   l.host = hp.host, l.port = hp.port;
   l.where = r.at(n["address"]);
-  if (n["tls"]) l.tls = readTls(r, n["tls"]);
+  if (n["tls"]) r.attempt([&] { l.tls = readTls(r, n["tls"]); });
   if (!n["routes"]) r.fail(n, "listener " + l.address + " has no 'routes'");
   const YAML::Node routes = n["routes"];
   r.expectSequence(routes, "routes");
   if (routes.size() == 0) r.fail(routes, "listener " + l.address + " needs at least one route");
   for (const YAML::Node& rn : routes) {
-    r.expectMap(rn, "a route");
-    r.checkKeys(rn, "route", {"match", "pool"});
-    RouteConfig route;
-    if (rn["match"]) {
-      const YAML::Node m = rn["match"];
-      r.expectMap(m, "match");
-      r.checkKeys(m, "match", {"path_prefix"});
-      if (m["path_prefix"]) {
-        route.pathPrefix = r.scalar(m["path_prefix"], "path_prefix");
-        if (route.pathPrefix.empty() || route.pathPrefix.front() != '/') {
-          r.fail(m["path_prefix"], "path_prefix must start with '/'");
-        }
-      }
-    }
-    if (!rn["pool"]) r.fail(rn, "route needs a 'pool'");
-    route.pool = r.scalar(rn["pool"], "pool");
-    if (!config.pools.count(route.pool)) {
-      std::string known;
-      for (const auto& [name, p] : config.pools) known += (known.empty() ? "" : ", ") + name;
-      r.fail(rn["pool"], "route refers to pool '" + route.pool + "', which is not defined" +
-                             (known.empty() ? "" : " (pools: " + known + ")"));
-    }
-    l.routes.push_back(std::move(route));
+    r.attempt([&] { l.routes.push_back(readRoute(r, rn, config)); });
   }
   return l;
 }
 
+void readTop(const Reader& r, const YAML::Node& root, Config& config) {
+  // A misspelt top-level key hides nothing else: read on.
+  r.attempt([&] {
+    r.checkKeys(root, "the configuration",
+                {"workers", "worker_connections", "listeners", "pools", "limits"});
+  });
+  if (root["workers"]) {
+    r.attempt([&] {
+      const std::string w = r.scalar(root["workers"], "workers");
+      if (w != "auto") {
+        config.workers =
+            static_cast<std::uint32_t>(r.integer(root["workers"], "workers (or auto)", 1, 1024));
+      }
+    });
+  }
+  if (root["worker_connections"]) {
+    r.attempt([&] {
+      config.workerConnections = static_cast<std::uint32_t>(
+          r.integer(root["worker_connections"], "worker_connections", 1, 1u << 24));
+    });
+  }
+  if (root["limits"]) r.attempt([&] { readLimits(r, root["limits"], config.limits); });
+
+  if (!root["pools"]) {
+    r.record(1, 1, "no 'pools' defined");
+  } else {
+    r.attempt([&] {
+      const YAML::Node pools = root["pools"];
+      r.expectMap(pools, "pools");
+      for (auto it = pools.begin(); it != pools.end(); ++it) {
+        r.attempt([&] {
+          const std::string name = it->first.as<std::string>();
+          // Known even if its body has errors, so routes naming it do not
+          // report a second, misleading error.
+          PoolConfig& pool = config.pools[name];
+          pool.name = name;
+          readPool(r, it->second, pool);
+        });
+      }
+    });
+  }
+
+  if (!root["listeners"]) return r.record(1, 1, "no 'listeners' defined");
+  const YAML::Node listeners = root["listeners"];
+  r.expectSequence(listeners, "listeners");
+  if (listeners.size() == 0) r.fail(listeners, "at least one listener is needed");
+  std::set<std::string> seen;
+  for (const YAML::Node& ln : listeners) {
+    r.attempt([&] {
+      ListenerConfig l = readListener(r, ln, config);
+      if (!seen.insert(l.host + ":" + std::to_string(l.port)).second) {
+        r.fail(ln["address"], "listener address " + l.address + " is used twice");
+      }
+      config.listeners.push_back(std::move(l));
+    });
+  }
+}
+
 }  // namespace
 
-static Config parseChecked(const YAML::Node& root, const std::string& file);
+ConfigError::ConfigError(std::vector<std::string> errors)
+    : std::runtime_error(join(errors)), errors_(std::move(errors)) {}
+
+std::string ConfigError::join(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const std::string& l : lines) out += (out.empty() ? "" : "\n") + l;
+  return out;
+}
 
 std::string SourceLocation::toString() const {
   return file + ":" + std::to_string(line) + ":" + std::to_string(column);
 }
+
+namespace {
+
+ConfigError syntaxError(const std::string& file, const YAML::ParserException& e) {
+  return ConfigError(file + ":" + std::to_string(e.mark.line + 1) + ":" +
+                     std::to_string(e.mark.column + 1) + ": " + e.msg);
+}
+
+}  // namespace
 
 Config loadConfig(const std::string& path) {
   YAML::Node root;
@@ -293,8 +448,7 @@ Config loadConfig(const std::string& path) {
   } catch (const YAML::BadFile&) {
     throw ConfigError(path + ": cannot read the file");
   } catch (const YAML::ParserException& e) {
-    throw ConfigError(path + ":" + std::to_string(e.mark.line + 1) + ":" +
-                      std::to_string(e.mark.column + 1) + ": " + e.msg);
+    throw syntaxError(path, e);
   }
   return parseConfig(root, path);
 }
@@ -304,58 +458,19 @@ Config loadConfigFromString(const std::string& yaml, const std::string& name) {
   try {
     root = YAML::Load(yaml);
   } catch (const YAML::ParserException& e) {
-    throw ConfigError(name + ":" + std::to_string(e.mark.line + 1) + ":" +
-                      std::to_string(e.mark.column + 1) + ": " + e.msg);
+    throw syntaxError(name, e);
   }
   return parseConfig(root, name);
 }
 
 Config parseConfig(const YAML::Node& root, const std::string& file) {
-  try {
-    return parseChecked(root, file);
-  } catch (const YAML::Exception& e) {
-    // A value of the wrong shape where yaml-cpp converts it (a key that is
-    // itself a list, say).
-    throw ConfigError(file + ":" + std::to_string(e.mark.line + 1) + ":" +
-                      std::to_string(e.mark.column + 1) + ": " + e.msg);
-  }
-}
-
-static Config parseChecked(const YAML::Node& root, const std::string& file) {
   const Reader r(file);
   Config config;
   config.file = file;
   if (!root.IsMap()) throw ConfigError(file + ":1:1: the configuration must be a mapping");
-  r.checkKeys(root, "the configuration", {"workers", "listeners", "pools", "limits"});
-
-  if (root["workers"]) {
-    const std::string w = r.scalar(root["workers"], "workers");
-    if (w != "auto")
-      config.workers =
-          static_cast<std::uint32_t>(r.integer(root["workers"], "workers (or auto)", 1, 1024));
-  }
-  if (root["limits"]) readLimits(r, root["limits"], config.limits);
-
-  if (!root["pools"]) throw ConfigError(file + ":1:1: no 'pools' defined");
-  const YAML::Node pools = root["pools"];
-  r.expectMap(pools, "pools");
-  for (auto it = pools.begin(); it != pools.end(); ++it) {
-    const std::string name = it->first.as<std::string>();
-    config.pools[name] = readPool(r, name, it->second);
-  }
-
-  if (!root["listeners"]) throw ConfigError(file + ":1:1: no 'listeners' defined");
-  const YAML::Node listeners = root["listeners"];
-  r.expectSequence(listeners, "listeners");
-  if (listeners.size() == 0) r.fail(listeners, "at least one listener is needed");
-  std::set<std::string> seen;
-  for (const YAML::Node& ln : listeners) {
-    ListenerConfig l = readListener(r, ln, config);
-    if (!seen.insert(l.host + ":" + std::to_string(l.port)).second) {
-      r.fail(ln["address"], "listener address " + l.address + " is used twice");
-    }
-    config.listeners.push_back(std::move(l));
-  }
+  r.attempt([&] { readTop(r, root, config); });
+  std::vector<std::string> errors = r.errors();
+  if (!errors.empty()) throw ConfigError(std::move(errors));
   return config;
 }
 

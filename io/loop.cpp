@@ -2,15 +2,14 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
-#include <stdexcept>
 #include <string>
 
 namespace wsedge::io {
@@ -37,8 +36,6 @@ Loop::Loop(const Options& options)
     : options_(options), ring_(options.ringEntries), timers_(monotonicMs(), options.tickMs) {
   buffers_ =
       std::make_unique<BufferRing>(ring_.get(), 0, options.recvBufferCount, options.recvBufferSize);
-  wakeFd_ = eventfd(0, EFD_CLOEXEC);
-  if (wakeFd_ < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
   acceptRetry_.setHandler(this);
   armWake();
 }
@@ -51,14 +48,17 @@ Loop::~Loop() {
     if (c.fd >= 0) ::close(c.fd);
   }
   buffers_.reset();  // unregisters from the ring, which is still alive
-  if (wakeFd_ >= 0) ::close(wakeFd_);
 }
 
 // --- listeners ---------------------------------------------------------------
 
-int Loop::listen(const SocketAddress& address, AcceptHandler& handler, int backlog) {
+int Loop::listen(const SocketAddress& address, AcceptHandler& handler, std::string* error,
+                 int backlog) {
   const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error("socket: " + std::string(std::strerror(errno)));
+  if (fd < 0) {
+    *error = "socket: " + std::string(std::strerror(errno));
+    return -1;
+  }
   const int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   // Each worker binds its own socket; the kernel spreads connections across them.
@@ -66,7 +66,8 @@ int Loop::listen(const SocketAddress& address, AcceptHandler& handler, int backl
   if (::bind(fd, address.get(), address.length()) != 0 || ::listen(fd, backlog) != 0) {
     const int err = errno;
     ::close(fd);
-    throw std::runtime_error("cannot listen on " + address.toString() + ": " + std::strerror(err));
+    *error = "cannot listen on " + address.toString() + ": " + std::strerror(err);
+    return -1;
   }
   listeners_.push_back({fd, &handler, false, false});
   ++listenersOpen_;
@@ -85,19 +86,23 @@ void Loop::armAccept(int index) {
 }
 
 void Loop::stopListening() {
-  for (std::size_t i = 0; i < listeners_.size(); ++i) {
-    Listener& l = listeners_[i];
-    if (l.closing || l.fd < 0) continue;
-    l.closing = true;
-    if (l.armed) {
-      io_uring_sqe* sqe = ring_.sqe();
-      io_uring_prep_cancel64(sqe, OpTag{Op::kAccept, static_cast<std::uint32_t>(i), 0}.encode(), 0);
-      io_uring_sqe_set_data64(sqe, OpTag{}.encode());
-    } else {
-      ::close(l.fd);
-      l.fd = -1;
-      --listenersOpen_;
-    }
+  for (std::size_t i = 0; i < listeners_.size(); ++i) closeListener(static_cast<int>(i));
+}
+
+void Loop::closeListener(int index) {
+  if (index < 0 || static_cast<std::size_t>(index) >= listeners_.size()) return;
+  Listener& l = listeners_[static_cast<std::size_t>(index)];
+  if (l.closing || l.fd < 0) return;
+  l.closing = true;
+  if (l.armed) {
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_prep_cancel64(sqe, OpTag{Op::kAccept, static_cast<std::uint32_t>(index), 0}.encode(),
+                           0);
+    io_uring_sqe_set_data64(sqe, OpTag{}.encode());
+  } else {
+    ::close(l.fd);
+    l.fd = -1;
+    --listenersOpen_;
   }
 }
 
@@ -131,12 +136,16 @@ void Loop::onAcceptCqe(const OpTag& t, const io_uring_cqe& cqe) {
 // --- connections -------------------------------------------------------------
 
 ConnId Loop::allocate(int fd, StreamHandler& handler) {
+  if (live_ >= options_.maxConnections ||
+      (freeSlots_.empty() && conns_.size() >= OpTag::kMaxSlots)) {
+    ++tableFull_;
+    return {};
+  }
   std::uint32_t slot;
   if (!freeSlots_.empty()) {
     slot = freeSlots_.back();
     freeSlots_.pop_back();
   } else {
-    if (conns_.size() >= OpTag::kMaxSlots) throw std::runtime_error("connection table full");
     conns_.emplace_back(chunks_);
     slot = static_cast<std::uint32_t>(conns_.size() - 1);
     conns_[slot].linger.slot = slot;
@@ -173,10 +182,20 @@ void Loop::setHandler(ConnId id, StreamHandler& handler) {
 }
 
 ConnId Loop::adopt(int fd, StreamHandler& handler) {
-  setNoDelay(fd);
   const ConnId id = allocate(fd, handler);
+  if (!id) return id;
+  setNoDelay(fd);
   armRecv(id.slot);
   return id;
+}
+
+void Loop::refuse(int fd, std::span<const std::byte> bytes) {
+  // Best effort, never waiting: the socket is non-blocking. Half-closing
+  // first lets the peer read the answer before it sees the end.
+  [[maybe_unused]] const ssize_t n =
+      ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  ::shutdown(fd, SHUT_WR);
+  ::close(fd);
 }
 
 ConnId Loop::connect(const SocketAddress& address, StreamHandler& handler, int* error) {
@@ -185,8 +204,13 @@ ConnId Loop::connect(const SocketAddress& address, StreamHandler& handler, int* 
     *error = -errno;
     return {};
   }
-  setNoDelay(fd);
   const ConnId id = allocate(fd, handler);
+  if (!id) {
+    ::close(fd);
+    *error = kTableFull;
+    return {};
+  }
+  setNoDelay(fd);
   Conn& c = conns_[id.slot];
   c.remote = address;  // must outlive the operation: it lives in the slot
   c.connecting = true;
@@ -209,9 +233,17 @@ void Loop::onConnect(const OpTag& t, int res) {
 
 SendQueue& Loop::output(ConnId id) {
   Conn* c = find(id);
-  // Callers check alive() first; a stale id here is a programming error.
-  if (!c) throw std::logic_error("output() on a closed connection");
+  if (!c) {
+    // Callers hold live connections only: a stale id here is a bug.
+    std::fprintf(stderr, "wsedge: Loop::output() on a closed connection (slot %u)\n", id.slot);
+    std::abort();
+  }
   return c->out;
+}
+
+std::size_t Loop::pending(ConnId id) const {
+  const Conn* c = find(id);
+  return c ? c->out.pending() : 0;
 }
 
 void Loop::flush(ConnId id) {
@@ -446,17 +478,15 @@ std::optional<SocketAddress> Loop::peerAddress(ConnId id) const {
 
 void Loop::armWake() {
   io_uring_sqe* sqe = ring_.sqe();
-  io_uring_prep_read(sqe, wakeFd_, &wakeValue_, sizeof wakeValue_, 0);
+  io_uring_prep_read(sqe, mailbox_.fd(), &wakeValue_, sizeof wakeValue_, 0);
   io_uring_sqe_set_data64(sqe, OpTag{Op::kWake, 0, 0}.encode());
-  wakeArmed_ = true;
 }
 
 void Loop::dispatch(const io_uring_cqe& cqe) {
   const OpTag t = OpTag::decode(cqe.user_data);
   if (t.op == Op::kAccept) return onAcceptCqe(t, cqe);
   if (t.op == Op::kWake) {
-    wakeArmed_ = false;
-    if (onWake_) onWake_();
+    // The posted tasks run at the end of this batch.
     if (!quitting_) armWake();
     return;
   }
@@ -517,6 +547,10 @@ void Loop::poll(std::uint64_t waitNs) {
   io_uring_cq_advance(&ring_.get(), seen);
   timers_.advance(monotonicMs());
   deliverClosed();
+  if (!mailbox_.empty()) {
+    mailbox_.run();
+    deliverClosed();
+  }
   nextWaitNs_ = 0;
   if (onIteration_) {
     nextWaitNs_ = onIteration_();

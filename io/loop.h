@@ -8,15 +8,18 @@
 // connection; a stale ConnId passed to the loop is ignored.
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "io/buffer_ring.h"
+#include "io/mailbox.h"
 #include "io/op_tag.h"
 #include "io/ring.h"
 #include "io/send_queue.h"
@@ -71,7 +74,13 @@ class Loop final : private TimerHandler {
     std::size_t lowWater = 256 * 1024;     // onDrained threshold
     std::uint64_t lingerMs = 2000;         // graceful close: flush and wait for EOF this long
     std::uint32_t tickMs = 100;            // timer resolution, and the longest idle wait
+    /// Connections (accepted and outgoing) this loop holds at most; beyond
+    /// it adopt() and connect() refuse with kTableFull.
+    std::uint32_t maxConnections = OpTag::kMaxSlots;
   };
+
+  /// The error connect() reports when the connection table is full.
+  static constexpr int kTableFull = -ENFILE;
 
   explicit Loop(const Options& options);
   ~Loop();
@@ -79,23 +88,33 @@ class Loop final : private TimerHandler {
   Loop& operator=(const Loop&) = delete;
 
   // --- listeners -----------------------------------------------------------
-  /// Binds a SO_REUSEPORT listener and starts accepting. Throws a message
-  /// naming the address on failure. Returns the listener's index.
-  int listen(const SocketAddress& address, AcceptHandler& handler, int backlog = 4096);
+  /// Binds a SO_REUSEPORT listener and starts accepting. Returns the
+  /// listener's index, or -1 with a message naming the address in *error.
+  int listen(const SocketAddress& address, AcceptHandler& handler, std::string* error,
+             int backlog = 4096);
   /// Stops accepting on every listener and closes them.
   void stopListening();
+  /// Stops accepting on one listener and closes it; its index is not reused.
+  void closeListener(int index);
 
   // --- connections ---------------------------------------------------------
-  /// Takes an accepted socket and starts reading from it.
+  /// Takes an accepted socket and starts reading from it. Returns an empty
+  /// ConnId when the table is full; the caller still owns fd then.
   ConnId adopt(int fd, StreamHandler& handler);
+  /// For an accepted socket that cannot be adopted: sends what fits of
+  /// `bytes` at once, without waiting, and closes it.
+  static void refuse(int fd, std::span<const std::byte> bytes);
   /// Starts connecting; onConnected follows. On immediate failure (no
-  /// socket could be made) returns an empty ConnId and sets *error.
+  /// socket could be made, or kTableFull) returns an empty ConnId and sets *error.
   ConnId connect(const SocketAddress& address, StreamHandler& handler, int* error);
   bool alive(ConnId id) const;
   void setHandler(ConnId id, StreamHandler& handler);
 
   /// Where to write what this connection should send. Commit, then flush().
+  /// The connection must be alive (a stale id aborts: it is a bug).
   SendQueue& output(ConnId id);
+  /// Committed bytes not yet sent (0 for a closed connection).
+  std::size_t pending(ConnId id) const;
   /// Sends what is committed, at the end of the current batch.
   void flush(ConnId id);
   /// Asks for onDrained once pending output is at or below the low-water mark.
@@ -127,10 +146,9 @@ class Loop final : private TimerHandler {
   void poll(std::uint64_t waitNs);
   /// Asks run() to return once everything is closed. Loop thread only.
   void quit() { quitting_ = true; }
-  /// An eventfd other threads may write to; each write runs the wake handler
-  /// on the loop's thread.
-  int wakeFd() const { return wakeFd_; }
-  void setWakeHandler(std::function<void()> handler) { onWake_ = std::move(handler); }
+  /// Runs task on the loop's thread after the completions being handled.
+  /// Any thread; see Mailbox.
+  void post(Mailbox::Task task) { mailbox_.post(std::move(task)); }
   /// Runs after every batch of completions (and at least once per tick). It
   /// returns the longest the loop may now wait, in nanoseconds (0: a tick),
   /// so a sender can keep a schedule finer than the timer wheel's.
@@ -141,6 +159,8 @@ class Loop final : private TimerHandler {
   /// was re-armed once buffers came back).
   std::uint64_t noBufferStops() const { return noBufferStops_; }
   ChunkPool& chunkPool() { return chunks_; }
+  /// Times adopt() or connect() found the connection table full.
+  std::uint64_t tableFullRefusals() const { return tableFull_; }
 
  private:
   // A timer that knows which connection it belongs to.
@@ -220,13 +240,12 @@ class Loop final : private TimerHandler {
   std::size_t live_ = 0;
   std::size_t listenersOpen_ = 0;
   bool quitting_ = false;
-  int wakeFd_ = -1;
+  Mailbox mailbox_;
   std::uint64_t wakeValue_ = 0;
-  bool wakeArmed_ = false;
-  std::function<void()> onWake_;
   std::function<std::uint64_t()> onIteration_;
   std::uint64_t nextWaitNs_ = 0;  // what the iteration hook asked for
   std::uint64_t noBufferStops_ = 0;
+  std::uint64_t tableFull_ = 0;
 };
 
 }  // namespace wsedge::io

@@ -6,6 +6,8 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <stdexcept>
 
@@ -60,11 +62,11 @@ void Worker::main() {
     pthread_setaffinity_np(pthread_self(), sizeof set, &set);
   }
   std::unique_ptr<Loop> loop;
-  std::shared_ptr<void> app;
   try {
     loop = std::make_unique<Loop>(options_);
-    app = setup_(*loop);
+    app_ = setup_(*loop);
   } catch (const std::exception& e) {
+    app_.reset();
     std::lock_guard lock(sync_->mutex);
     error_ = e.what();
     sync_->cv.notify_all();
@@ -72,24 +74,35 @@ void Worker::main() {
   }
   {
     std::lock_guard lock(sync_->mutex);
-    wakeFd_ = loop->wakeFd();
+    loop_ = loop.get();
     ready_ = true;
     sync_->cv.notify_all();
   }
-  loop->run();
+  try {
+    loop->run();
+  } catch (const std::exception& e) {
+    // Nothing on the data path throws; an exception here is a bug, and
+    // carrying on would leave connections in an unknown state.
+    std::fprintf(stderr, "wsedge: worker %d: unexpected exception: %s\n", index_, e.what());
+    std::abort();
+  }
   {
     std::lock_guard lock(sync_->mutex);
-    wakeFd_ = -1;
+    loop_ = nullptr;
   }
-  app.reset();
+  app_.reset();
   loop.reset();
 }
 
-void Worker::wake() {
+void Worker::post(Mailbox::Task task) {
   std::lock_guard lock(sync_->mutex);
-  if (wakeFd_ < 0) return;
-  const std::uint64_t one = 1;
-  [[maybe_unused]] const ssize_t n = ::write(wakeFd_, &one, sizeof one);
+  if (loop_) loop_->post(std::move(task));
+}
+
+void Worker::stop() {
+  post([this] {
+    if (app_) app_->stop();
+  });
 }
 
 void Worker::join() {

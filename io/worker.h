@@ -1,12 +1,15 @@
-// A worker: one thread pinned to one core, owning one Loop. The loop is built
-// on the worker's own thread (the ring is single-issuer), and start() reports
-// any error from building it, so start-up fails with the real reason.
+// A worker: one thread pinned to one core, owning one Loop and the App that
+// runs on it. The loop is built on the worker's own thread (the ring is
+// single-issuer), and start() reports any error from building it, so
+// start-up fails with the real reason. Other threads talk to the worker only
+// through its mailbox (post()).
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "io/loop.h"
 
@@ -14,10 +17,17 @@ namespace wsedge::io {
 
 class Worker {
  public:
-  /// setup runs on the worker thread with its new loop (create listeners,
-  /// install the wake handler, ...). It may throw; start() rethrows. What it
-  /// returns is kept alive while the loop runs and destroyed before the loop.
-  using Setup = std::function<std::shared_ptr<void>(Loop& loop)>;
+  /// What runs on the loop: built by Setup on the worker thread.
+  class App {
+   public:
+    virtual ~App() = default;
+    /// Stop: close what is open so that the loop runs dry (Loop::quit()).
+    virtual void stop() = 0;
+  };
+
+  /// Runs on the worker thread with its new loop (create listeners, ...).
+  /// It may throw; start() rethrows. The app is destroyed before the loop.
+  using Setup = std::function<std::shared_ptr<App>(Loop& loop)>;
 
   /// cpu < 0: not pinned.
   Worker(int index, int cpu, Loop::Options options, Setup setup);
@@ -27,8 +37,11 @@ class Worker {
 
   /// Starts the thread and waits until its loop is running or has failed.
   void start();
-  /// Wakes the loop's wake handler (thread-safe).
-  void wake();
+  /// Runs task on the worker's loop thread (thread-safe). Dropped once the
+  /// loop has ended.
+  void post(Mailbox::Task task);
+  /// Posts the app's stop().
+  void stop();
   void join();
   int index() const { return index_; }
 
@@ -40,7 +53,8 @@ class Worker {
   Loop::Options options_;
   Setup setup_;
   std::thread thread_;
-  int wakeFd_ = -1;
+  Loop* loop_ = nullptr;      // under sync_->mutex, while the loop runs
+  std::shared_ptr<App> app_;  // touched on the worker thread only
   std::string error_;
   bool ready_ = false;
   struct Sync;

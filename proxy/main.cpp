@@ -15,7 +15,7 @@
 #include "io/worker.h"
 #include "proxy/log.h"
 #include "proxy/proxy_worker.h"
-#include "proxy/runtime.h"
+#include "proxy/snapshot.h"
 #include "proxy/ws/simd_level.h"
 
 namespace {
@@ -45,7 +45,7 @@ void raiseFileLimit() {
   }
 }
 
-int serve(std::shared_ptr<const proxy::Runtime> runtime, unsigned workerCount) {
+int serve(std::shared_ptr<const proxy::Snapshot> snapshot, unsigned workerCount) {
   // Signals are taken synchronously by the main thread alone: block them
   // before any worker starts so the workers inherit the mask.
   sigset_t stopSignals;
@@ -56,30 +56,31 @@ int serve(std::shared_ptr<const proxy::Runtime> runtime, unsigned workerCount) {
   signal(SIGPIPE, SIG_IGN);
 
   const std::vector<int> cpus = io::allowedCpus();
+  io::Loop::Options options;
+  options.maxConnections = snapshot->config.workerConnections;
   std::vector<std::unique_ptr<io::Worker>> workers;
   try {
     for (unsigned i = 0; i < workerCount; ++i) {
-      auto setup = [runtime, i](io::Loop& loop) -> std::shared_ptr<void> {
+      auto setup = [snapshot, i](io::Loop& loop) -> std::shared_ptr<io::Worker::App> {
         log::setThreadName("w" + std::to_string(i));
-        auto app = std::make_shared<proxy::ProxyWorker>(loop, runtime);
-        app->start();
-        proxy::ProxyWorker* raw = app.get();
-        loop.setWakeHandler([raw] { raw->stop(); });
+        auto app = std::make_shared<proxy::ProxyWorker>(loop);
+        std::string error;
+        if (!app->install(snapshot, &error)) throw std::runtime_error(error);
         return app;
       };
-      workers.push_back(std::make_unique<io::Worker>(static_cast<int>(i), cpus[i % cpus.size()],
-                                                     io::Loop::Options{}, setup));
+      workers.push_back(
+          std::make_unique<io::Worker>(static_cast<int>(i), cpus[i % cpus.size()], options, setup));
       workers.back()->start();
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "wsedge: cannot start: %s\n", e.what());
-    for (auto& w : workers) w->wake();
+    for (auto& w : workers) w->stop();
     for (auto& w : workers) w->join();
     return 1;
   }
 
   std::string listening;
-  for (const proxy::ListenerRuntime& l : runtime->listeners) listening += " " + l.name;
+  for (const proxy::ListenerSnapshot& l : snapshot->listeners) listening += " " + l.name;
   WSEDGE_LOG(kInfo, "listening on%s with %u workers (SIMD: %s)", listening.c_str(), workerCount,
              std::string(ws::simdLevelName(ws::activeSimdLevel())).c_str());
 
@@ -87,7 +88,7 @@ int serve(std::shared_ptr<const proxy::Runtime> runtime, unsigned workerCount) {
   sigwait(&stopSignals, &sig);
   WSEDGE_LOG(kInfo, "%s: closing every connection and stopping",
              sig == SIGINT ? "SIGINT" : "SIGTERM");
-  for (auto& w : workers) w->wake();
+  for (auto& w : workers) w->stop();
   for (auto& w : workers) w->join();
   WSEDGE_LOG(kInfo, "stopped");
   return 0;
@@ -108,23 +109,23 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   log::setLevel(*log::parseLevel(level));
 
-  std::shared_ptr<const proxy::Runtime> runtime;
+  std::shared_ptr<const proxy::Snapshot> snapshot;
   std::vector<std::string> warnings;
   try {
-    runtime = proxy::buildRuntime(conf::loadConfig(configPath), &warnings);
+    snapshot = proxy::buildSnapshot(conf::loadConfig(configPath), nullptr, &warnings);
   } catch (const conf::ConfigError& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return 1;
   }
   for (const std::string& w : warnings) std::fprintf(stderr, "%s (warning)\n", w.c_str());
-  const unsigned workers = runtime->config.workers
-                               ? *runtime->config.workers
+  const unsigned workers = snapshot->config.workers
+                               ? *snapshot->config.workers
                                : static_cast<unsigned>(io::allowedCpus().size());
   if (check) {
     std::printf("%s: OK (%zu listeners, %zu pools, %u workers)\n", configPath.c_str(),
-                runtime->listeners.size(), runtime->pools.size(), workers);
+                snapshot->listeners.size(), snapshot->pools.size(), workers);
     return 0;
   }
   raiseFileLimit();
-  return serve(runtime, workers);
+  return serve(snapshot, workers);
 }

@@ -1,20 +1,15 @@
 #include "proxy/proxy_worker.h"
 
-#include <unistd.h>
+#include <algorithm>
 
+#include "proxy/http/handshake_writer.h"
 #include "proxy/log.h"
-#include "proxy/session.h"
+#include "proxy/session/session.h"
+#include "proxy/transport/tls_connection.h"
 
 namespace wsedge::proxy {
 
-ProxyWorker::ProxyWorker(io::Loop& loop, std::shared_ptr<const Runtime> runtime)
-    : loop_(loop), runtime_(std::move(runtime)) {
-  for (const PoolRuntime& pool : runtime_->pools) {
-    std::vector<std::uint32_t> weights;
-    for (const BackendRuntime& b : pool.backends) weights.push_back(b.weight);
-    balancers_.push_back(makeBalancer(pool.balance, weights));
-  }
-}
+ProxyWorker::ProxyWorker(io::Loop& loop) : loop_(loop), net_(loop), ctx_{net_, masks_, *this} {}
 
 ProxyWorker::~ProxyWorker() {
   while (head_) {
@@ -24,15 +19,52 @@ ProxyWorker::~ProxyWorker() {
   }
 }
 
-void ProxyWorker::start() {
-  for (const ListenerRuntime& l : runtime_->listeners) {
-    const auto index = static_cast<std::size_t>(loop_.listen(l.address, *this));
-    if (listeners_.size() <= index) listeners_.resize(index + 1), tls_.resize(index + 1);
-    listeners_[index] = &l;
-    // Each worker has contexts of its own: its own session cache, no locks.
-    if (l.certificates)
-      tls_[index] = std::make_unique<tls::ServerContext>(l.certificates, l.tlsOptions);
+int ProxyWorker::listenerSocket(const io::SocketAddress& address) const {
+  const std::string key = address.toString();
+  for (const Bound& b : bound_) {
+    if (b.address == key) return b.socket;
   }
+  return -1;
+}
+
+bool ProxyWorker::install(std::shared_ptr<const Snapshot> snapshot, std::string* error) {
+  std::shared_ptr<Generation> next;
+  try {
+    next = std::make_shared<Generation>(std::move(snapshot));
+  } catch (const std::exception& e) {
+    *error = e.what();
+    return false;
+  }
+  const Snapshot& snap = *next->snapshot;
+  // Open what is new first: if one fails, close those and change nothing.
+  std::vector<Bound> bound;
+  std::vector<Bound> opened;
+  for (const ListenerSnapshot& l : snap.listeners) {
+    int socket = listenerSocket(l.address);
+    if (socket < 0) {
+      socket = loop_.listen(l.address, *this, error);
+      if (socket < 0) {
+        for (const Bound& b : opened) loop_.closeListener(b.socket);
+        return false;
+      }
+      opened.push_back({l.address.toString(), socket});
+    }
+    bound.push_back({l.address.toString(), socket});
+  }
+  for (const Bound& old : bound_) {
+    const bool kept = std::any_of(bound.begin(), bound.end(),
+                                  [&](const Bound& b) { return b.socket == old.socket; });
+    if (!kept) loop_.closeListener(old.socket);
+  }
+  listenerOf_.assign(listenerOf_.size(), std::nullopt);
+  for (std::size_t i = 0; i < bound.size(); ++i) {
+    const auto socket = static_cast<std::size_t>(bound[i].socket);
+    if (listenerOf_.size() <= socket) listenerOf_.resize(socket + 1);
+    listenerOf_[socket] = i;
+  }
+  bound_ = std::move(bound);
+  current_ = std::move(next);
+  return true;
 }
 
 void ProxyWorker::stop() {
@@ -40,42 +72,62 @@ void ProxyWorker::stop() {
   stopping_ = true;
   loop_.stopListening();
   for (Session* s = head_; s;) {
-    Session* next = s->next;  // shutdown never deletes synchronously
+    Session* next = s->next;  // an ended session is deleted later, not now
     s->shutdown();
     s = next;
   }
   loop_.quit();
 }
 
-void ProxyWorker::onAccept(int listener, int fd) {
-  if (stopping_) {
-    ::close(fd);
+void ProxyWorker::refuseFull(std::size_t listener, int fd) {
+  ++tableFull_;
+  WSEDGE_LOG(kWarn, "connection table full (worker_connections): refusing a client");
+  if (current_->snapshot->listeners[listener].certificates) {
+    io::Loop::refuse(fd, {});  // no plaintext answer makes sense before TLS
     return;
   }
-  Session* s;
-  try {
-    const auto i = static_cast<std::size_t>(listener);
-    s = new Session(*this, *listeners_[i], tls_[i].get(), fd);
-  } catch (const std::exception& e) {
-    WSEDGE_LOG(kError, "cannot take a new connection: %s", e.what());
-    ::close(fd);
+  std::string response;
+  http::writeErrorResponse(response, 503, "the proxy has no room for another connection");
+  io::Loop::refuse(fd, std::as_bytes(std::span(response)));
+}
+
+void ProxyWorker::onAccept(int socket, int fd) {
+  const auto at = static_cast<std::size_t>(socket);
+  if (stopping_ || at >= listenerOf_.size() || !listenerOf_[at]) {
+    io::Loop::refuse(fd, {});
     return;
   }
+  const std::size_t listener = *listenerOf_[at];
+  transport::ConnectionPtr conn = net_.adopt(fd);
+  if (!conn) return refuseFull(listener, fd);
+  if (tls::ServerContext* tls = current_->tls[listener].get()) {
+    bssl::UniquePtr<SSL> ssl = tls->newSsl();
+    if (!ssl) {
+      WSEDGE_LOG(kError, "cannot create a TLS session for a new connection");
+      transport::close(conn, false);
+      return;
+    }
+    conn = transport::secure(std::move(conn), std::move(ssl), loop_.chunkPool());
+  }
+  auto* s = new Session(ctx_, current_, listener, std::move(conn));
   s->next = head_;
   if (head_) head_->prev = s;
   head_ = s;
   ++sessions_;
 }
 
-void ProxyWorker::sessionEnded(Session* s) {
+void ProxyWorker::sessionEnded(Session& session, const SessionRecord&) {
+  Session* s = &session;
   if (s->prev) {
     s->prev->next = s->next;
   } else {
     head_ = s->next;
   }
   if (s->next) s->next->prev = s->prev;
+  s->prev = s->next = nullptr;
   --sessions_;
-  delete s;
+  // Its parts may still be on the stack: delete it once they have returned.
+  loop_.post([s] { delete s; });
 }
 
 }  // namespace wsedge::proxy

@@ -1,53 +1,66 @@
-// What the proxy keeps per worker: its listeners, a balancer per pool, the
-// mask-key source, and the list of live sessions. Nothing here is shared
-// with other workers except the read-only Runtime.
+// What the proxy keeps per worker: the generation it serves new sessions
+// with, the listener sockets it has open, the mask-key source, and the list
+// of live sessions. Nothing here is shared with other workers but the
+// read-only snapshot and the per-backend state inside it.
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "io/loop.h"
-#include "proxy/balance/balancer.h"
-#include "proxy/runtime.h"
+#include "io/worker.h"
+#include "proxy/generation.h"
+#include "proxy/session/context.h"
 #include "proxy/ws/mask_key.h"
-#include "tls/server_context.h"
 
 namespace wsedge::proxy {
 
-class Session;
-
-class ProxyWorker final : public io::AcceptHandler {
+class ProxyWorker final : public io::Worker::App, private io::AcceptHandler, private SessionOwner {
  public:
-  ProxyWorker(io::Loop& loop, std::shared_ptr<const Runtime> runtime);
-  ~ProxyWorker();
+  explicit ProxyWorker(io::Loop& loop);
+  ~ProxyWorker() override;
   ProxyWorker(const ProxyWorker&) = delete;
   ProxyWorker& operator=(const ProxyWorker&) = delete;
 
-  /// Opens every listener of the runtime (throws naming the address).
-  void start();
+  /// Serves this snapshot from now on. New sessions use it; live ones keep
+  /// the generation they were accepted with. A listener whose address is
+  /// unchanged keeps its socket, a new one is opened, a removed one stops
+  /// accepting (its sessions live on). If anything cannot be set up (a port
+  /// is taken, say), nothing changes and *error says why.
+  bool install(std::shared_ptr<const Snapshot> snapshot, std::string* error);
+
   /// Stops accepting and closes every session; the loop then runs dry.
-  void stop();
+  void stop() override;
 
-  io::Loop& loop() { return loop_; }
-  const Runtime& runtime() const { return *runtime_; }
-  Balancer& balancer(std::size_t pool) { return *balancers_[pool]; }
-  ws::MaskKeySource& masks() { return masks_; }
   std::size_t sessionCount() const { return sessions_; }
-
-  /// Called by a session whose connections are all closed: deletes it.
-  void sessionEnded(Session* session);
+  const Generation& generation() const { return *current_; }
+  /// The loop's index of the socket listening on this address, or -1.
+  int listenerSocket(const io::SocketAddress& address) const;
+  /// Clients refused because the connection table was full.
+  std::uint64_t tableFullRefusals() const { return tableFull_; }
 
  private:
-  void onAccept(int listener, int fd) override;
+  struct Bound {
+    std::string address;  // SocketAddress::toString()
+    int socket;           // the loop's listener index
+  };
+
+  void onAccept(int socket, int fd) override;
+  void sessionEnded(Session& session, const SessionRecord& record) override;
+  void refuseFull(std::size_t listener, int fd);
 
   io::Loop& loop_;
-  std::shared_ptr<const Runtime> runtime_;
-  std::vector<std::unique_ptr<Balancer>> balancers_;
-  std::vector<const ListenerRuntime*> listeners_;         // by loop listener index
-  std::vector<std::unique_ptr<tls::ServerContext>> tls_;  // by loop listener index; null: ws://
+  transport::LoopNetwork net_;
   ws::MaskKeySource masks_;
+  SessionContext ctx_;
+  std::shared_ptr<Generation> current_;
+  std::vector<Bound> bound_;
+  std::vector<std::optional<std::size_t>> listenerOf_;  // by loop index: in current_'s snapshot
   Session* head_ = nullptr;
   std::size_t sessions_ = 0;
+  std::uint64_t tableFull_ = 0;
   bool stopping_ = false;
 };
 

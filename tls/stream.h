@@ -10,8 +10,6 @@
 
 #include <openssl/ssl.h>
 
-#include <sys/uio.h>
-
 #include <cstddef>
 #include <span>
 #include <string>
@@ -67,33 +65,5 @@ class TlsStream {
   bool done_ = false;
   std::string error_;
 };
-
-/// Glue for a byte queue with write() and commit() (io::SendQueue): a
-/// Writer that appends records to it.
-template <class Queue>
-TlsStream::Writer writerFor(Queue& queue) {
-  return {&queue, [](void* q, const std::byte* data, std::size_t n) {
-            static_cast<Queue*>(q)->write(std::span<const std::byte>(data, n));
-            static_cast<Queue*>(q)->commit();
-          }};
-}
-
-/// Encrypts everything committed in `plain` into `out`, emptying `plain`.
-template <class Queue>
-bool sealQueue(TlsStream& tls, Queue& plain, Queue& out) {
-  iovec iov[16];
-  while (plain.pending() > 0) {
-    const std::size_t n = plain.gather(iov, 16);
-    std::size_t bytes = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      if (!tls.send({static_cast<const std::byte*>(iov[i].iov_base), iov[i].iov_len},
-                    writerFor(out)))
-        return false;
-      bytes += iov[i].iov_len;
-    }
-    plain.consume(bytes);
-  }
-  return true;
-}
 
 }  // namespace wsedge::tls

@@ -141,7 +141,7 @@ void BM_FrameParse(benchmark::State& state) {
   h.masked = true;
   h.mask = {1, 2, 3, 4};
   for (std::size_t i = 0; i < frames; ++i) ws::appendFrame(wire, h, payload);
-  ws::FrameLimits limits;
+  ws::FrameParserOptions limits;
   limits.maxFrameSize = limits.maxMessageSize = std::uint64_t{1} << 30;
   for (auto _ : state) {
     ws::ServerFrameParser parser(limits);

@@ -3,7 +3,7 @@
 // chosen at compile time:
 //
 //   void onFrameStart(const FrameHeader&);           // text, binary, continuation
-//   void onPayload(std::span<std::byte> data);       // unmasked (unless limits.unmask is
+//   void onPayload(std::span<std::byte> data);       // unmasked (unless options.unmask is
 //                                                    // off), in pieces, no copy
 //   void onFrameEnd(const FrameHeader&);
 //   void onControl(Opcode op, std::span<const std::byte> payload);  // ping, pong: whole
@@ -28,9 +28,11 @@
 
 namespace wsedge::ws {
 
-struct FrameLimits {
-  std::uint64_t maxFrameSize = std::uint64_t{16} << 20;
-  std::uint64_t maxMessageSize = std::uint64_t{16} << 20;
+/// How a parser reads frames. The limits default to none: the product's
+/// defaults live in its configuration (conf::Limits), written once.
+struct FrameParserOptions {
+  std::uint64_t maxFrameSize = ~std::uint64_t{0};
+  std::uint64_t maxMessageSize = ~std::uint64_t{0};
   bool validateUtf8 = true;
   /// RSV bits a negotiated extension defines: kRsv1 with permessage-deflate.
   std::uint8_t allowedRsv = 0;
@@ -54,7 +56,9 @@ enum class ParseStatus : std::uint8_t {
 template <Role R>
 class FrameParser {
  public:
-  explicit FrameParser(FrameLimits limits = {}) : limits_(limits) {}
+  using Options = FrameParserOptions;
+
+  explicit FrameParser(Options options = {}) : limits_(options) {}
 
   /// Parses as much of in as it can. *consumed (if given) receives the
   /// number of bytes used: all of them unless the result is kError or kClosed.
@@ -66,10 +70,10 @@ class FrameParser {
   bool inMessage() const { return inMessage_; }
   /// In the middle of a frame (header or payload partly read).
   bool midFrame() const { return stage_ != Stage::kHeader || headerHave_ != 0; }
-  const FrameLimits& limits() const { return limits_; }
+  const Options& options() const { return limits_; }
   /// Back to the start state, for a new connection.
   void reset() { *this = FrameParser(limits_); }
-  void setLimits(const FrameLimits& limits) { limits_ = limits; }
+  void setOptions(const Options& options) { limits_ = options; }
 
  private:
   enum class Stage : std::uint8_t { kHeader, kPayload, kControl, kClosed, kFailed };
@@ -95,7 +99,7 @@ class FrameParser {
   template <class Sink>
   ParseStatus finishControl(Sink& sink);
 
-  FrameLimits limits_;
+  Options limits_;
   FrameError error_;
   Stage stage_ = Stage::kHeader;
   std::uint8_t headerHave_ = 0;

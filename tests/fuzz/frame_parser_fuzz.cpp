@@ -43,7 +43,7 @@ struct Outcome {
 };
 
 template <Role R>
-Outcome run(std::vector<std::byte> in, FrameLimits limits, std::size_t piece) {
+Outcome run(std::vector<std::byte> in, FrameParserOptions limits, std::size_t piece) {
   FrameParser<R> p(limits);
   Recorder rec;
   ParseStatus st = ParseStatus::kOk;
@@ -59,12 +59,12 @@ Outcome run(std::vector<std::byte> in, FrameLimits limits, std::size_t piece) {
 }
 
 template <Role R>
-void check(const std::vector<std::byte>& in, FrameLimits limits, std::size_t piece) {
+void check(const std::vector<std::byte>& in, FrameParserOptions limits, std::size_t piece) {
   const Outcome whole = run<R>(in, limits, in.size() + 1);
   const Outcome split = run<R>(in, limits, piece);
   if (whole.end != split.end) std::abort();
   // Leaving payloads masked changes the bytes handed over, never the verdict.
-  FrameLimits masked = limits;
+  FrameParserOptions masked = limits;
   masked.unmask = !limits.unmask;
   if (run<R>(in, masked, piece).end != split.end) std::abort();
   const bool error = whole.end.front() == '0' + static_cast<int>(ParseStatus::kError);
@@ -76,7 +76,7 @@ void check(const std::vector<std::byte>& in, FrameLimits limits, std::size_t pie
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 3) return 0;
-  FrameLimits limits;
+  FrameParserOptions limits;
   limits.maxFrameSize = data[1] & 1 ? 1000 : 1 << 20;
   limits.maxMessageSize = data[1] & 2 ? 3000 : 1 << 20;
   limits.validateUtf8 = (data[1] & 4) == 0;

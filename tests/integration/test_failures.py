@@ -333,6 +333,50 @@ class Lifecycle(ProxyTestCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn("OK", out.stdout)
 
+    def test_a_full_connection_table_gives_503_and_the_proxy_keeps_serving(self):
+        backend = self.start_py_backend()
+        # One worker, three connections: a session takes two.
+        proxy = self.start_proxy({"echo": [backend.port]}, extra="worker_connections: 3\n")
+        a = RawClient(proxy.port)
+        a.handshake()
+        # The third connection fits, but not its backend's.
+        b = RawClient(proxy.port)
+        b.send(b.upgrade_request())
+        status, _, body = b.read_response()
+        self.assertEqual(status, 503)
+        self.assertEqual(body, b"the proxy has no room for another connection\n")
+        self.assertTrue(b.is_closed())
+        b.close()
+        # With the table full, a new client is answered 503 at once.
+        held = RawClient(proxy.port)
+        time.sleep(0.2 * SLOW)  # accepted: it holds the last slot
+        c = RawClient(proxy.port)
+        status, _, body = c.read_response()
+        self.assertEqual(status, 503)
+        c.close()
+        held.close()
+        # The first session was never disturbed, and once it ends the proxy
+        # serves again.
+        a.send(frame(1, b"still here"))
+        self.assertEqual(a.read_frame(), (True, 1, b"still here"))
+        a.send(close_frame(1000))
+        self.assertEqual(a.read_close()[0], 1000)
+        a.close()
+        deadline = time.monotonic() + 10 * SLOW
+        while True:
+            d = RawClient(proxy.port)
+            d.send(d.upgrade_request())
+            status, _, _ = d.read_response()
+            if status == 101 or time.monotonic() > deadline:
+                break
+            d.close()
+            time.sleep(0.1)
+        self.assertEqual(status, 101)
+        d.send(frame(1, b"served again"))
+        self.assertEqual(d.read_frame(), (True, 1, b"served again"))
+        d.close()
+        self.assertIn("connection table full", proxy.output())
+
     def test_port_in_use_is_a_clear_start_up_error(self):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))

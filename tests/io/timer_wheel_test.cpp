@@ -10,7 +10,7 @@
 namespace wsedge::io {
 namespace {
 
-struct Recorder : TimerHandler {
+struct Recorder final : TimerHandler {
   std::vector<std::string> fired;
   std::function<void(Timer&)> also;
   std::map<Timer*, std::string> names;

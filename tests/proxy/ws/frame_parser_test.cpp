@@ -80,7 +80,8 @@ std::ostream& operator<<(std::ostream& os, const Outcome& o) {
 }
 
 template <Role R>
-Outcome runPieces(const Bytes& input, const std::vector<std::size_t>& cuts, FrameLimits limits) {
+Outcome runPieces(const Bytes& input, const std::vector<std::size_t>& cuts,
+                  FrameParserOptions limits) {
   FrameParser<R> parser(limits);
   Recorder rec;
   Bytes work = input;  // the parser unmasks in place
@@ -100,7 +101,7 @@ Outcome runPieces(const Bytes& input, const std::vector<std::size_t>& cuts, Fram
 // Parses input whole, then split at every point, then one byte at a time,
 // and requires the same outcome each way. Returns the outcome.
 template <Role R>
-Outcome parseAllSplits(const Bytes& input, FrameLimits limits = {}) {
+Outcome parseAllSplits(const Bytes& input, FrameParserOptions limits = {}) {
   const Outcome whole = runPieces<R>(input, {}, limits);
   for (std::size_t cut = 0; cut <= input.size(); ++cut) {
     EXPECT_EQ(runPieces<R>(input, {cut}, limits), whole) << "split at " << cut;
@@ -111,14 +112,14 @@ Outcome parseAllSplits(const Bytes& input, FrameLimits limits = {}) {
   return whole;
 }
 
-Outcome server(const Bytes& in, FrameLimits l = {}) {
+Outcome server(const Bytes& in, FrameParserOptions l = {}) {
   return parseAllSplits<Role::kServer>(in, l);
 }
-Outcome client(const Bytes& in, FrameLimits l = {}) {
+Outcome client(const Bytes& in, FrameParserOptions l = {}) {
   return parseAllSplits<Role::kClient>(in, l);
 }
 
-std::uint16_t serverError(const Bytes& in, FrameLimits l = {}) {
+std::uint16_t serverError(const Bytes& in, FrameParserOptions l = {}) {
   const Outcome o = server(in, l);
   EXPECT_EQ(o.status, ParseStatus::kError) << o;
   return o.code;
@@ -200,7 +201,7 @@ TEST(FrameParser, ValidCloseCodes) {
 }
 
 TEST(FrameParser, Rsv1AllowedWhenPerMessageDeflateNegotiated) {
-  FrameLimits limits;
+  FrameParserOptions limits;
   limits.allowedRsv = kRsv1;
   // Compressed text is not UTF-8: it must not be validated.
   const Bytes in = frame(Opcode::kText, "\xff\xfe", false, true, kRsv1) +
@@ -211,13 +212,13 @@ TEST(FrameParser, Rsv1AllowedWhenPerMessageDeflateNegotiated) {
 }
 
 TEST(FrameParser, Utf8ValidationCanBeTurnedOff) {
-  FrameLimits limits;
+  FrameParserOptions limits;
   limits.validateUtf8 = false;
   EXPECT_EQ(server(frame(Opcode::kText, "\xc0\x80"), limits).status, ParseStatus::kOk);
 }
 
 TEST(FrameParser, PayloadCanStayMaskedAndTextIsStillValidated) {
-  FrameLimits limits;
+  FrameParserOptions limits;
   limits.unmask = false;
   // Delivered bytes are still masked with the frame's key (11 22 33 44).
   const std::string text = "κόσμε " + std::string(5000, 'x') + " 😀";
@@ -251,13 +252,13 @@ TEST(FrameParserErrors, RsvBitsWithoutExtension) {
   EXPECT_EQ(serverError(frame(Opcode::kText, "x", true, true, kRsv1)), 1002);
   EXPECT_EQ(serverError(frame(Opcode::kText, "x", true, true, kRsv2)), 1002);
   EXPECT_EQ(serverError(frame(Opcode::kBinary, "x", true, true, kRsv3)), 1002);
-  FrameLimits limits;
+  FrameParserOptions limits;
   limits.allowedRsv = kRsv1;
   EXPECT_EQ(serverError(frame(Opcode::kText, "x", true, true, kRsv2), limits), 1002);
 }
 
 TEST(FrameParserErrors, Rsv1OnControlOrContinuation) {
-  FrameLimits limits;
+  FrameParserOptions limits;
   limits.allowedRsv = kRsv1;
   EXPECT_EQ(serverError(frame(Opcode::kPing, "x", true, true, kRsv1), limits), 1002);
   EXPECT_EQ(serverError(frame(Opcode::kText, "a", false, true, kRsv1) +
@@ -337,7 +338,7 @@ TEST(FrameParserErrors, InvalidUtf8InText) {
 }
 
 TEST(FrameParserErrors, FrameOverLimit) {
-  FrameLimits limits;
+  FrameParserOptions limits;
   limits.maxFrameSize = 100;
   EXPECT_EQ(serverError(frame(Opcode::kBinary, std::string(101, 'x')), limits), 1009);
   EXPECT_EQ(server(frame(Opcode::kBinary, std::string(100, 'x')), limits).status, ParseStatus::kOk);
@@ -350,7 +351,7 @@ TEST(FrameParserErrors, FrameOverLimit) {
 }
 
 TEST(FrameParserErrors, MessageOverLimitAcrossFragments) {
-  FrameLimits limits;
+  FrameParserOptions limits;
   limits.maxMessageSize = 100;
   const Bytes ok = frame(Opcode::kText, std::string(60, 'a'), false) +
                    frame(Opcode::kContinuation, std::string(40, 'b'));
@@ -364,7 +365,7 @@ TEST(FrameParserErrors, MessageOverLimitAcrossFragments) {
 
 TEST(FrameParser, HugeDeclaredLengthWithinLimitIsAccepted) {
   // Lengths near 2^63 are only compared, never allocated for.
-  FrameLimits limits;
+  FrameParserOptions limits;
   limits.maxFrameSize = ~std::uint64_t{0};
   limits.maxMessageSize = (std::uint64_t{1} << 63) + 10;
   ServerFrameParser p(limits);

@@ -1,4 +1,4 @@
-#include "proxy/relay.h"
+#include "proxy/session/relay.h"
 
 #include <cstring>
 
@@ -23,13 +23,13 @@ FrameHeader Relay<R>::outputHeader(Opcode op, bool fin, std::uint8_t rsv, std::u
 }
 
 template <ws::Role R>
-Relay<R>::Relay(const ws::FrameLimits& limits, ws::MaskKeySource& masks)
-    : parser_(limits), masks_(&masks) {
+Relay<R>::Relay(const ws::FrameParserOptions& options, ws::MaskKeySource& masks)
+    : parser_(options), masks_(&masks) {
   // Frames from a client arrive masked and leave masked: the parser leaves
   // them masked, and the relay changes keys in the same pass as the copy.
-  ws::FrameLimits l = limits;
-  l.unmask = !kMaskOutput;
-  parser_.setLimits(l);
+  ws::FrameParserOptions o = options;
+  o.unmask = !kMaskOutput;
+  parser_.setOptions(o);
 }
 
 // Copies payload bytes that sit at offset `in` of the frame being read to
@@ -80,6 +80,7 @@ struct Relay<R>::Sink {
   void onPayload(std::span<std::byte> data) {
     const std::uint64_t at = r.frame_.length - r.remaining_;  // offset in the source frame
     r.remaining_ -= data.size();
+    r.bytes_ += data.size();
     if (r.mode_ == Mode::kWhole) {
       if (data.empty()) return;
       FrameHeader o;
@@ -121,6 +122,7 @@ struct Relay<R>::Sink {
                               : ws::writeClosePayload(payload, code, reason);
     r.writeControl(out, Opcode::kClose, {payload, n});
     r.closeSent_ = true;
+    r.closeReceived_ = true;
   }
 };
 
@@ -150,6 +152,9 @@ void Relay<R>::sendClose(io::SendQueue& out, std::uint16_t code, std::string_vie
   const std::size_t n = ws::writeClosePayload(payload, code, reason);
   writeControl(out, Opcode::kClose, {payload, n});
   closeSent_ = true;
+  closeCode_ = code;
+  closeReasonLen_ = static_cast<std::uint8_t>(n > 2 ? n - 2 : 0);
+  if (closeReasonLen_) std::memcpy(closeReason_, payload + 2, closeReasonLen_);
 }
 
 template class Relay<ws::Role::kServer>;

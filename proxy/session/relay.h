@@ -44,7 +44,7 @@ class Relay {
   static constexpr bool kMaskOutput = R == ws::Role::kServer;
   static constexpr std::size_t kWholeFrameMax = 64 * 1024;
 
-  Relay(const ws::FrameLimits& limits, ws::MaskKeySource& masks);
+  Relay(const ws::FrameParserOptions& limits, ws::MaskKeySource& masks);
 
   /// Forwards what the bytes complete. `in` is unmasked in place.
   RelayResult feed(std::span<std::byte> in, io::SendQueue& out);
@@ -55,8 +55,16 @@ class Relay {
 
   /// A close frame went out this way (forwarded or our own).
   bool closeSent() const { return closeSent_; }
+  /// The code of the close that went out this way (1005: none in it; 0: no close).
+  std::uint16_t closeSentCode() const { return closeSent_ ? closeCode_ : 0; }
+  /// The source's close, forwarded: its code (0: none came) and reason.
+  std::uint16_t closeReceivedCode() const { return closeReceived_ ? closeCode_ : 0; }
+  /// The reason of the close that went out (the source's, or our own).
+  std::string_view closeReason() const { return {closeReason_, closeReasonLen_}; }
   const ws::FrameParser<R>& parser() const { return parser_; }
   std::uint64_t messagesForwarded() const { return messages_; }
+  /// Payload bytes of data frames forwarded.
+  std::uint64_t bytesForwarded() const { return bytes_; }
 
  private:
   struct Sink;
@@ -70,11 +78,13 @@ class Relay {
   Mode mode_ = Mode::kIdle;
   bool cutStarted_ = false;
   bool closeSent_ = false;
+  bool closeReceived_ = false;
   ws::FrameHeader frame_;  // the frame being forwarded, as received
   ws::MaskKey key_{};      // the key of the frame being written (whole mode)
   std::uint64_t remaining_ = 0;
   std::uint64_t messages_ = 0;
-  std::uint16_t closeCode_ = 0;
+  std::uint64_t bytes_ = 0;
+  std::uint16_t closeCode_ = 0;  // of the close that went out, whoever wrote it
   std::uint8_t closeReasonLen_ = 0;
   char closeReason_[ws::kMaxControlPayload];
 };

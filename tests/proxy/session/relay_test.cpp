@@ -1,4 +1,4 @@
-#include "proxy/relay.h"
+#include "proxy/session/relay.h"
 
 #include <gtest/gtest.h>
 
@@ -85,7 +85,7 @@ struct Fixture {
   ws::MaskKeySource masks;
   io::ChunkPool pool;
   io::SendQueue out{pool};
-  ws::FrameLimits limits;
+  ws::FrameParserOptions limits;
 };
 
 TEST(Relay, ClientFramesAreRemaskedWithAFreshKey) {

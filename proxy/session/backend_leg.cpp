@@ -1,0 +1,186 @@
+#include "proxy/session/backend_leg.h"
+
+#include <cstring>
+
+#include "io/loop.h"
+#include "proxy/log.h"
+#include "proxy/session/refused_response.h"
+#include "proxy/session/session.h"
+#include "proxy/session/tunnel.h"
+
+namespace wsedge::proxy {
+namespace {
+
+std::string_view text(std::span<const std::byte> data) {
+  return {reinterpret_cast<const char*>(data.data()), data.size()};
+}
+
+}  // namespace
+
+BackendLeg::~BackendLeg() {
+  release();
+}
+
+void BackendLeg::start(const PoolSnapshot& pool, Balancer& balancer, std::string request) {
+  pool_ = &pool;
+  balancer_ = &balancer;
+  request_ = std::move(request);
+  maxAttempts_ = std::min<std::uint32_t>(session_.route().limits.connectAttempts,
+                                         static_cast<std::uint32_t>(pool.backends.size()));
+  connectNext();
+}
+
+const BackendSnapshot* BackendLeg::backend() const {
+  return tried_.empty() ? nullptr : &pool_->backends[tried_.back()];
+}
+
+void BackendLeg::hold(std::size_t backend) {
+  release();
+  held_ = backend;
+  pool_->state.backend(backend).liveSessions.fetch_add(1, std::memory_order_relaxed);
+}
+
+void BackendLeg::release() {
+  if (!held_) return;
+  pool_->state.backend(*held_).liveSessions.fetch_sub(1, std::memory_order_relaxed);
+  held_.reset();
+}
+
+void BackendLeg::close(bool graceful) {
+  release();
+  closeConnection(graceful);
+}
+
+void BackendLeg::enterTunnel() {
+  phase_ = Phase::kTunnel;
+  request_ = std::string();
+  response_.reset();
+}
+
+void BackendLeg::connectNext() {
+  while (tried_.size() < maxAttempts_) {
+    PickContext ctx;
+    ctx.tried = tried_;
+    ctx.nowMs = session_.now();
+    const std::optional<std::size_t> pick = balancer_->pick(ctx, pool_->state);
+    if (!pick) break;
+    tried_.push_back(static_cast<std::uint32_t>(*pick));
+    const BackendSnapshot& b = pool_->backends[*pick];
+    int error = 0;
+    transport::ConnectionPtr c = session_.context().net.connect(b.address, *this, &error);
+    if (!c) {
+      if (error == io::Loop::kTableFull) {
+        WSEDGE_LOG(kWarn, "connection table full: no connection to backend %s", b.name.c_str());
+        return session_.end(Outcome::reply(Side::kProxy, Cause::kRefused, 503,
+                                           "the proxy has no room for another connection"));
+      }
+      WSEDGE_LOG(kWarn, "cannot open a socket for backend %s: %s", b.name.c_str(),
+                 std::strerror(-error));
+      continue;
+    }
+    attach(std::move(c), *this);
+    hold(*pick);
+    phase_ = Phase::kConnecting;
+    session_.arm(session_.route().limits.connectTimeoutMs);
+    return;
+  }
+  Outcome o = lastTimedOut_ ? Outcome::reply(Side::kBackend, Cause::kTimeout, 504,
+                                             "no backend accepted the connection in time")
+                            : Outcome::reply(Side::kBackend, Cause::kTransportError, 502,
+                                             "no backend accepted the connection");
+  o.retryAllowed = true;
+  session_.end(o);
+}
+
+void BackendLeg::dropAttempt(bool timedOut) {
+  release();
+  closeConnection(false);
+  lastTimedOut_ = timedOut;
+  phase_ = Phase::kIdle;
+}
+
+void BackendLeg::onConnected(int error) {
+  if (phase_ != Phase::kConnecting) return;
+  if (error != 0) {
+    WSEDGE_LOG(kWarn, "connect to backend %s of pool %s failed: %s", backend()->name.c_str(),
+               pool_->name.c_str(), std::strerror(-error));
+    dropAttempt(false);
+    return connectNext();
+  }
+  phase_ = Phase::kUpgrading;
+  response_ = std::make_unique<http::UpgradeResponseParser>();
+  send(request_);
+  session_.arm(session_.route().limits.backendTimeoutMs);
+}
+
+void BackendLeg::onTimeout() {
+  if (phase_ == Phase::kConnecting) {
+    WSEDGE_LOG(kWarn, "connect to backend %s timed out", backend()->name.c_str());
+    dropAttempt(true);
+    return connectNext();
+  }
+  if (phase_ == Phase::kUpgrading) {
+    session_.end(Outcome::reply(Side::kBackend, Cause::kTimeout, 504,
+                                "the backend did not answer the upgrade in time"));
+  }
+}
+
+void BackendLeg::onData(std::span<std::byte> data) {
+  switch (phase_) {
+    case Phase::kUpgrading:
+      return onAnswer(data);
+    case Phase::kRefused:
+      return session_.refusedResponse().body(data);
+    case Phase::kTunnel:
+      return session_.tunnel().fromBackend(data);
+    default:
+      return;
+  }
+}
+
+void BackendLeg::onAnswer(std::span<std::byte> data) {
+  const std::size_t used = response_->feed(text(data));
+  if (response_->state() == http::UpgradeResponseParser::State::kIncomplete) return;
+  if (response_->state() == http::UpgradeResponseParser::State::kError) {
+    WSEDGE_LOG(kWarn, "malformed answer from a backend of pool %s", pool_->name.c_str());
+    return session_.end(Outcome::reply(Side::kBackend, Cause::kProtocolError, 502,
+                                       "malformed response from the backend"));
+  }
+  const http::UpgradeRequestParser& request = session_.client().request();
+  const http::ResponseVerdict verdict =
+      response_->verify({request.key(), request.protocols(), request.extensions()});
+  switch (verdict) {
+    case http::ResponseVerdict::kAccepted:
+      return session_.upgraded(data.subspan(used));
+    case http::ResponseVerdict::kNotUpgrade:
+      return session_.refused(data.subspan(used));
+    default: {
+      const std::string_view why = http::describe(verdict);
+      WSEDGE_LOG(kWarn, "invalid upgrade answer from a backend of pool %s: %.*s",
+                 pool_->name.c_str(), static_cast<int>(why.size()), why.data());
+      return session_.end(Outcome::reply(Side::kBackend, Cause::kProtocolError, 502,
+                                         "invalid WebSocket handshake from the backend"));
+    }
+  }
+}
+
+void BackendLeg::onReadEnd(int error) {
+  switch (phase_) {
+    case Phase::kUpgrading:
+      return session_.end(
+          Outcome::reply(Side::kBackend, Cause::kTransportError, 502,
+                         "the backend closed the connection before answering the upgrade"));
+    case Phase::kRefused:
+      return session_.refusedResponse().backendEnded();
+    case Phase::kTunnel:
+      return session_.tunnel().backendEnded(error);
+    default:
+      return;
+  }
+}
+
+void BackendLeg::onDrained() {
+  if (phase_ == Phase::kTunnel) session_.tunnel().backendDrained();
+}
+
+}  // namespace wsedge::proxy

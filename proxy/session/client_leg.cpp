@@ -1,0 +1,127 @@
+#include "proxy/session/client_leg.h"
+
+#include <utility>
+
+#include "proxy/log.h"
+#include "proxy/session/session.h"
+#include "proxy/session/tunnel.h"
+
+namespace wsedge::proxy {
+namespace {
+
+// Client bytes kept while the backend is still being reached; beyond this
+// the client is not read until the tunnel opens.
+constexpr std::size_t kEarlyBytesMax = 64 * 1024;
+
+std::string_view text(std::span<const std::byte> data) {
+  return {reinterpret_cast<const char*>(data.data()), data.size()};
+}
+
+}  // namespace
+
+ClientLeg::ClientLeg(Session& session, transport::ConnectionPtr connection)
+    : session_(session), request_(std::make_unique<http::UpgradeRequestParser>()) {
+  attach(std::move(connection), *this);
+}
+
+std::string ClientLeg::peerIp() const {
+  const auto peer = connected() ? connection().peerAddress() : std::nullopt;
+  return peer ? peer->ipString() : "unknown";
+}
+
+std::vector<std::byte> ClientLeg::enterTunnel() {
+  phase_ = Phase::kTunnel;
+  request_.reset();
+  return std::exchange(early_, {});
+}
+
+void ClientLeg::enterRefused() {
+  phase_ = Phase::kIgnoring;
+  // Whatever the client sent after its request is dropped: it must never
+  // reach a backend that did not switch protocols.
+  early_ = {};
+  pause(kRefused);
+}
+
+void ClientLeg::onTimeout() {
+  session_.end(Outcome::reply(Side::kClient, Cause::kTimeout, 408,
+                              "the upgrade request did not arrive in time"));
+}
+
+void ClientLeg::onData(std::span<std::byte> data) {
+  switch (phase_) {
+    case Phase::kRequest:
+      return onRequestBytes(data);
+    case Phase::kWaiting:
+      return keepEarlyBytes(data);
+    case Phase::kTunnel:
+      return session_.tunnel().fromClient(data);
+    case Phase::kIgnoring:
+      return;
+  }
+}
+
+void ClientLeg::onReadEnd(int error) {
+  if (phase_ == Phase::kTunnel) return session_.tunnel().clientEnded(error);
+  if (error == transport::kTlsFailure) {
+    WSEDGE_LOG(kDebug, "TLS failed: %s", connection().tlsError());
+  } else {
+    WSEDGE_LOG(kDebug, "client closed its connection (%d) before the tunnel opened", error);
+  }
+  session_.end(Outcome::drop(Side::kClient, Cause::kTransportError));
+}
+
+void ClientLeg::onDrained() {
+  if (phase_ == Phase::kTunnel) session_.tunnel().clientDrained();
+}
+
+void ClientLeg::onRequestBytes(std::span<std::byte> data) {
+  const std::size_t used = request_->feed(text(data));
+  switch (request_->state()) {
+    case http::UpgradeRequestParser::State::kIncomplete:
+      return;
+    case http::UpgradeRequestParser::State::kRejected: {
+      const http::RejectionInfo& info = http::describe(request_->rejection());
+      WSEDGE_LOG(kInfo, "refused upgrade request: %d %.*s", info.status,
+                 static_cast<int>(info.detail.size()), info.detail.data());
+      return session_.end(Outcome::reply(Side::kClient, Cause::kProtocolError, info.status,
+                                         info.detail, info.extraFields));
+    }
+    case http::UpgradeRequestParser::State::kComplete:
+      break;
+  }
+  phase_ = Phase::kWaiting;
+  keepEarlyBytes(data.subspan(used));
+  if (!hostMatchesCertificate()) {
+    return session_.end(
+        Outcome::reply(Side::kClient, Cause::kRefused, 421,
+                       "this connection's certificate does not serve the requested host"));
+  }
+  const RouteSnapshot* route = session_.listener().route(request_->path());
+  if (!route) {
+    return session_.end(
+        Outcome::reply(Side::kProxy, Cause::kRefused, 404, "no route for this path"));
+  }
+  session_.routed(*route);
+}
+
+// With SNI, the certificate was chosen for a name: a request for another
+// host on the same connection (connection reuse across names) is refused.
+bool ClientLeg::hostMatchesCertificate() {
+  SSL* tls = ssl();
+  if (!tls || !tls::ServerContext::usedSni(tls)) return true;
+  std::string_view host = request_->host();
+  if (!host.empty() && host.front() == '[') {
+    host = host.substr(1, host.find(']') - 1);
+  } else if (const std::size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  return session_.tlsContext()->selected(tls).covers(host);
+}
+
+void ClientLeg::keepEarlyBytes(std::span<const std::byte> data) {
+  early_.insert(early_.end(), data.begin(), data.end());
+  if (early_.size() > kEarlyBytesMax) pause(kEarly);
+}
+
+}  // namespace wsedge::proxy

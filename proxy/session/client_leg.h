@@ -1,0 +1,53 @@
+// The client's side of a session, and the handler of its connection: reads
+// and checks the upgrade request (handshake timeout), admits it (the
+// certificate covers the Host), routes it, keeps what the client pipelines
+// until the backend has accepted, then hands its bytes to the tunnel.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/http/request_parser.h"
+#include "proxy/session/leg.h"
+
+namespace wsedge::proxy {
+
+class Session;
+
+class ClientLeg final : public Leg, private transport::Handler {
+ public:
+  ClientLeg(Session& session, transport::ConnectionPtr connection);
+
+  /// Valid until enterTunnel().
+  const http::UpgradeRequestParser& request() const { return *request_; }
+  std::string peerIp() const;
+  SSL* ssl() { return connected() ? connection().ssl() : nullptr; }
+
+  /// The 101 went out: the request is released and the bytes the client
+  /// sent behind it are handed over.
+  std::vector<std::byte> enterTunnel();
+  /// The upgrade was refused: what the client sends from now on is dropped.
+  void enterRefused();
+  void onTimeout();
+  void close(bool graceful) { closeConnection(graceful); }
+
+ private:
+  enum class Phase : std::uint8_t { kRequest, kWaiting, kTunnel, kIgnoring };
+
+  void onConnected(int) override {}
+  void onData(std::span<std::byte> data) override;
+  void onReadEnd(int error) override;
+  void onDrained() override;
+
+  void onRequestBytes(std::span<std::byte> data);
+  bool hostMatchesCertificate();
+  void keepEarlyBytes(std::span<const std::byte> data);
+
+  Session& session_;
+  Phase phase_ = Phase::kRequest;
+  std::unique_ptr<http::UpgradeRequestParser> request_;
+  std::vector<std::byte> early_;  // bytes behind the request, before the 101
+};
+
+}  // namespace wsedge::proxy

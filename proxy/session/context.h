@@ -1,0 +1,29 @@
+// What a session is given instead of its worker: the network (connections
+// and timers), the mask-key source, and whom to tell when it has ended.
+#pragma once
+
+#include "proxy/transport/network.h"
+#include "proxy/ws/mask_key.h"
+
+namespace wsedge::proxy {
+
+class Session;
+struct SessionRecord;
+
+class SessionOwner {
+ public:
+  /// The session has ended (its connections are closing on their own).
+  /// Delete it later, never during this call.
+  virtual void sessionEnded(Session& session, const SessionRecord& record) = 0;
+
+ protected:
+  ~SessionOwner() = default;
+};
+
+struct SessionContext {
+  transport::Network& net;
+  ws::MaskKeySource& masks;
+  SessionOwner& owner;
+};
+
+}  // namespace wsedge::proxy

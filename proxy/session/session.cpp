@@ -1,0 +1,135 @@
+#include "proxy/session/session.h"
+
+#include "proxy/http/extensions.h"
+#include "proxy/http/forwarding.h"
+#include "proxy/http/handshake_writer.h"
+#include "proxy/log.h"
+
+namespace wsedge::proxy {
+
+Session::Session(const SessionContext& context, std::shared_ptr<Generation> generation,
+                 std::size_t listener, transport::ConnectionPtr client)
+    : ctx_(context),
+      gen_(std::move(generation)),
+      listener_(listener),
+      timer_(this),
+      startMs_(context.net.timers().now()),
+      client_(*this, std::move(client)),
+      backend_(*this) {
+  // The handshake timeout covers the TLS handshake too.
+  arm(snapshot().config.limits.handshakeTimeoutMs);
+}
+
+Session::~Session() = default;
+
+void Session::arm(std::uint64_t ms) {
+  ctx_.net.timers().scheduleIn(timer_, ms);
+}
+
+void Session::onTimer(io::Timer&) {
+  switch (phase_) {
+    case Phase::kRequest:
+      return client_.onTimeout();
+    case Phase::kBackend:
+      return backend_.onTimeout();
+    case Phase::kTunnel:
+      return tunnel_->onTimeout();
+    case Phase::kRefused:
+      return refused_->onTimeout();
+  }
+}
+
+void Session::routed(const RouteSnapshot& route) {
+  route_ = &route;
+  phase_ = Phase::kBackend;
+  if (pool().backends.empty()) {
+    return end(
+        Outcome::reply(Side::kProxy, Cause::kRefused, 503, "no backend available for this route"));
+  }
+  std::string request;
+  http::writeBackendRequest(request, client_.request(),
+                            {client_.peerIp(), client_.ssl() ? "https" : "http"});
+  backend_.start(pool(), *gen_->balancers[route.pool], std::move(request));
+}
+
+void Session::upgraded(std::span<std::byte> rest) {
+  std::string head;
+  http::writeClientUpgrade(head, backend_.response());
+  client_.send(head);
+  tunnel_.emplace(*this,
+                  frameOptions(route_->limits, http::rsvBitsFor(backend_.response().extensions())),
+                  ctx_.masks);
+  phase_ = Phase::kTunnel;
+  std::vector<std::byte> early = client_.enterTunnel();
+  backend_.enterTunnel();
+  // Frames the backend sent right behind its 101, then what the client
+  // pipelined behind its request: only now may they cross.
+  tunnel_->start(rest, std::move(early));
+}
+
+void Session::refused(std::span<std::byte> rest) {
+  refused_.emplace(*this);
+  phase_ = Phase::kRefused;
+  client_.enterRefused();
+  backend_.enterRefused();
+  refused_->start(backend_.response(), rest);
+}
+
+void Session::shutdown() {
+  if (ended_) return;
+  if (phase_ == Phase::kTunnel) {
+    return end(Outcome::close(Side::kProxy, Cause::kShutdown, 1001, "proxy shutting down", 1001,
+                              "proxy shutting down"));
+  }
+  end(Outcome::drop(Side::kProxy, Cause::kShutdown));
+}
+
+SessionRecord Session::record(const Outcome& o) const {
+  SessionRecord r;
+  r.generation = snapshot().generation;
+  r.listener = listener().name;
+  if (route_) r.pool = pool().name;
+  if (const BackendSnapshot* b = backend_.backend()) r.backend = b->name;
+  r.endedBy = o.side;
+  r.cause = o.cause;
+  r.status = phase_ == Phase::kTunnel    ? 101
+             : phase_ == Phase::kRefused ? refused_->status()
+                                         : o.status;
+  r.retryAllowed = o.retryAllowed;
+  r.attempts = backend_.attempts();
+  if (tunnel_) tunnel_->fill(r);
+  r.durationMs = now() - startMs_;
+  return r;
+}
+
+void Session::end(const Outcome& o) {
+  if (ended_) return;
+  ended_ = true;
+  timer_.cancel();
+  if (o.ending == Ending::kFinish && tunnel_) tunnel_->sendCloses(o);
+  const SessionRecord r = record(o);
+  WSEDGE_LOG(kDebug, "%s", r.describe().c_str());
+  switch (o.ending) {
+    case Ending::kReply: {
+      std::string response;
+      http::writeErrorResponse(response, o.status, o.detail, o.extraFields);
+      client_.send(response);
+      backend_.close(false);
+      client_.close(true);
+      break;
+    }
+    case Ending::kFinish:
+      // Graceful: what is queued (close frames included) is sent before the
+      // sockets close. The proxy, as the server, closes the client's TCP first.
+      client_.close(true);
+      backend_.close(true);
+      break;
+    case Ending::kDrop:
+      client_.close(false);
+      backend_.close(false);
+      break;
+  }
+  ctx_.owner.sessionEnded(*this, r);
+}
+
+}  // namespace wsedge::proxy

@@ -1,0 +1,94 @@
+// One proxied WebSocket, on one worker from accept to close: a coordinator
+// over the parts that do the work.
+//
+//   ClientLeg        the client's connection: the upgrade request, admission, routing
+//   BackendLeg       the backend's connection: pick, connect, retry, the upgrade, the 101
+//   Tunnel           after the 101: frames both ways, backpressure, the close handshake
+//   RefusedResponse  instead of a tunnel: relaying a backend's non-101 answer
+//
+// The session pins what it was accepted with (the worker's generation: the
+// snapshot, its balancers and TLS contexts) and never looks anything up
+// elsewhere. It holds one timer, whose deadline belongs to the part at work.
+// Every way it ends goes through end(), once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "io/timer_wheel.h"
+#include "proxy/generation.h"
+#include "proxy/session/backend_leg.h"
+#include "proxy/session/client_leg.h"
+#include "proxy/session/context.h"
+#include "proxy/session/outcome.h"
+#include "proxy/session/refused_response.h"
+#include "proxy/session/tunnel.h"
+
+namespace wsedge::proxy {
+
+class Session final : private io::TimerHandler {
+ public:
+  /// listener: its index in the generation's snapshot.
+  Session(const SessionContext& context, std::shared_ptr<Generation> generation,
+          std::size_t listener, transport::ConnectionPtr client);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  /// The worker is stopping: close 1001 both ways in a tunnel, drop otherwise.
+  void shutdown();
+  bool ended() const { return ended_; }
+
+  // The worker's list of live sessions.
+  Session* prev = nullptr;
+  Session* next = nullptr;
+
+  // --- for the parts ---------------------------------------------------------
+  const SessionContext& context() const { return ctx_; }
+  const Snapshot& snapshot() const { return *gen_->snapshot; }
+  const ListenerSnapshot& listener() const { return snapshot().listeners[listener_]; }
+  tls::ServerContext* tlsContext() const { return gen_->tls[listener_].get(); }
+  /// Valid once routed.
+  const RouteSnapshot& route() const { return *route_; }
+  const PoolSnapshot& pool() const { return snapshot().pools[route_->pool]; }
+  std::uint64_t now() const { return ctx_.net.timers().now(); }
+  /// (Re)sets the one deadline; the part at work hears onTimeout().
+  void arm(std::uint64_t ms);
+
+  ClientLeg& client() { return client_; }
+  BackendLeg& backend() { return backend_; }
+  Tunnel& tunnel() { return *tunnel_; }
+  RefusedResponse& refusedResponse() { return *refused_; }
+
+  /// The client leg admitted and routed the request.
+  void routed(const RouteSnapshot& route);
+  /// The backend leg has a valid 101; rest follows it.
+  void upgraded(std::span<std::byte> rest);
+  /// The backend answered with something else.
+  void refused(std::span<std::byte> rest);
+  /// The only way out.
+  void end(const Outcome& outcome);
+
+ private:
+  enum class Phase : std::uint8_t { kRequest, kBackend, kTunnel, kRefused };
+
+  void onTimer(io::Timer& timer) override;
+  SessionRecord record(const Outcome& outcome) const;
+
+  SessionContext ctx_;
+  std::shared_ptr<Generation> gen_;
+  std::size_t listener_;
+  const RouteSnapshot* route_ = nullptr;
+  io::Timer timer_;
+  std::uint64_t startMs_;
+  Phase phase_ = Phase::kRequest;
+  bool ended_ = false;
+  ClientLeg client_;
+  BackendLeg backend_;
+  std::optional<Tunnel> tunnel_;
+  std::optional<RefusedResponse> refused_;
+};
+
+}  // namespace wsedge::proxy

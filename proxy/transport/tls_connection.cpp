@@ -1,0 +1,133 @@
+#include "proxy/transport/tls_connection.h"
+
+namespace wsedge::transport {
+namespace {
+
+tls::TlsStream::Writer writerFor(Connection& below) {
+  return {&below.output(), [](void* q, const std::byte* data, std::size_t n) {
+            auto* queue = static_cast<io::SendQueue*>(q);
+            queue->write(std::span<const std::byte>(data, n));
+            queue->commit();
+          }};
+}
+
+}  // namespace
+
+ConnectionPtr secure(ConnectionPtr inner, bssl::UniquePtr<SSL> ssl, io::ChunkPool& pool) {
+  return ConnectionPtr(new TlsConnection(std::move(inner), std::move(ssl), pool));
+}
+
+TlsConnection::TlsConnection(ConnectionPtr inner, bssl::UniquePtr<SSL> ssl, io::ChunkPool& pool)
+    : inner_(std::move(inner)), stream_(std::move(ssl)), plain_(pool) {
+  inner_->setHandler(*this);
+}
+
+void TlsConnection::flush() {
+  if (failed_) {
+    plain_.clear();
+    return;
+  }
+  iovec iov[16];
+  const tls::TlsStream::Writer out = writerFor(*inner_);
+  while (plain_.pending() > 0) {
+    const std::size_t n = plain_.gather(iov, 16);
+    std::size_t bytes = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!stream_.send({static_cast<const std::byte*>(iov[i].iov_base), iov[i].iov_len}, out)) {
+        failed_ = true;
+        plain_.clear();
+        inner_->flush();
+        return;
+      }
+      bytes += iov[i].iov_len;
+    }
+    plain_.consume(bytes);
+  }
+  inner_->flush();
+}
+
+void TlsConnection::close(bool graceful) {
+  if (closed_) return;
+  closed_ = true;
+  graceful_ = graceful;
+  if (!inCallback_) finish();
+}
+
+void TlsConnection::finish() {
+  if (graceful_ && !failed_) {
+    flush();
+    stream_.closeNotify(writerFor(*inner_));
+  }
+  // After a failure the alert BoringSSL wrote is all that is left to say:
+  // it goes out even when the user closes at once.
+  transport::close(inner_, graceful_ || failed_);
+  delete this;
+}
+
+bool TlsConnection::finishIfClosed() {
+  inCallback_ = false;
+  if (!closed_) return false;
+  finish();
+  return true;
+}
+
+void TlsConnection::onConnected(int error) {
+  inCallback_ = true;
+  if (error == 0 && !SSL_is_server(stream_.ssl())) {
+    // A client speaks first: no input yet, so this writes the ClientHello.
+    receive({});
+  }
+  if (!closed_ && handler_) handler_->onConnected(error);
+  finishIfClosed();
+}
+
+void TlsConnection::onData(std::span<std::byte> data) {
+  inCallback_ = true;
+  receive(data);
+  finishIfClosed();
+}
+
+void TlsConnection::receive(std::span<std::byte> records) {
+  const tls::TlsStream::Status st = stream_.receive(
+      records, writerFor(*inner_), {this, [](void* self, std::span<std::byte> p) {
+                                      static_cast<TlsConnection*>(self)->plaintext(p);
+                                    }});
+  if (closed_) return;
+  if (stream_.handshakeDone()) secured();
+  if (closed_) return;
+  // Handshake messages, tickets and alerts, and whatever the user wrote.
+  flush();
+  if (!handler_) return;
+  if (st == tls::TlsStream::Status::kError) {
+    failed_ = true;
+    handler_->onReadEnd(kTlsFailure);
+  } else if (st == tls::TlsStream::Status::kClosed) {
+    handler_->onReadEnd(0);
+  }
+}
+
+void TlsConnection::plaintext(std::span<std::byte> data) {
+  if (closed_ || !handler_) return;  // closed by an earlier record of this batch
+  secured();
+  if (!closed_) handler_->onData(data);
+}
+
+void TlsConnection::secured() {
+  if (secured_) return;
+  secured_ = true;
+  if (handler_) handler_->onSecured();
+}
+
+void TlsConnection::onReadEnd(int error) {
+  inCallback_ = true;
+  if (!closed_ && handler_) handler_->onReadEnd(error);
+  finishIfClosed();
+}
+
+void TlsConnection::onDrained() {
+  inCallback_ = true;
+  if (!closed_ && handler_) handler_->onDrained();
+  finishIfClosed();
+}
+
+}  // namespace wsedge::transport

@@ -1,0 +1,449 @@
+// The session and its legs over the in-memory transport: what each side
+// sees on the wire, byte for byte, with time moved by hand.
+#include "proxy/session/session.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <string>
+#include <vector>
+
+#include "conf/loader.h"
+#include "proxy/http/accept_key.h"
+#include "proxy/ws/frame_parser.h"
+#include "proxy/ws/frame_writer.h"
+#include "tests/support/fake_transport.h"
+
+namespace wsedge::proxy {
+namespace {
+
+using testing::FakeNetwork;
+using testing::FakePeer;
+
+const char* kConfig = R"(
+listeners:
+  - address: 127.0.0.1:1
+    routes:
+      - match: { path_prefix: /chat }
+        pool: chat
+      - match: { path_prefix: /empty }
+        pool: empty
+pools:
+  chat:
+    backends: [ 127.0.0.1:9001, 127.0.0.1:9002 ]
+  empty:
+    backends: []
+limits:
+  handshake_timeout: 2s
+  connect_timeout: 1s
+  backend_timeout: 3s
+  idle_timeout: 60s
+  close_timeout: 5s
+  max_buffered: 64KiB
+)";
+
+constexpr const char* kKey = "dGhlIHNhbXBsZSBub25jZQ==";
+
+std::string upgradeRequest(const std::string& path = "/chat") {
+  return "GET " + path +
+         " HTTP/1.1\r\nHost: example.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Key: " +
+         kKey + "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+}
+
+std::string switchingProtocols() {
+  return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Accept: " +
+         http::computeAcceptKey(kKey) + "\r\n\r\n";
+}
+
+std::string frame(ws::Opcode op, std::string_view payload, bool masked) {
+  std::vector<std::byte> out;
+  ws::FrameHeader h;
+  h.opcode = op;
+  h.masked = masked;
+  h.mask = {0x11, 0x22, 0x33, 0x44};
+  ws::appendFrame(out, h, std::as_bytes(std::span(payload)));
+  return {reinterpret_cast<const char*>(out.data()), out.size()};
+}
+
+std::string closeFrame(std::uint16_t code, std::string_view reason, bool masked) {
+  std::byte p[ws::kMaxControlPayload];
+  const std::size_t n = ws::writeClosePayload(p, code, reason);
+  return frame(ws::Opcode::kClose, {reinterpret_cast<const char*>(p), n}, masked);
+}
+
+// Frames as a peer would read them.
+struct Frames {
+  struct F {
+    ws::Opcode op;
+    bool masked;
+    std::string payload;
+    std::uint16_t code = 0;
+  };
+  std::vector<F> list;
+  ws::FrameHeader header;
+  std::string current;
+  void onFrameStart(const ws::FrameHeader& h) {
+    header = h;
+    current.clear();
+  }
+  void onPayload(std::span<std::byte> d) {
+    current.append(reinterpret_cast<char*>(d.data()), d.size());
+  }
+  void onFrameEnd(const ws::FrameHeader& h) { list.push_back({h.opcode, h.masked, current}); }
+  void onControl(ws::Opcode op, std::span<const std::byte> p) {
+    list.push_back(
+        {op, header.masked, std::string(reinterpret_cast<const char*>(p.data()), p.size())});
+  }
+  void onClose(std::uint16_t code, std::string_view reason) {
+    list.push_back({ws::Opcode::kClose, false, std::string(reason), code});
+  }
+};
+
+template <ws::Role R>
+Frames parse(std::string bytes) {
+  ws::FrameParser<R> parser;
+  Frames f;
+  parser.feed(std::as_writable_bytes(std::span(bytes.data(), bytes.size())), f);
+  return f;
+}
+// What a backend reads (masked frames from the proxy) and what a client reads.
+Frames atBackend(std::string bytes) {
+  return parse<ws::Role::kServer>(std::move(bytes));
+}
+Frames atClient(std::string bytes) {
+  return parse<ws::Role::kClient>(std::move(bytes));
+}
+
+std::string body(const std::string& response) {
+  return response.substr(response.find("\r\n\r\n") + 4);
+}
+
+class SessionTest : public ::testing::Test, protected SessionOwner {
+ protected:
+  SessionTest() {
+    auto snapshot = buildSnapshot(conf::loadConfigFromString(kConfig, "t.yaml"));
+    generation_ = std::make_shared<Generation>(snapshot);
+  }
+  ~SessionTest() override {
+    for (Session* s : std::vector<Session*>(live_)) s->shutdown();
+    settle();
+  }
+
+  void sessionEnded(Session& s, const SessionRecord& r) override {
+    live_.erase(std::find(live_.begin(), live_.end(), &s));
+    ended_.push_back(&s);
+    // The strings the record borrows from the snapshot stay valid: the
+    // fixture holds the generation.
+    records_.push_back(r);
+  }
+  // What the worker does after the batch: deletes what has ended.
+  void settle() {
+    for (Session* s : ended_) delete s;
+    ended_.clear();
+  }
+
+  /// A new session; returns the client's peer.
+  std::shared_ptr<FakePeer> open() {
+    auto [conn, peer] = net_.accept();
+    live_.push_back(new Session(ctx_, generation_, 0, std::move(conn)));
+    return peer;
+  }
+
+  /// Client connected, request sent, backend connected: returns the backend.
+  std::shared_ptr<FakePeer> reachBackend(FakePeer& client, std::size_t piece = 0) {
+    client.send(upgradeRequest(), piece);
+    EXPECT_FALSE(net_.dials().empty());
+    auto backend = net_.dials().back();
+    backend->accept(0);
+    return backend;
+  }
+
+  /// A session through to an open tunnel: {client, backend}, with the 101 taken.
+  std::pair<std::shared_ptr<FakePeer>, std::shared_ptr<FakePeer>> openTunnel() {
+    auto client = open();
+    auto backend = reachBackend(*client);
+    backend->take();
+    backend->send(switchingProtocols());
+    EXPECT_EQ(client->take().rfind("HTTP/1.1 101", 0), 0u);
+    return {client, backend};
+  }
+
+  const SessionRecord& lastRecord() const { return records_.back(); }
+
+  FakeNetwork net_;
+  ws::MaskKeySource masks_;
+  SessionContext ctx_{net_, masks_, *this};
+  std::shared_ptr<Generation> generation_;
+  std::vector<Session*> live_;
+  std::vector<Session*> ended_;
+  std::vector<SessionRecord> records_;
+};
+
+TEST_F(SessionTest, HandshakeSplitAtEveryByteReachesTheBackendAndOpensTheTunnel) {
+  const std::string request = upgradeRequest();
+  const std::string answer = switchingProtocols();
+  for (std::size_t piece : {std::size_t{1}, std::size_t{7}, request.size()}) {
+    auto client = open();
+    client->send(request, piece);
+    ASSERT_EQ(net_.dials().size(), records_.size() + 1) << "one dial once the request is whole";
+    auto backend = net_.dials().back();
+    EXPECT_TRUE(backend->received().empty()) << "nothing before the connection is up";
+    backend->accept(0);
+    const std::string forwarded = backend->take();
+    EXPECT_EQ(forwarded.rfind("GET /chat HTTP/1.1\r\n", 0), 0u);
+    EXPECT_NE(forwarded.find("Sec-WebSocket-Key: " + std::string(kKey) + "\r\n"),
+              std::string::npos);
+    EXPECT_NE(forwarded.find("X-Forwarded-For: 127.0.0.1\r\n"), std::string::npos);
+    EXPECT_TRUE(client->received().empty()) << "no 101 before the backend's";
+
+    backend->send(answer, piece);
+    const std::string upgrade = client->take();
+    EXPECT_EQ(upgrade.rfind("HTTP/1.1 101 Switching Protocols\r\n", 0), 0u);
+    EXPECT_NE(upgrade.find("Sec-WebSocket-Accept: " + http::computeAcceptKey(kKey)),
+              std::string::npos);
+
+    client->send(frame(ws::Opcode::kText, "hello backend", true), piece);
+    Frames f = atBackend(backend->take());
+    ASSERT_EQ(f.list.size(), 1u);
+    EXPECT_TRUE(f.list[0].masked) << "frames toward a backend are masked";
+    EXPECT_EQ(f.list[0].payload, "hello backend");
+
+    backend->send(frame(ws::Opcode::kBinary, "hello client", false), piece);
+    f = atClient(client->take());
+    ASSERT_EQ(f.list.size(), 1u);
+    EXPECT_FALSE(f.list[0].masked);
+    EXPECT_EQ(f.list[0].payload, "hello client");
+
+    client->send(closeFrame(1000, "bye", true));
+    backend->send(closeFrame(1000, "bye", false));
+    EXPECT_TRUE(client->closed() && backend->closed());
+    settle();
+  }
+}
+
+TEST_F(SessionTest, FramesPipelinedBehindTheRequestCrossOnlyAfterThe101) {
+  auto client = open();
+  client->send(upgradeRequest() + frame(ws::Opcode::kText, "early", true));
+  auto backend = net_.dials().back();
+  backend->accept(0);
+  const std::string before = backend->take();
+  EXPECT_EQ(before.find("early"), std::string::npos);
+  EXPECT_TRUE(before.ends_with("\r\n\r\n")) << "only the upgrade request";
+  backend->send(switchingProtocols());
+  Frames f = atBackend(backend->take());
+  ASSERT_EQ(f.list.size(), 1u);
+  EXPECT_EQ(f.list[0].payload, "early");
+}
+
+TEST_F(SessionTest, ARefusedUpgradeIsRelayedAndLaterClientBytesNeverReachTheBackend) {
+  auto client = open();
+  auto backend = reachBackend(*client);
+  const std::string request = backend->take();
+  client->send("GET /admin HTTP/1.1\r\nHost: internal\r\n\r\n");
+  backend->send("HTTP/1.1 403 Forbidden\r\nContent-Length: 5\r\n\r\nnope!");
+  const std::string response = client->take();
+  EXPECT_EQ(response.rfind("HTTP/1.1 403 Forbidden\r\n", 0), 0u);
+  EXPECT_NE(response.find("Connection: close\r\n"), std::string::npos);
+  EXPECT_EQ(body(response), "nope!");
+  EXPECT_TRUE(client->closed() && client->graceful());
+  EXPECT_TRUE(backend->closed());
+  EXPECT_TRUE(backend->received().empty()) << "nothing after the request reached the backend";
+  ASSERT_EQ(records_.size(), 1u);
+  EXPECT_EQ(lastRecord().status, 403);
+  EXPECT_EQ(lastRecord().endedBy, Side::kBackend);
+  EXPECT_EQ(lastRecord().cause, Cause::kRefused);
+}
+
+TEST_F(SessionTest, ARefusedConnectIsRetriedOnTheOtherBackend) {
+  auto client = open();
+  client->send(upgradeRequest());
+  ASSERT_EQ(net_.dials().size(), 1u);
+  const std::string first = net_.dials()[0]->address().toString();
+  net_.dials()[0]->accept(-ECONNREFUSED);
+  ASSERT_EQ(net_.dials().size(), 2u);
+  auto backend = net_.dials()[1];
+  EXPECT_NE(backend->address().toString(), first) << "never the same backend twice";
+  EXPECT_TRUE(net_.dials()[0]->closed());
+  backend->accept(0);
+  EXPECT_EQ(backend->take().rfind("GET /chat", 0), 0u);
+  backend->send(switchingProtocols());
+  EXPECT_EQ(client->take().rfind("HTTP/1.1 101", 0), 0u);
+}
+
+TEST_F(SessionTest, EveryBackendRefusingGives502AndATimeoutGives504) {
+  auto client = open();
+  client->send(upgradeRequest());
+  net_.dials()[0]->accept(-ECONNREFUSED);
+  net_.dials()[1]->accept(-ECONNREFUSED);
+  EXPECT_EQ(net_.dials().size(), 2u) << "each backend once";
+  std::string response = client->take();
+  EXPECT_EQ(response.rfind("HTTP/1.1 502 ", 0), 0u);
+  EXPECT_EQ(body(response), "no backend accepted the connection\n");
+  EXPECT_TRUE(client->closed() && client->graceful());
+  EXPECT_EQ(lastRecord().status, 502);
+  EXPECT_EQ(lastRecord().attempts, 2u);
+
+  client = open();
+  client->send(upgradeRequest());
+  net_.advance(1100);  // the first connect times out; the second is tried
+  ASSERT_EQ(net_.dials().size(), 4u);
+  EXPECT_TRUE(net_.dials()[2]->closed());
+  net_.advance(1100);
+  response = client->take();
+  EXPECT_EQ(response.rfind("HTTP/1.1 504 ", 0), 0u);
+  EXPECT_EQ(body(response), "no backend accepted the connection in time\n");
+}
+
+TEST_F(SessionTest, TheRoutesPoolDecidesAndAnEmptyOneGives503) {
+  auto client = open();
+  client->send(upgradeRequest("/nowhere"));
+  EXPECT_EQ(client->take().rfind("HTTP/1.1 404 ", 0), 0u);
+  client = open();
+  client->send(upgradeRequest("/empty"));
+  EXPECT_EQ(client->take().rfind("HTTP/1.1 503 ", 0), 0u);
+  EXPECT_TRUE(net_.dials().empty());
+}
+
+TEST_F(SessionTest, AFullConnectionTableGives503) {
+  auto client = open();
+  net_.failConnectsWith(-ENFILE);
+  client->send(upgradeRequest());
+  const std::string response = client->take();
+  EXPECT_EQ(response.rfind("HTTP/1.1 503 ", 0), 0u);
+  EXPECT_EQ(body(response), "the proxy has no room for another connection\n");
+}
+
+TEST_F(SessionTest, TheHandshakeAndTheBackendHaveDeadlines) {
+  auto client = open();
+  client->send("GET /chat HTTP/1.1\r\n");
+  net_.advance(2100);
+  EXPECT_EQ(client->take().rfind("HTTP/1.1 408 ", 0), 0u);
+  EXPECT_TRUE(client->closed());
+
+  client = open();
+  auto backend = reachBackend(*client);
+  net_.advance(3100);  // no answer to the upgrade
+  EXPECT_EQ(client->take().rfind("HTTP/1.1 504 ", 0), 0u);
+  EXPECT_TRUE(backend->closed() && !backend->graceful());
+}
+
+TEST_F(SessionTest, ACloseFromTheClientIsForwardedAndTheAnswerComesBack) {
+  auto [client, backend] = openTunnel();
+  client->send(closeFrame(4001, "client says bye", true));
+  Frames f = atBackend(backend->take());
+  ASSERT_EQ(f.list.size(), 1u);
+  EXPECT_EQ(f.list[0].code, 4001);
+  EXPECT_EQ(f.list[0].payload, "client says bye");
+  EXPECT_FALSE(client->closed()) << "waiting for the backend's answer";
+  backend->send(closeFrame(4001, "ok", false));
+  f = atClient(client->take());
+  ASSERT_EQ(f.list.size(), 1u);
+  EXPECT_EQ(f.list[0].code, 4001);
+  EXPECT_TRUE(client->closed() && client->graceful());
+  EXPECT_TRUE(backend->closed() && backend->graceful());
+  const SessionRecord& r = lastRecord();
+  EXPECT_EQ(r.status, 101);
+  EXPECT_EQ(r.closedFirst, Side::kClient);
+  EXPECT_EQ(r.fromClient.code, 4001);
+  EXPECT_EQ(r.fromClient.reason, "client says bye");
+  EXPECT_EQ(r.toBackend.code, 4001);
+  EXPECT_EQ(r.fromBackend.code, 4001);
+  EXPECT_EQ(r.toClient.code, 4001);
+  EXPECT_EQ(r.backend, "127.0.0.1:9001");
+}
+
+TEST_F(SessionTest, ACloseFromTheBackendIsForwardedAndTheAnswerComesBack) {
+  auto [client, backend] = openTunnel();
+  backend->send(frame(ws::Opcode::kText, "last words", false) + closeFrame(1001, "restart", false));
+  Frames f = atClient(client->take());
+  ASSERT_EQ(f.list.size(), 2u);
+  EXPECT_EQ(f.list[0].payload, "last words");
+  EXPECT_EQ(f.list[1].code, 1001);
+  client->send(closeFrame(1001, "", true));
+  f = atBackend(backend->take());
+  ASSERT_EQ(f.list.size(), 1u);
+  EXPECT_EQ(f.list[0].code, 1001);
+  EXPECT_TRUE(client->closed() && backend->closed());
+  EXPECT_EQ(lastRecord().closedFirst, Side::kBackend);
+  EXPECT_EQ(lastRecord().messagesFromBackend, 1u);
+  EXPECT_EQ(lastRecord().bytesFromBackend, 10u);
+}
+
+TEST_F(SessionTest, AClientThatDropsGivesTheBackend1001AndADroppedBackendGivesTheClient1014) {
+  auto [client, backend] = openTunnel();
+  client->end(-ECONNRESET);
+  Frames f = atBackend(backend->take());
+  ASSERT_EQ(f.list.size(), 1u);
+  EXPECT_EQ(f.list[0].code, 1001);
+  EXPECT_EQ(f.list[0].payload, "client went away");
+  EXPECT_EQ(lastRecord().endedBy, Side::kClient);
+  EXPECT_EQ(lastRecord().cause, Cause::kTransportError);
+
+  auto [client2, backend2] = openTunnel();
+  backend2->end(0);
+  f = atClient(client2->take());
+  ASSERT_EQ(f.list.size(), 1u);
+  EXPECT_EQ(f.list[0].code, 1014);
+  EXPECT_EQ(lastRecord().toClient.code, 1014);
+  EXPECT_EQ(lastRecord().closedFirst, Side::kProxy);
+}
+
+TEST_F(SessionTest, ProtocolErrorsCloseWithTheirCodeOnOneSideAndTheGatewayCodeOnTheOther) {
+  auto [client, backend] = openTunnel();
+  client->send(frame(ws::Opcode::kText, "unmasked", false));
+  EXPECT_EQ(atClient(client->take()).list.at(0).code, 1002);
+  EXPECT_EQ(atBackend(backend->take()).list.at(0).code, 1001);
+
+  auto [client2, backend2] = openTunnel();
+  backend2->send(frame(ws::Opcode::kText, "masked", true));
+  EXPECT_EQ(atClient(client2->take()).list.at(0).code, 1014);
+  EXPECT_EQ(atBackend(backend2->take()).list.at(0).code, 1002);
+  EXPECT_EQ(lastRecord().cause, Cause::kProtocolError);
+}
+
+TEST_F(SessionTest, AFullBackendQueueStopsReadingTheClientUntilItDrains) {
+  auto [client, backend] = openTunnel();
+  backend->setWindow(0);  // the backend stops reading
+  const std::string big(16 * 1024, 'x');
+  int sent = 0;
+  while (!client->paused() && sent < 100) {
+    client->send(frame(ws::Opcode::kBinary, big, true));
+    ++sent;
+  }
+  EXPECT_TRUE(client->paused()) << "paused once 64 KiB are queued";
+  EXPECT_LE(sent, 5);
+  backend->setWindow(SIZE_MAX);  // it reads everything
+  EXPECT_FALSE(client->paused());
+  Frames f = atBackend(backend->take());
+  EXPECT_EQ(f.list.size(), static_cast<std::size_t>(sent)) << "nothing lost";
+}
+
+TEST_F(SessionTest, ShutdownCloses1001BothWaysInATunnelAndDropsOtherwise) {
+  auto [client, backend] = openTunnel();
+  auto waiting = open();
+  waiting->send("GET /chat HTTP/1.1\r\n");
+  for (Session* s : std::vector<Session*>(live_)) s->shutdown();
+  EXPECT_EQ(atClient(client->take()).list.at(0).code, 1001);
+  EXPECT_EQ(atBackend(backend->take()).list.at(0).code, 1001);
+  EXPECT_TRUE(waiting->closed() && !waiting->graceful());
+  EXPECT_EQ(records_.size(), 2u);
+  for (const SessionRecord& r : records_) EXPECT_EQ(r.cause, Cause::kShutdown);
+}
+
+TEST_F(SessionTest, TheIdleTimeoutClosesBothSidesWith1001) {
+  auto [client, backend] = openTunnel();
+  net_.advance(30'000);
+  client->send(frame(ws::Opcode::kPing, "", true));
+  net_.advance(40'000);  // 70 s since the tunnel opened, 40 s since the ping
+  EXPECT_FALSE(client->closed()) << "activity moved the deadline";
+  net_.advance(21'000);
+  EXPECT_EQ(atClient(client->take()).list.back().code, 1001);
+  EXPECT_EQ(atBackend(backend->take()).list.back().code, 1001);
+  EXPECT_EQ(lastRecord().cause, Cause::kTimeout);
+}
+
+}  // namespace
+}  // namespace wsedge::proxy
