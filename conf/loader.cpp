@@ -80,10 +80,9 @@ class Reader {
     return out;
   }
 
-  // Refuses keys not in `allowed`, suggesting the closest one. Every
-  // unknown key of the map is recorded, then the map is abandoned: what a
-  // typo leaves missing would only be reported again.
-  void checkKeys(const YAML::Node& map, std::string_view what,
+  // Refuses keys not in `allowed`, suggesting the closest one; each is
+  // recorded. Returns whether every key was known (see require()).
+  bool checkKeys(const YAML::Node& map, std::string_view what,
                  std::initializer_list<std::string_view> allowed) const {
     bool unknown = false;
     for (auto it = map.begin(); it != map.end(); ++it) {
@@ -105,7 +104,16 @@ class Reader {
       note(it->first, message);
       unknown = true;
     }
-    if (unknown) throw Skip{};
+    return !unknown;
+  }
+
+  // A key the map must have. When the map also had an unknown key (a typo
+  // of this one, most likely), its absence is not reported a second time.
+  void require(const YAML::Node& map, const char* key, bool keysKnown,
+               const std::string& message) const {
+    if (map[key]) return;
+    if (keysKnown) fail(map, message);
+    throw Skip{};
   }
 
   void expectMap(const YAML::Node& n, std::string_view what) const {
@@ -225,8 +233,8 @@ BackendConfig readBackend(const Reader& r, const YAML::Node& b) {
     return backend;
   }
   r.expectMap(b, "a backend");
-  r.checkKeys(b, "backend", {"address", "weight"});
-  if (!b["address"]) r.fail(b, "backend needs an 'address'");
+  const bool known = r.checkKeys(b, "backend", {"address", "weight"});
+  r.require(b, "address", known, "backend needs an 'address'");
   backend.address = r.scalar(b["address"], "address");
   const HostPort hp = r.hostPort(b["address"], "backend address");
   backend.host = hp.host, backend.port = hp.port;
@@ -239,7 +247,7 @@ BackendConfig readBackend(const Reader& r, const YAML::Node& b) {
 void readPool(const Reader& r, const YAML::Node& n, PoolConfig& pool) {
   const std::string what = "pool '" + pool.name + "'";
   r.expectMap(n, what);
-  r.checkKeys(n, what, {"balance", "backends"});
+  const bool known = r.checkKeys(n, what, {"balance", "backends"});
   if (n["balance"]) {
     r.attempt([&] {
       const std::string name = r.scalar(n["balance"], "balance");
@@ -251,7 +259,7 @@ void readPool(const Reader& r, const YAML::Node& n, PoolConfig& pool) {
       pool.balance = *policy;
     });
   }
-  if (!n["backends"]) r.fail(n, what + " has no 'backends' list");
+  r.require(n, "backends", known, what + " has no 'backends' list");
   const YAML::Node backends = n["backends"];
   r.expectSequence(backends, "backends");
   for (const YAML::Node& b : backends) {
@@ -268,22 +276,21 @@ std::string relativeTo(const std::string& configFile, const std::string& path) {
 
 TlsConfig readTls(const Reader& r, const YAML::Node& n) {
   r.expectMap(n, "tls");
-  r.checkKeys(n, "tls", {"certificates", "min_version", "ticket_key_rotation"});
+  const bool known = r.checkKeys(n, "tls", {"certificates", "min_version", "ticket_key_rotation"});
   TlsConfig tls;
   tls.where = r.at(n);
-  if (!n["certificates"]) {
-    r.fail(n, "tls needs 'certificates': a list of { cert: FILE, key: FILE }");
-  }
+  r.require(n, "certificates", known,
+            "tls needs 'certificates': a list of { cert: FILE, key: FILE }");
   const YAML::Node certs = n["certificates"];
   r.expectSequence(certs, "certificates");
   if (certs.size() == 0) r.fail(certs, "tls needs at least one certificate");
   for (const YAML::Node& c : certs) {
     r.attempt([&] {
       r.expectMap(c, "a certificate");
-      r.checkKeys(c, "certificate", {"cert", "key"});
-      if (!c["cert"] || !c["key"]) {
-        r.fail(c, "a certificate needs both 'cert' and 'key' (PEM files)");
-      }
+      const bool keys = r.checkKeys(c, "certificate", {"cert", "key"});
+      const std::string both = "a certificate needs both 'cert' and 'key' (PEM files)";
+      r.require(c, "cert", keys, both);
+      r.require(c, "key", keys, both);
       tls.certificates.push_back({relativeTo(r.file(), r.scalar(c["cert"], "cert")),
                                   relativeTo(r.file(), r.scalar(c["key"], "key")), r.at(c)});
     });
@@ -313,7 +320,7 @@ TlsConfig readTls(const Reader& r, const YAML::Node& n) {
 
 RouteConfig readRoute(const Reader& r, const YAML::Node& rn, const Config& config) {
   r.expectMap(rn, "a route");
-  r.checkKeys(rn, "route", {"match", "pool"});
+  const bool known = r.checkKeys(rn, "route", {"match", "pool"});
   RouteConfig route;
   if (rn["match"]) {
     r.attempt([&] {
@@ -328,28 +335,28 @@ RouteConfig readRoute(const Reader& r, const YAML::Node& rn, const Config& confi
       }
     });
   }
-  if (!rn["pool"]) r.fail(rn, "route needs a 'pool'");
+  r.require(rn, "pool", known, "route needs a 'pool'");
   route.pool = r.scalar(rn["pool"], "pool");
   if (!config.pools.count(route.pool)) {
-    std::string known;
-    for (const auto& [name, p] : config.pools) known += (known.empty() ? "" : ", ") + name;
+    std::string pools;
+    for (const auto& [name, p] : config.pools) pools += (pools.empty() ? "" : ", ") + name;
     r.fail(rn["pool"], "route refers to pool '" + route.pool + "', which is not defined" +
-                           (known.empty() ? "" : " (pools: " + known + ")"));
+                           (pools.empty() ? "" : " (pools: " + pools + ")"));
   }
   return route;
 }
 
 ListenerConfig readListener(const Reader& r, const YAML::Node& n, const Config& config) {
   r.expectMap(n, "a listener");
-  r.checkKeys(n, "listener", {"address", "tls", "routes"});
+  const bool known = r.checkKeys(n, "listener", {"address", "tls", "routes"});
   ListenerConfig l;
-  if (!n["address"]) r.fail(n, "listener needs an 'address' (such as 0.0.0.0:8080)");
+  r.require(n, "address", known, "listener needs an 'address' (such as 0.0.0.0:8080)");
   l.address = r.scalar(n["address"], "address");
   const HostPort hp = r.hostPort(n["address"], "listener address");
   l.host = hp.host, l.port = hp.port;
   l.where = r.at(n["address"]);
   if (n["tls"]) r.attempt([&] { l.tls = readTls(r, n["tls"]); });
-  if (!n["routes"]) r.fail(n, "listener " + l.address + " has no 'routes'");
+  r.require(n, "routes", known, "listener " + l.address + " has no 'routes'");
   const YAML::Node routes = n["routes"];
   r.expectSequence(routes, "routes");
   if (routes.size() == 0) r.fail(routes, "listener " + l.address + " needs at least one route");
@@ -360,11 +367,8 @@ ListenerConfig readListener(const Reader& r, const YAML::Node& n, const Config& 
 }
 
 void readTop(const Reader& r, const YAML::Node& root, Config& config) {
-  // A misspelt top-level key hides nothing else: read on.
-  r.attempt([&] {
-    r.checkKeys(root, "the configuration",
-                {"workers", "worker_connections", "listeners", "pools", "limits"});
-  });
+  r.checkKeys(root, "the configuration",
+              {"workers", "worker_connections", "listeners", "pools", "limits"});
   if (root["workers"]) {
     r.attempt([&] {
       const std::string w = r.scalar(root["workers"], "workers");

@@ -134,10 +134,12 @@ int ServerContext::onAlpn(SSL*, const std::uint8_t** out, std::uint8_t* outLen,
   return SSL_TLSEXT_ERR_NOACK;
 }
 
-const TicketKeys::Key& ServerContext::keyFor(std::uint64_t period) {
+const TicketKeys::Key* ServerContext::keyFor(std::uint64_t period) {
   for (int i = 0; i < 2; ++i) {
-    if (period_[i] == period) return keys_[i];
+    if (period_[i] == period) return &keys_[i];
   }
+  const std::optional<TicketKeys::Key> key = options_.ticketKeys->keyFor(period);
+  if (!key) return nullptr;
   // Keep the two most recent periods (derivation is an HKDF: not per
   // handshake): fill an empty slot, else replace the older period.
   constexpr std::uint64_t kNone = ~std::uint64_t{0};
@@ -146,8 +148,8 @@ const TicketKeys::Key& ServerContext::keyFor(std::uint64_t period) {
                    : period_[0] < period_[1] ? 0
                                              : 1;
   period_[slot] = period;
-  keys_[slot] = options_.ticketKeys->keyFor(period);
-  return keys_[slot];
+  keys_[slot] = *key;
+  return &keys_[slot];
 }
 
 int ServerContext::onTicketKey(SSL* ssl, std::uint8_t* name, std::uint8_t* iv,
@@ -155,12 +157,14 @@ int ServerContext::onTicketKey(SSL* ssl, std::uint8_t* name, std::uint8_t* iv,
   auto* self =
       static_cast<ServerContext*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), contextIndex()));
   const std::uint64_t now = self->options_.ticketKeys->periodNow();
+  // This is a C callback inside BoringSSL: failures are return values.
   if (encrypt) {
-    const TicketKeys::Key& k = self->keyFor(now);
-    std::memcpy(name, k.name, sizeof k.name);
+    const TicketKeys::Key* k = self->keyFor(now);
+    if (!k) return 0;  // no ticket this time
+    std::memcpy(name, k->name, sizeof k->name);
     RAND_bytes(iv, EVP_MAX_IV_LENGTH);
-    if (!EVP_EncryptInit_ex(cipher, EVP_aes_128_cbc(), nullptr, k.aes, iv) ||
-        !HMAC_Init_ex(hmac, k.hmac, sizeof k.hmac, EVP_sha256(), nullptr)) {
+    if (!EVP_EncryptInit_ex(cipher, EVP_aes_128_cbc(), nullptr, k->aes, iv) ||
+        !HMAC_Init_ex(hmac, k->hmac, sizeof k->hmac, EVP_sha256(), nullptr)) {
       return -1;
     }
     return 1;
@@ -168,10 +172,10 @@ int ServerContext::onTicketKey(SSL* ssl, std::uint8_t* name, std::uint8_t* iv,
   // Decrypt: the current period's key, or the previous one (then ask the
   // client to take a fresh ticket). Anything older means a full handshake.
   for (std::uint64_t back = 0; back < 2 && back <= now; ++back) {
-    const TicketKeys::Key& k = self->keyFor(now - back);
-    if (std::memcmp(name, k.name, sizeof k.name) != 0) continue;
-    if (!HMAC_Init_ex(hmac, k.hmac, sizeof k.hmac, EVP_sha256(), nullptr) ||
-        !EVP_DecryptInit_ex(cipher, EVP_aes_128_cbc(), nullptr, k.aes, iv)) {
+    const TicketKeys::Key* k = self->keyFor(now - back);
+    if (!k || std::memcmp(name, k->name, sizeof k->name) != 0) continue;
+    if (!HMAC_Init_ex(hmac, k->hmac, sizeof k->hmac, EVP_sha256(), nullptr) ||
+        !EVP_DecryptInit_ex(cipher, EVP_aes_128_cbc(), nullptr, k->aes, iv)) {
       return -1;
     }
     return back == 0 ? 1 : 2;

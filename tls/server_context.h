@@ -46,7 +46,8 @@ class ServerContext {
   static int onTicketKey(SSL* ssl, std::uint8_t* name, std::uint8_t* iv, EVP_CIPHER_CTX* cipher,
                          HMAC_CTX* hmac, int encrypt);
   std::size_t lookup(std::string_view serverName) const;
-  const TicketKeys::Key& keyFor(std::uint64_t period);
+  /// Null if no key can be had: no ticket is issued or accepted then.
+  const TicketKeys::Key* keyFor(std::uint64_t period);
 
   std::shared_ptr<const CertificateSet> certificates_;
   ServerOptions options_;

@@ -5,7 +5,6 @@
 #include <openssl/rand.h>
 
 #include <ctime>
-#include <stdexcept>
 
 namespace wsedge::tls {
 
@@ -18,7 +17,7 @@ std::uint64_t TicketKeys::periodNow() const {
   return static_cast<std::uint64_t>(std::time(nullptr)) / rotation_;
 }
 
-TicketKeys::Key TicketKeys::keyFor(std::uint64_t period) const {
+std::optional<TicketKeys::Key> TicketKeys::keyFor(std::uint64_t period) const {
   std::uint8_t salt[8];
   for (int i = 0; i < 8; ++i) salt[i] = static_cast<std::uint8_t>(period >> (8 * i));
   static const char kInfo[] = "wsedge session ticket key";
@@ -26,7 +25,7 @@ TicketKeys::Key TicketKeys::keyFor(std::uint64_t period) const {
   std::uint8_t out[sizeof k.name + sizeof k.aes + sizeof k.hmac];
   if (!HKDF(out, sizeof out, EVP_sha256(), master_, sizeof master_, salt, sizeof salt,
             reinterpret_cast<const std::uint8_t*>(kInfo), sizeof kInfo - 1)) {
-    throw std::runtime_error("HKDF failed");
+    return std::nullopt;
   }
   std::copy(out, out + 16, k.name);
   std::copy(out + 16, out + 32, k.aes);

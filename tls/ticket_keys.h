@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 namespace wsedge::tls {
 
@@ -21,7 +22,8 @@ class TicketKeys {
 
   std::uint64_t periodNow() const;
   std::uint64_t rotationSeconds() const { return rotation_; }
-  Key keyFor(std::uint64_t period) const;
+  /// Empty if the derivation failed (it cannot, short of a broken library).
+  std::optional<Key> keyFor(std::uint64_t period) const;
 
  private:
   std::uint8_t master_[32];

@@ -82,6 +82,7 @@ void TlsConnection::onConnected(int error) {
 }
 
 void TlsConnection::onData(std::span<std::byte> data) {
+  if (failed_) return;  // reported once; only the alert goes out now
   inCallback_ = true;
   receive(data);
   finishIfClosed();

@@ -106,6 +106,30 @@ TEST(ConfigLoader, StructureErrors) {
   EXPECT_EQ(errorFor(twice), "t.yaml:9:14: listener address 127.0.0.1:8080 is used twice");
 }
 
+TEST(ConfigLoader, EveryErrorInAFileIsReportedInFileOrder) {
+  std::string yaml = replace(kValid, "workers: 2", "workers: 0");
+  yaml = replace(yaml, "pool: chat", "pool: chta");
+  yaml = replace(yaml, "127.0.0.1:9001", "127.0.0.1");
+  yaml = replace(yaml, "idle_timeout", "idle_timout");
+  yaml = replace(yaml, "1MiB", "1 potato");
+  try {
+    loadConfigFromString(yaml, "t.yaml");
+    FAIL() << "accepted";
+  } catch (const ConfigError& e) {
+    const std::vector<std::string> expected{
+        "t.yaml:2:10: workers (or auto) must be a whole number from 1 to 1024, got '0'",
+        "t.yaml:7:15: route refers to pool 'chta', which is not defined (pools: chat, default)",
+        "t.yaml:13:20: backend address must be HOST:PORT (or [IPv6]:PORT), got '127.0.0.1'",
+        "t.yaml:18:21: max_message_size: '1 potato' is not a size (such as 16MiB, 64KiB, 4096)",
+        "t.yaml:19:3: unknown key 'idle_timout' in limits (did you mean 'idle_timeout'?)",
+    };
+    EXPECT_EQ(e.errors(), expected);
+    std::string joined;
+    for (const std::string& line : expected) joined += (joined.empty() ? "" : "\n") + line;
+    EXPECT_EQ(e.what(), joined);
+  }
+}
+
 TEST(ConfigLoader, MissingFileIsOneLine) {
   try {
     loadConfig("/nonexistent/wsedge.yaml");

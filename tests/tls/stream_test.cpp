@@ -165,12 +165,12 @@ TEST(TlsStream, GarbageInsteadOfAClientHelloIsAnError) {
 
 TEST(TicketKeys, KeysAreDerivedPerPeriod) {
   TicketKeys a(3600);
-  const auto k1 = a.keyFor(100), k1again = a.keyFor(100), k2 = a.keyFor(101);
+  const auto k1 = *a.keyFor(100), k1again = *a.keyFor(100), k2 = *a.keyFor(101);
   EXPECT_EQ(std::memcmp(k1.name, k1again.name, 16), 0);
   EXPECT_EQ(std::memcmp(k1.aes, k1again.aes, 16), 0);
   EXPECT_NE(std::memcmp(k1.name, k2.name, 16), 0);
   TicketKeys b(3600);
-  EXPECT_NE(std::memcmp(a.keyFor(5).aes, b.keyFor(5).aes, 16), 0)
+  EXPECT_NE(std::memcmp(a.keyFor(5)->aes, b.keyFor(5)->aes, 16), 0)
       << "a fresh master secret per process";
 }
 
