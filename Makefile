@@ -18,10 +18,10 @@ DEB_PACKAGES := \
   cmake g++ make pkg-config ca-certificates \
   liburing-dev android-libboringssl-dev libyaml-cpp-dev libcli11-dev \
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev \
-  clang libclang-rt-14-dev \
+  clang clang-format libclang-rt-14-dev \
   python3 python3-websockets nodejs node-ws openssl
 
-.PHONY: deps build test test-sanitize fuzz bench-micro demo compare clean help
+.PHONY: deps build test test-sanitize fuzz bench-micro demo compare lint clean help
 
 help:
 	@echo "make demo           wss:// through wsedge to an echo backend, loaded for 10 s"
@@ -32,6 +32,7 @@ help:
 	@echo "make fuzz           build the libFuzzer targets with clang, run each $(FUZZ_SECONDS)s"
 	@echo "make bench-micro    run wsedge-micro and check the codec targets"
 	@echo "make compare        wsedge against nginx, HAProxy and Caddy (bench/compare.sh)"
+	@echo "make lint           the house rules CI checks: format, no repeated code"
 
 deps:
 	@missing=""; \
@@ -73,6 +74,9 @@ demo: deps
 
 compare: deps
 	bench/compare.sh
+
+lint: deps
+	.ci/house-rules
 
 bench-micro: build
 	/usr/bin/python3 bench/micro_report.py $(BUILD_DIR)/bench/wsedge-micro

@@ -10,7 +10,11 @@ OUT/compare.md, OUT/compare.json and OUT/compare.png. Everything runs on
 127.0.0.1; every process started is stopped.
 
 Usage: compare.py [--quick] [--targets wsedge,nginx,...] [--scenarios a,b]
-                  [--schemes ws,wss] [--out DIR] [--build DIR]
+                  [--schemes ws,wss] [--out DIR] [--build DIR] [--baseline DIR]
+
+--baseline DIR adds a target "baseline": wsedge built from another commit
+(DIR is that build), run in the same interleaved rounds, so a change can be
+shown not to cost anything.
 """
 import argparse
 import json
@@ -146,7 +150,10 @@ class Target:
         return [os.path.join(self.build, "bench/wsedge-bench"), "relay", "--listen", f"127.0.0.1:{self.port}",
                 "--to", f"127.0.0.1:{self.echo}", "--threads", "2"], {}
 
-    def _wsedge(self):
+    def _baseline(self):
+        return self._wsedge(self.baseline_build)
+
+    def _wsedge(self, build=None):
         tls = ""
         if self.cert:
             tls = (f"  - address: 127.0.0.1:{self.tls_port}\n"
@@ -160,7 +167,7 @@ listeners:
   echo:
     backends: [ 127.0.0.1:{self.echo} ]
 """)
-        return [os.path.join(self.build, "proxy/wsedge"), "-c", conf, "--log-level", "warn"], {}
+        return [os.path.join(build or self.build, "proxy/wsedge"), "-c", conf, "--log-level", "warn"], {}
 
     def _nginx(self):
         tmp = os.path.join(self.dir, "nginx-tmp")
@@ -379,12 +386,15 @@ def main():
     ap.add_argument("--schemes", default="ws,wss")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     ap.add_argument("--build", default=os.path.join(ROOT, "build-release"))
+    ap.add_argument("--baseline", help="another wsedge build, compared as target 'baseline'")
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
     args.out = os.path.abspath(args.out)
     ensure_tools()
     duration, warmup = ("5s", "1s") if args.quick else ("10s", "2s")
     targets = args.targets.split(",")
+    if args.baseline and "baseline" not in targets:
+        targets.insert(targets.index("wsedge") + 1 if "wsedge" in targets else 0, "baseline")
     schemes = args.schemes.split(",")
     os.makedirs(args.out, exist_ok=True)
     work = tempfile.mkdtemp(prefix="wsedge-compare-")
@@ -421,6 +431,7 @@ def main():
                     (echo_port, echo_tls), echoes = start_echoes()
                     t = Target(name, work, echo_port, args.build, cert)
                     t.echo_tls = echo_tls
+                    t.baseline_build = os.path.abspath(args.baseline) if args.baseline else None
                     try:
                         t.start()
                         time.sleep(0.3)

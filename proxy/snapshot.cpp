@@ -1,6 +1,7 @@
 #include "proxy/snapshot.h"
 
 #include <map>
+#include <optional>
 
 #include "conf/loader.h"
 
@@ -44,6 +45,16 @@ struct CarryOver {
   }
 };
 
+// Resolves what the configuration names; a failure is recorded as an error.
+std::optional<io::SocketAddress> resolve(const std::string& host, std::uint16_t port,
+                                         const std::string& what,
+                                         std::vector<std::string>& errors) {
+  std::string error;
+  auto addr = io::SocketAddress::resolve(host, port, &error);
+  if (!addr) errors.push_back(what + ": " + error);
+  return addr;
+}
+
 }  // namespace
 
 std::vector<std::uint32_t> PoolSnapshot::weights() const {
@@ -72,12 +83,8 @@ std::shared_ptr<const Snapshot> buildSnapshot(conf::Config config, const Snapsho
     p.policy = pool.balance;
     std::vector<std::shared_ptr<BackendState>> states;
     for (const conf::BackendConfig& b : pool.backends) {
-      std::string error;
-      auto addr = io::SocketAddress::resolve(b.host, b.port, &error);
-      if (!addr) {
-        errors.push_back(b.where.toString() + ": backend " + b.address + ": " + error);
-        continue;
-      }
+      auto addr = resolve(b.host, b.port, b.where.toString() + ": backend " + b.address, errors);
+      if (!addr) continue;
       p.backends.push_back({b.address, *addr, b.weight});
       states.push_back(carry.backend(name, *addr));
     }
@@ -86,12 +93,8 @@ std::shared_ptr<const Snapshot> buildSnapshot(conf::Config config, const Snapsho
     snap->pools.push_back(std::move(p));
   }
   for (const conf::ListenerConfig& l : config.listeners) {
-    std::string error;
-    auto addr = io::SocketAddress::resolve(l.host, l.port, &error);
-    if (!addr) {
-      errors.push_back(l.where.toString() + ": listener " + l.address + ": " + error);
-      continue;
-    }
+    auto addr = resolve(l.host, l.port, l.where.toString() + ": listener " + l.address, errors);
+    if (!addr) continue;
     ListenerSnapshot ls{l.address, *addr, {}, nullptr, {}};
     for (const conf::RouteConfig& r : l.routes) {
       ls.routes.push_back({r.pathPrefix, poolIndex.at(r.pool), config.limits});

@@ -39,51 +39,47 @@ void Tunnel::applyBackpressure(Leg& source, Leg& destination) {
   }
 }
 
-void Tunnel::fromClient(std::span<std::byte> data) {
+template <class Relay>
+RelayResult Tunnel::forward(Relay& relay, std::span<std::byte> data, Leg& source,
+                            Leg& destination) {
   lastActivity_ = session_.now();
-  transport::Connection& backend = session_.backend().connection();
-  const RelayResult r = toBackend_.feed(data, backend.output());
-  backend.flush();
-  switch (r.status) {
-    case RelayResult::Status::kOk:
-      return applyBackpressure(session_.client(), session_.backend());
-    case RelayResult::Status::kClosed:
-      // Bytes after a close are ignored, and do not delay the close timer.
-      if (closeFromClient_) return;
-      closeFromClient_ = true;
-      if (closedFirst_ == Side::kNone) closedFirst_ = Side::kClient;
-      if (closeFromBackend_)
-        return session_.end(Outcome::finish(closedFirst_, Cause::kNormalClose));
-      return session_.arm(limits().closeTimeoutMs);
-    case RelayResult::Status::kError:
-      WSEDGE_LOG(kInfo, "client broke the protocol: %u %.*s", r.code,
-                 static_cast<int>(r.reason.size()), r.reason.data());
-      return session_.end(Outcome::close(Side::kClient, Cause::kProtocolError, r.code, r.reason,
-                                         1001, "client protocol error"));
+  transport::Connection& out = destination.connection();
+  const RelayResult r = relay.feed(data, out.output());
+  out.flush();
+  if (r.status == RelayResult::Status::kOk) applyBackpressure(source, destination);
+  return r;
+}
+
+void Tunnel::closeForwarded(Side from) {
+  bool& mine = from == Side::kClient ? closeFromClient_ : closeFromBackend_;
+  // Bytes after a close are ignored, and do not delay the close timer.
+  if (mine) return;
+  mine = true;
+  if (closedFirst_ == Side::kNone) closedFirst_ = from;
+  if (closeFromClient_ && closeFromBackend_) {
+    return session_.end(Outcome::finish(closedFirst_, Cause::kNormalClose));
   }
+  session_.arm(limits().closeTimeoutMs);
+}
+
+void Tunnel::fromClient(std::span<std::byte> data) {
+  const RelayResult r = forward(toBackend_, data, session_.client(), session_.backend());
+  if (r.status == RelayResult::Status::kClosed) return closeForwarded(Side::kClient);
+  if (r.status != RelayResult::Status::kError) return;
+  WSEDGE_LOG(kInfo, "client broke the protocol: %u %.*s", r.code, static_cast<int>(r.reason.size()),
+             r.reason.data());
+  session_.end(Outcome::close(Side::kClient, Cause::kProtocolError, r.code, r.reason, 1001,
+                              "client protocol error"));
 }
 
 void Tunnel::fromBackend(std::span<std::byte> data) {
-  lastActivity_ = session_.now();
-  transport::Connection& client = session_.client().connection();
-  const RelayResult r = toClient_.feed(data, client.output());
-  client.flush();
-  switch (r.status) {
-    case RelayResult::Status::kOk:
-      return applyBackpressure(session_.backend(), session_.client());
-    case RelayResult::Status::kClosed:
-      if (closeFromBackend_) return;
-      closeFromBackend_ = true;
-      if (closedFirst_ == Side::kNone) closedFirst_ = Side::kBackend;
-      if (closeFromClient_) return session_.end(Outcome::finish(closedFirst_, Cause::kNormalClose));
-      return session_.arm(limits().closeTimeoutMs);
-    case RelayResult::Status::kError:
-      WSEDGE_LOG(kWarn, "backend of pool %s broke the protocol: %u %.*s",
-                 session_.pool().name.c_str(), r.code, static_cast<int>(r.reason.size()),
-                 r.reason.data());
-      return session_.end(Outcome::close(Side::kBackend, Cause::kProtocolError, 1014,
-                                         "backend protocol error", r.code, r.reason));
-  }
+  const RelayResult r = forward(toClient_, data, session_.backend(), session_.client());
+  if (r.status == RelayResult::Status::kClosed) return closeForwarded(Side::kBackend);
+  if (r.status != RelayResult::Status::kError) return;
+  WSEDGE_LOG(kWarn, "backend of pool %s broke the protocol: %u %.*s", session_.pool().name.c_str(),
+             r.code, static_cast<int>(r.reason.size()), r.reason.data());
+  session_.end(Outcome::close(Side::kBackend, Cause::kProtocolError, 1014, "backend protocol error",
+                              r.code, r.reason));
 }
 
 void Tunnel::clientEnded(int error) {

@@ -43,8 +43,14 @@ class Tunnel {
   void fill(SessionRecord& record) const;
 
  private:
+  /// Relays bytes from source to destination; the caller handles a close
+  /// or an error.
+  template <class Relay>
+  RelayResult forward(Relay& relay, std::span<std::byte> data, Leg& source, Leg& destination);
   /// The destination is not keeping up: stop reading the source until it drains.
   void applyBackpressure(Leg& source, Leg& destination);
+  /// A close frame from this side has been forwarded.
+  void closeForwarded(Side from);
   const conf::Limits& limits() const;
 
   Session& session_;
