@@ -23,27 +23,29 @@ BackendLeg::~BackendLeg() {
 
 void BackendLeg::start(const PoolSnapshot& pool, Balancer& balancer, std::string request) {
   pool_ = &pool;
-  balancer_ = &balancer;
-  request_ = std::move(request);
-  maxAttempts_ = std::min<std::uint32_t>(session_.route().limits.connectAttempts,
-                                         static_cast<std::uint32_t>(pool.backends.size()));
+  trying_ = std::make_unique<Trying>();
+  trying_->balancer = &balancer;
+  trying_->request = std::move(request);
+  trying_->maxAttempts = std::min<std::uint32_t>(session_.route().limits.connectAttempts,
+                                                 static_cast<std::uint32_t>(pool.backends.size()));
   connectNext();
 }
 
 const BackendSnapshot* BackendLeg::backend() const {
-  return tried_.empty() ? nullptr : &pool_->backends[tried_.back()];
+  return current_ == kNone ? nullptr : &pool_->backends[current_];
 }
 
 void BackendLeg::hold(std::size_t backend) {
   release();
-  held_ = backend;
+  current_ = static_cast<std::uint32_t>(backend);
+  held_ = true;
   pool_->state.backend(backend).liveSessions.fetch_add(1, std::memory_order_relaxed);
 }
 
 void BackendLeg::release() {
   if (!held_) return;
-  pool_->state.backend(*held_).liveSessions.fetch_sub(1, std::memory_order_relaxed);
-  held_.reset();
+  pool_->state.backend(current_).liveSessions.fetch_sub(1, std::memory_order_relaxed);
+  held_ = false;
 }
 
 void BackendLeg::close(bool graceful) {
@@ -53,18 +55,21 @@ void BackendLeg::close(bool graceful) {
 
 void BackendLeg::enterTunnel() {
   phase_ = Phase::kTunnel;
-  request_ = std::string();
+  trying_.reset();
   response_.reset();
 }
 
 void BackendLeg::connectNext() {
-  while (tried_.size() < maxAttempts_) {
+  Trying& t = *trying_;
+  while (t.tried.size() < t.maxAttempts) {
     PickContext ctx;
-    ctx.tried = tried_;
+    ctx.tried = t.tried;
     ctx.nowMs = session_.now();
-    const std::optional<std::size_t> pick = balancer_->pick(ctx, pool_->state);
+    const std::optional<std::size_t> pick = t.balancer->pick(ctx, pool_->state);
     if (!pick) break;
-    tried_.push_back(static_cast<std::uint32_t>(*pick));
+    t.tried.push_back(static_cast<std::uint32_t>(*pick));
+    current_ = static_cast<std::uint32_t>(*pick);
+    ++attempts_;
     const BackendSnapshot& b = pool_->backends[*pick];
     int error = 0;
     transport::ConnectionPtr c = session_.context().net.connect(b.address, *this, &error);
@@ -84,10 +89,10 @@ void BackendLeg::connectNext() {
     session_.arm(session_.route().limits.connectTimeoutMs);
     return;
   }
-  Outcome o = lastTimedOut_ ? Outcome::reply(Side::kBackend, Cause::kTimeout, 504,
-                                             "no backend accepted the connection in time")
-                            : Outcome::reply(Side::kBackend, Cause::kTransportError, 502,
-                                             "no backend accepted the connection");
+  Outcome o = t.lastTimedOut ? Outcome::reply(Side::kBackend, Cause::kTimeout, 504,
+                                              "no backend accepted the connection in time")
+                             : Outcome::reply(Side::kBackend, Cause::kTransportError, 502,
+                                              "no backend accepted the connection");
   o.retryAllowed = true;
   session_.end(o);
 }
@@ -95,7 +100,7 @@ void BackendLeg::connectNext() {
 void BackendLeg::dropAttempt(bool timedOut) {
   release();
   closeConnection(false);
-  lastTimedOut_ = timedOut;
+  trying_->lastTimedOut = timedOut;
   phase_ = Phase::kIdle;
 }
 
@@ -109,7 +114,7 @@ void BackendLeg::onConnected(int error) {
   }
   phase_ = Phase::kUpgrading;
   response_ = std::make_unique<http::UpgradeResponseParser>();
-  send(request_);
+  send(trying_->request);
   session_.arm(session_.route().limits.backendTimeoutMs);
 }
 

@@ -6,7 +6,6 @@
 #pragma once
 
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,7 +34,7 @@ class BackendLeg final : public Leg, private transport::Handler {
 
   /// The backend chosen (or last tried), or null.
   const BackendSnapshot* backend() const;
-  std::uint32_t attempts() const { return static_cast<std::uint32_t>(tried_.size()); }
+  std::uint32_t attempts() const { return attempts_; }
 
  private:
   enum class Phase : std::uint8_t { kIdle, kConnecting, kUpgrading, kTunnel, kRefused };
@@ -53,16 +52,24 @@ class BackendLeg final : public Leg, private transport::Handler {
   void hold(std::size_t backend);
   void release();
 
+  // What trying backends takes; released once the tunnel opens.
+  struct Trying {
+    Balancer* balancer = nullptr;
+    std::string request;
+    std::vector<std::uint32_t> tried;
+    std::uint32_t maxAttempts = 0;
+    bool lastTimedOut = false;
+  };
+  static constexpr std::uint32_t kNone = ~std::uint32_t{0};
+
   Session& session_;
   Phase phase_ = Phase::kIdle;
+  bool held_ = false;              // this session counts in current_'s liveSessions
+  std::uint32_t current_ = kNone;  // the backend being tried, or chosen
+  std::uint32_t attempts_ = 0;
   const PoolSnapshot* pool_ = nullptr;
-  Balancer* balancer_ = nullptr;
-  std::string request_;  // released once answered
-  std::unique_ptr<http::UpgradeResponseParser> response_;
-  std::vector<std::uint32_t> tried_;
-  std::optional<std::size_t> held_;  // counted in its liveSessions
-  std::uint32_t maxAttempts_ = 0;
-  bool lastTimedOut_ = false;
+  std::unique_ptr<Trying> trying_;
+  std::unique_ptr<http::UpgradeResponseParser> response_;  // kept for a refused upgrade
 };
 
 }  // namespace wsedge::proxy

@@ -1,7 +1,5 @@
 #include "proxy/session/client_leg.h"
 
-#include <utility>
-
 #include "proxy/log.h"
 #include "proxy/session/session.h"
 #include "proxy/session/tunnel.h"
@@ -20,7 +18,7 @@ std::string_view text(std::span<const std::byte> data) {
 }  // namespace
 
 ClientLeg::ClientLeg(Session& session, transport::ConnectionPtr connection)
-    : session_(session), request_(std::make_unique<http::UpgradeRequestParser>()) {
+    : session_(session), handshake_(std::make_unique<Handshake>()) {
   attach(std::move(connection), *this);
 }
 
@@ -31,15 +29,16 @@ std::string ClientLeg::peerIp() const {
 
 std::vector<std::byte> ClientLeg::enterTunnel() {
   phase_ = Phase::kTunnel;
-  request_.reset();
-  return std::exchange(early_, {});
+  std::vector<std::byte> early = std::move(handshake_->early);
+  handshake_.reset();
+  return early;
 }
 
 void ClientLeg::enterRefused() {
   phase_ = Phase::kIgnoring;
   // Whatever the client sent after its request is dropped: it must never
   // reach a backend that did not switch protocols.
-  early_ = {};
+  handshake_.reset();
   pause(kRefused);
 }
 
@@ -76,12 +75,12 @@ void ClientLeg::onDrained() {
 }
 
 void ClientLeg::onRequestBytes(std::span<std::byte> data) {
-  const std::size_t used = request_->feed(text(data));
-  switch (request_->state()) {
+  const std::size_t used = handshake_->request.feed(text(data));
+  switch (handshake_->request.state()) {
     case http::UpgradeRequestParser::State::kIncomplete:
       return;
     case http::UpgradeRequestParser::State::kRejected: {
-      const http::RejectionInfo& info = http::describe(request_->rejection());
+      const http::RejectionInfo& info = http::describe(handshake_->request.rejection());
       WSEDGE_LOG(kInfo, "refused upgrade request: %d %.*s", info.status,
                  static_cast<int>(info.detail.size()), info.detail.data());
       return session_.end(Outcome::reply(Side::kClient, Cause::kProtocolError, info.status,
@@ -97,7 +96,7 @@ void ClientLeg::onRequestBytes(std::span<std::byte> data) {
         Outcome::reply(Side::kClient, Cause::kRefused, 421,
                        "this connection's certificate does not serve the requested host"));
   }
-  const RouteSnapshot* route = session_.listener().route(request_->path());
+  const RouteSnapshot* route = session_.listener().route(handshake_->request.path());
   if (!route) {
     return session_.end(
         Outcome::reply(Side::kProxy, Cause::kRefused, 404, "no route for this path"));
@@ -110,7 +109,7 @@ void ClientLeg::onRequestBytes(std::span<std::byte> data) {
 bool ClientLeg::hostMatchesCertificate() {
   SSL* tls = ssl();
   if (!tls || !tls::ServerContext::usedSni(tls)) return true;
-  std::string_view host = request_->host();
+  std::string_view host = handshake_->request.host();
   if (!host.empty() && host.front() == '[') {
     host = host.substr(1, host.find(']') - 1);
   } else if (const std::size_t colon = host.rfind(':'); colon != std::string_view::npos) {
@@ -120,8 +119,9 @@ bool ClientLeg::hostMatchesCertificate() {
 }
 
 void ClientLeg::keepEarlyBytes(std::span<const std::byte> data) {
-  early_.insert(early_.end(), data.begin(), data.end());
-  if (early_.size() > kEarlyBytesMax) pause(kEarly);
+  std::vector<std::byte>& early = handshake_->early;
+  early.insert(early.end(), data.begin(), data.end());
+  if (early.size() > kEarlyBytesMax) pause(kEarly);
 }
 
 }  // namespace wsedge::proxy

@@ -19,8 +19,8 @@ class ClientLeg final : public Leg, private transport::Handler {
  public:
   ClientLeg(Session& session, transport::ConnectionPtr connection);
 
-  /// Valid until enterTunnel().
-  const http::UpgradeRequestParser& request() const { return *request_; }
+  /// Valid until enterTunnel() or enterRefused().
+  const http::UpgradeRequestParser& request() const { return handshake_->request; }
   std::string peerIp() const;
   SSL* ssl() { return connected() ? connection().ssl() : nullptr; }
 
@@ -44,10 +44,15 @@ class ClientLeg final : public Leg, private transport::Handler {
   bool hostMatchesCertificate();
   void keepEarlyBytes(std::span<const std::byte> data);
 
+  // Until the 101 (or the refusal): nothing of it is held by an open tunnel.
+  struct Handshake {
+    http::UpgradeRequestParser request;
+    std::vector<std::byte> early;  // bytes behind the request, before the 101
+  };
+
   Session& session_;
   Phase phase_ = Phase::kRequest;
-  std::unique_ptr<http::UpgradeRequestParser> request_;
-  std::vector<std::byte> early_;  // bytes behind the request, before the 101
+  std::unique_ptr<Handshake> handshake_;
 };
 
 }  // namespace wsedge::proxy

@@ -114,8 +114,7 @@ struct Relay<R>::Sink {
 
   void onClose(std::uint16_t code, std::string_view reason) {
     r.closeCode_ = code;
-    r.closeReasonLen_ = static_cast<std::uint8_t>(reason.size());
-    if (!reason.empty()) std::memcpy(r.closeReason_, reason.data(), reason.size());
+    r.closeReason_.assign(reason);
     std::byte payload[ws::kMaxControlPayload];
     const std::size_t n = code == ws::toWire(ws::CloseCode::kNoStatus)
                               ? 0
@@ -128,14 +127,13 @@ struct Relay<R>::Sink {
 
 template <ws::Role R>
 RelayResult Relay<R>::feed(std::span<std::byte> in, io::SendQueue& out) {
-  if (closeSent_)
-    return {RelayResult::Status::kClosed, closeCode_, {closeReason_, closeReasonLen_}};
+  if (closeSent_) return {RelayResult::Status::kClosed, closeCode_, closeReason_};
   Sink sink{*this, out};
   switch (parser_.feed(in, sink)) {
     case ws::ParseStatus::kOk:
       return {};
     case ws::ParseStatus::kClosed:
-      return {RelayResult::Status::kClosed, closeCode_, {closeReason_, closeReasonLen_}};
+      return {RelayResult::Status::kClosed, closeCode_, closeReason_};
     case ws::ParseStatus::kError:
       break;
   }
@@ -153,8 +151,7 @@ void Relay<R>::sendClose(io::SendQueue& out, std::uint16_t code, std::string_vie
   writeControl(out, Opcode::kClose, {payload, n});
   closeSent_ = true;
   closeCode_ = code;
-  closeReasonLen_ = static_cast<std::uint8_t>(n > 2 ? n - 2 : 0);
-  if (closeReasonLen_) std::memcpy(closeReason_, payload + 2, closeReasonLen_);
+  closeReason_.assign(reinterpret_cast<const char*>(payload) + 2, n - 2);
 }
 
 template class Relay<ws::Role::kServer>;

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "io/send_queue.h"
@@ -60,7 +61,7 @@ class Relay {
   /// The source's close, forwarded: its code (0: none came) and reason.
   std::uint16_t closeReceivedCode() const { return closeReceived_ ? closeCode_ : 0; }
   /// The reason of the close that went out (the source's, or our own).
-  std::string_view closeReason() const { return {closeReason_, closeReasonLen_}; }
+  std::string_view closeReason() const { return closeReason_; }
   const ws::FrameParser<R>& parser() const { return parser_; }
   std::uint64_t messagesForwarded() const { return messages_; }
   /// Payload bytes of data frames forwarded.
@@ -85,8 +86,8 @@ class Relay {
   std::uint64_t messages_ = 0;
   std::uint64_t bytes_ = 0;
   std::uint16_t closeCode_ = 0;  // of the close that went out, whoever wrote it
-  std::uint8_t closeReasonLen_ = 0;
-  char closeReason_[ws::kMaxControlPayload];
+  // Only a close fills it (at the end of a session): nothing held while idle.
+  std::string closeReason_;
 };
 
 extern template class Relay<ws::Role::kServer>;

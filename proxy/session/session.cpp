@@ -11,9 +11,9 @@ Session::Session(const SessionContext& context, std::shared_ptr<Generation> gene
                  std::size_t listener, transport::ConnectionPtr client)
     : ctx_(context),
       gen_(std::move(generation)),
-      listener_(listener),
       timer_(this),
       startMs_(context.net.timers().now()),
+      listener_(static_cast<std::uint32_t>(listener)),
       client_(*this, std::move(client)),
       backend_(*this) {
   // The handshake timeout covers the TLS handshake too.
@@ -68,7 +68,7 @@ void Session::upgraded(std::span<std::byte> rest) {
 }
 
 void Session::refused(std::span<std::byte> rest) {
-  refused_.emplace(*this);
+  refused_ = std::make_unique<RefusedResponse>(*this);
   phase_ = Phase::kRefused;
   client_.enterRefused();
   backend_.enterRefused();

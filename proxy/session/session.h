@@ -30,7 +30,8 @@ namespace wsedge::proxy {
 
 class Session final : private io::TimerHandler {
  public:
-  /// listener: its index in the generation's snapshot.
+  /// listener: its index in the generation's snapshot. context must
+  /// outlive the session.
   Session(const SessionContext& context, std::shared_ptr<Generation> generation,
           std::size_t listener, transport::ConnectionPtr client);
   ~Session();
@@ -77,18 +78,18 @@ class Session final : private io::TimerHandler {
   void onTimer(io::Timer& timer) override;
   SessionRecord record(const Outcome& outcome) const;
 
-  SessionContext ctx_;
+  const SessionContext& ctx_;  // the worker's: it outlives every session
   std::shared_ptr<Generation> gen_;
-  std::size_t listener_;
   const RouteSnapshot* route_ = nullptr;
   io::Timer timer_;
   std::uint64_t startMs_;
+  std::uint32_t listener_;
   Phase phase_ = Phase::kRequest;
   bool ended_ = false;
   ClientLeg client_;
   BackendLeg backend_;
-  std::optional<Tunnel> tunnel_;
-  std::optional<RefusedResponse> refused_;
+  std::optional<Tunnel> tunnel_;              // what an open session holds
+  std::unique_ptr<RefusedResponse> refused_;  // rare: a pointer's worth while unused
 };
 
 }  // namespace wsedge::proxy
