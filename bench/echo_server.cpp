@@ -140,7 +140,7 @@ void EchoServer::Conn::onData(std::span<std::byte> data) {
   if (!paused_ && conn_->pending() > kMaxPending) {
     paused_ = true;
     conn_->pauseRecv();
-    conn_->notifyWhenDrained();
+    conn_->notifyWhenDrained(kMaxPending / 4);
   }
 }
 

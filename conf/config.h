@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "conf/balance_policy.h"
+#include "conf/cidr.h"
 
 namespace wsedge::conf {
 
@@ -68,9 +69,11 @@ struct Limits {
   std::uint64_t handshakeTimeoutMs = 10'000;
   std::uint64_t connectTimeoutMs = 5'000;
   std::uint64_t backendTimeoutMs = 10'000;  // for the backend's answer to the upgrade
-  std::uint64_t idleTimeoutMs = 300'000;
+  std::uint64_t idleTimeoutMs = 300'000;    // 0: off
   std::uint64_t closeTimeoutMs = 5'000;
+  std::uint64_t sendTimeoutMs = 60'000;  // a queue that makes no progress this long; 0: off
   std::uint32_t connectAttempts = 3;
+  std::uint32_t maxFragments = 1000;  // per message
   bool validateUtf8 = true;
 };
 
@@ -82,6 +85,9 @@ struct Config {
   std::vector<ListenerConfig> listeners;
   std::map<std::string, PoolConfig> pools;
   Limits limits;
+  /// Peers whose X-Forwarded-For is believed (appended to); everyone
+  /// else's is replaced by their address.
+  std::vector<Cidr> trustedProxies;
 };
 
 }  // namespace wsedge::conf

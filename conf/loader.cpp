@@ -148,6 +148,9 @@ class Reader {
     auto v = parseDurationMs(text);
     if (!v)
       fail(n, std::string(what) + ": '" + text + "' is not a duration (such as 10s, 500ms, 5m)");
+    // Longer than any deadline makes sense for, and far from overflowing.
+    constexpr std::uint64_t kMaxMs = std::uint64_t{30} * 24 * 3600 * 1000;
+    if (*v > kMaxMs) fail(n, std::string(what) + ": '" + text + "' is more than 30 days");
     return *v;
   }
 
@@ -186,8 +189,9 @@ class Reader {
 // reported where it is written.
 void readLimit(const Reader& r, const std::string& key, const YAML::Node& v, Limits& limits,
                bool& frameSet) {
-  const auto positive = [&](std::uint64_t ms) {
-    if (ms == 0) r.fail(v, key + " must be more than 0");
+  // 0 means off where off makes sense; elsewhere it is refused with why.
+  const auto positive = [&](std::uint64_t ms, const char* why) {
+    if (ms == 0) r.fail(v, key + " must be more than 0: " + why);
     return ms;
   };
   if (key == "max_message_size") limits.maxMessageSize = r.size(v, key);
@@ -196,23 +200,39 @@ void readLimit(const Reader& r, const std::string& key, const YAML::Node& v, Lim
     limits.maxBuffered = r.size(v, key);
     if (limits.maxBuffered < 64 * 1024) r.fail(v, "max_buffered must be at least 64KiB");
   }
-  if (key == "handshake_timeout") limits.handshakeTimeoutMs = positive(r.duration(v, key));
-  if (key == "connect_timeout") limits.connectTimeoutMs = positive(r.duration(v, key));
-  if (key == "backend_timeout") limits.backendTimeoutMs = positive(r.duration(v, key));
+  if (key == "handshake_timeout") {
+    limits.handshakeTimeoutMs =
+        positive(r.duration(v, key), "a client could hold a connection without ever asking");
+  }
+  if (key == "connect_timeout") {
+    limits.connectTimeoutMs =
+        positive(r.duration(v, key), "a backend that never answers would hold the client");
+  }
+  if (key == "backend_timeout") {
+    limits.backendTimeoutMs =
+        positive(r.duration(v, key), "a backend that never answers the upgrade would hold it");
+  }
+  if (key == "close_timeout") {
+    limits.closeTimeoutMs =
+        positive(r.duration(v, key), "a peer that never answers a close would hold the session");
+  }
   if (key == "idle_timeout") limits.idleTimeoutMs = r.duration(v, key);
-  if (key == "close_timeout") limits.closeTimeoutMs = positive(r.duration(v, key));
+  if (key == "send_timeout") limits.sendTimeoutMs = r.duration(v, key);
   if (key == "connect_attempts") {
     limits.connectAttempts = static_cast<std::uint32_t>(r.integer(v, key, 1, 100));
+  }
+  if (key == "max_fragments") {
+    limits.maxFragments = static_cast<std::uint32_t>(r.integer(v, key, 1, 1'000'000));
   }
   if (key == "validate_utf8") limits.validateUtf8 = r.boolean(v, key);
 }
 
 void readLimits(const Reader& r, const YAML::Node& n, Limits& limits) {
   r.expectMap(n, "limits");
-  r.checkKeys(
-      n, "limits",
-      {"max_message_size", "max_frame_size", "max_buffered", "handshake_timeout", "connect_timeout",
-       "backend_timeout", "idle_timeout", "close_timeout", "connect_attempts", "validate_utf8"});
+  r.checkKeys(n, "limits",
+              {"max_message_size", "max_frame_size", "max_buffered", "max_fragments",
+               "handshake_timeout", "connect_timeout", "backend_timeout", "idle_timeout",
+               "close_timeout", "send_timeout", "connect_attempts", "validate_utf8"});
   bool frameSet = false;
   for (auto it = n.begin(); it != n.end(); ++it) {
     r.attempt([&] { readLimit(r, it->first.as<std::string>(), it->second, limits, frameSet); });
@@ -368,7 +388,24 @@ ListenerConfig readListener(const Reader& r, const YAML::Node& n, const Config& 
 
 void readTop(const Reader& r, const YAML::Node& root, Config& config) {
   r.checkKeys(root, "the configuration",
-              {"workers", "worker_connections", "listeners", "pools", "limits"});
+              {"workers", "worker_connections", "listeners", "pools", "limits", "trusted_proxies"});
+  if (root["trusted_proxies"]) {
+    r.attempt([&] {
+      const YAML::Node list = root["trusted_proxies"];
+      r.expectSequence(list, "trusted_proxies");
+      for (const YAML::Node& item : list) {
+        r.attempt([&] {
+          const std::string text = r.scalar(item, "a trusted proxy");
+          const std::optional<Cidr> cidr = parseCidr(text);
+          if (!cidr) {
+            r.fail(item, "trusted_proxies: '" + text +
+                             "' is not an address or a range (such as 10.0.0.0/8 or ::1)");
+          }
+          config.trustedProxies.push_back(*cidr);
+        });
+      }
+    });
+  }
   if (root["workers"]) {
     r.attempt([&] {
       const std::string w = r.scalar(root["workers"], "workers");

@@ -158,7 +158,9 @@ ConnId Loop::allocate(int fd, StreamHandler& handler) {
   c.inflight = 0;
   c.recvArmed = c.readEnded = c.errorReported = c.sending = c.connecting = false;
   c.closing = c.graceful = c.shutDown = c.dirty = c.wantDrain = c.cancelIssued = false;
+  c.recvCancelling = false;
   c.recvWanted = true;
+  c.recvBudget = c.armedLimit = kNoLimit;
   ++live_;
   return {slot, c.gen};
 }
@@ -262,8 +264,16 @@ void Loop::flushDirty() {
   dirty_.clear();
 }
 
-void Loop::notifyWhenDrained(ConnId id) {
-  if (Conn* c = find(id)) c->wantDrain = true;
+void Loop::notifyWhenDrained(ConnId id, std::size_t below) {
+  if (Conn* c = find(id)) {
+    c->wantDrain = true;
+    c->drainBelow = below;
+  }
+}
+
+std::uint64_t Loop::bytesSent(ConnId id) const {
+  const Conn* c = find(id);
+  return c ? c->out.totalSent() : 0;
 }
 
 void Loop::submitSend(std::uint32_t slot) {
@@ -302,7 +312,7 @@ void Loop::onSend(const OpTag& t, int res) {
   // A short write, or more was committed meanwhile: keep going.
   if (c.out.pending() > 0) submitSend(t.slot);
   if (c.closing) return advanceClose(t.slot);
-  if (c.wantDrain && c.out.pending() <= options_.lowWater) {
+  if (c.wantDrain && c.out.pending() <= c.drainBelow) {
     c.wantDrain = false;
     c.handler->onDrained({t.slot, c.gen});
   }
@@ -310,26 +320,56 @@ void Loop::onSend(const OpTag& t, int res) {
 
 void Loop::armRecv(std::uint32_t slot) {
   Conn& c = conns_[slot];
+  if (c.recvArmed) return;
+  if (c.recvBudget == 0) return;  // armed again once the owner raises the cap
   io_uring_sqe* sqe = ring_.sqe();
   // Multishot recv: one submission per connection instead of one per read;
   // the kernel takes a buffer from the ring only when data arrives.
   io_uring_prep_recv_multishot(sqe, c.fd, nullptr, 0, 0);
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = buffers_->groupId();
+  c.armedLimit = kNoLimit;
+  if (c.recvBudget != kNoLimit && recvLimitSupported_) {
+    // The multishot ends (without IORING_CQE_F_MORE) once this many bytes
+    // have come: sqe->optlen, which liburing 2.3 still calls file_index.
+    const auto limit = static_cast<std::uint32_t>(std::min<std::size_t>(c.recvBudget, 1u << 30));
+    sqe->file_index = limit;
+    c.armedLimit = limit;
+  }
   io_uring_sqe_set_data64(sqe, tag(Op::kRecv, slot));
   c.recvArmed = true;
   ++c.inflight;
+}
+
+void Loop::cancelRecv(std::uint32_t slot) {
+  Conn& c = conns_[slot];
+  if (!c.recvArmed || c.recvCancelling) return;
+  io_uring_sqe* sqe = ring_.sqe();
+  io_uring_prep_cancel64(sqe, tag(Op::kRecv, slot), 0);
+  io_uring_sqe_set_data64(sqe, tag(Op::kCancel, slot));
+  c.recvCancelling = true;
+  ++c.inflight;
+}
+
+void Loop::limitRecv(ConnId id, std::size_t bytes) {
+  Conn* c = find(id);
+  if (!c) return;
+  c->recvBudget = bytes;
+  if (c->recvArmed) {
+    // The armed receive may take more than the new cap allows: re-arm.
+    // (Owners lower the cap only by what was delivered, so this happens
+    // once, when the first cap replaces an armed receive without one.)
+    if (bytes < c->armedLimit) cancelRecv(id.slot);
+  } else if (bytes > 0 && c->recvWanted && !c->readEnded && !c->recvCancelling) {
+    armRecv(id.slot);
+  }
 }
 
 void Loop::pauseRecv(ConnId id) {
   Conn* c = find(id);
   if (!c || !c->recvWanted) return;
   c->recvWanted = false;
-  if (!c->recvArmed) return;
-  io_uring_sqe* sqe = ring_.sqe();
-  io_uring_prep_cancel64(sqe, tag(Op::kRecv, id.slot), 0);
-  io_uring_sqe_set_data64(sqe, tag(Op::kCancel, id.slot));
-  ++c->inflight;
+  cancelRecv(id.slot);
 }
 
 void Loop::resumeRecv(ConnId id) {
@@ -351,8 +391,10 @@ void Loop::onRecv(const OpTag& t, const io_uring_cqe& cqe) {
   const int res = cqe.res;
   if (res > 0) {
     const auto bid = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
-    if (!c.closing && !c.readEnded)
-      c.handler->onData(id, buffers_->data(bid, static_cast<std::size_t>(res)));
+    const auto n = static_cast<std::size_t>(res);
+    if (c.recvBudget != kNoLimit) c.recvBudget -= std::min(n, c.recvBudget);
+    if (c.armedLimit != kNoLimit) c.armedLimit -= std::min(n, c.armedLimit);
+    if (!c.closing && !c.readEnded) c.handler->onData(id, buffers_->data(bid, n));
     buffers_->recycle(bid);
     // The handler may have closed the connection; a closing one re-arms in advanceClose.
     if (!more && !c.closing && c.recvWanted && !c.readEnded) armRecv(t.slot);
@@ -366,6 +408,14 @@ void Loop::onRecv(const OpTag& t, const io_uring_cqe& cqe) {
     rearmRecv_.push_back(t.slot);
   } else if (res == -ECANCELED) {
     if (!c.closing && c.recvWanted && !c.readEnded) armRecv(t.slot);  // resumed meanwhile
+  } else if (res == -EINVAL && c.armedLimit != kNoLimit && recvLimitSupported_) {
+    // A kernel without byte limits on multishot receives (before 6.17):
+    // go on without them, for every connection from now on.
+    std::fprintf(stderr,
+                 "wsedge: the kernel cannot cap multishot receives (Linux 6.17 can); "
+                 "backpressure may run past its cap by up to a few dozen buffers\n");
+    recvLimitSupported_ = false;
+    if (!c.closing && c.recvWanted && !c.readEnded) armRecv(t.slot);
   } else {
     reportError(t.slot, res);
     c.readEnded = true;
@@ -386,7 +436,8 @@ void Loop::close(ConnId id, bool graceful) {
   if (!c) return;
   c->closing = true;
   c->wantDrain = false;
-  c->out.rollback();  // uncommitted bytes never go out
+  c->recvBudget = kNoLimit;  // a graceful close reads (and drops) until the peer's end
+  c->out.rollback();         // uncommitted bytes never go out
   c->graceful = graceful && !c->connecting && !c->errorReported;
   if (c->graceful) timers_.scheduleIn(c->linger, options_.lingerMs);
   advanceClose(id.slot);
@@ -509,6 +560,7 @@ void Loop::dispatch(const io_uring_cqe& cqe) {
     case Op::kCancel: {
       Conn& c = conns_[t.slot];
       --c.inflight;
+      c.recvCancelling = false;
       if (c.closing) advanceClose(t.slot);
       return;
     }

@@ -117,14 +117,26 @@ class Loop final : private TimerHandler {
   std::size_t pending(ConnId id) const;
   /// Sends what is committed, at the end of the current batch.
   void flush(ConnId id);
-  /// Asks for onDrained once pending output is at or below the low-water mark.
-  void notifyWhenDrained(ConnId id);
+  /// Asks for onDrained once pending output is at or below `below` (the
+  /// loop's low-water mark by default).
+  void notifyWhenDrained(ConnId id, std::size_t below);
+  void notifyWhenDrained(ConnId id) { notifyWhenDrained(id, options_.lowWater); }
   std::size_t lowWater() const { return options_.lowWater; }
+  /// Bytes this connection has sent so far (progress, for stall checks).
+  std::uint64_t bytesSent(ConnId id) const;
 
   /// Backpressure: stop and restart reading. Data already in flight when
   /// pausing is still delivered.
   void pauseRecv(ConnId id);
   void resumeRecv(ConnId id);
+  /// A hard cap: deliver at most `bytes` more from now on (kNoLimit: no
+  /// cap), counted down as data is delivered; at 0 the connection is not
+  /// read until the owner raises it. Where the kernel supports it (a
+  /// multishot receive with a byte limit, Linux 6.17), no more than the cap
+  /// and the rest of one receive buffer is ever delivered; elsewhere a
+  /// multishot receive may run past it by up to a few dozen buffers.
+  void limitRecv(ConnId id, std::size_t bytes);
+  static constexpr std::size_t kNoLimit = ~std::size_t{0};
 
   /// Closes the connection. Graceful: send what is committed, shut down the
   /// write side, and wait (up to lingerMs) for the peer's end of stream so
@@ -161,6 +173,8 @@ class Loop final : private TimerHandler {
   ChunkPool& chunkPool() { return chunks_; }
   /// Times adopt() or connect() found the connection table full.
   std::uint64_t tableFullRefusals() const { return tableFull_; }
+  /// Whether receives can be capped by the kernel (see limitRecv()).
+  bool recvLimitSupported() const { return recvLimitSupported_; }
 
  private:
   // A timer that knows which connection it belongs to.
@@ -186,6 +200,10 @@ class Loop final : private TimerHandler {
     bool dirty = false;
     bool wantDrain = false;
     bool cancelIssued = false;
+    bool recvCancelling = false;  // a cancel of the receive is in flight
+    std::size_t drainBelow = 0;
+    std::size_t recvBudget = kNoLimit;  // bytes that may still be delivered
+    std::size_t armedLimit = kNoLimit;  // what the armed receive may still take
     SlotTimer linger;
     SocketAddress remote;
     msghdr msg{};
@@ -209,6 +227,7 @@ class Loop final : private TimerHandler {
   }
 
   void armRecv(std::uint32_t slot);
+  void cancelRecv(std::uint32_t slot);
   void armAccept(int listener);
   void armWake();
   void submitSend(std::uint32_t slot);
@@ -246,6 +265,7 @@ class Loop final : private TimerHandler {
   std::uint64_t nextWaitNs_ = 0;  // what the iteration hook asked for
   std::uint64_t noBufferStops_ = 0;
   std::uint64_t tableFull_ = 0;
+  bool recvLimitSupported_ = true;  // until the kernel says otherwise
 };
 
 }  // namespace wsedge::io

@@ -50,7 +50,8 @@ SendQueue::SendQueue(SendQueue&& o) noexcept
       tail_(o.tail_),
       firstUncommitted_(o.firstUncommitted_),
       pending_(o.pending_),
-      uncommitted_(o.uncommitted_) {
+      uncommitted_(o.uncommitted_),
+      totalSent_(o.totalSent_) {
   o.head_ = o.tail_ = o.firstUncommitted_ = nullptr;
   o.pending_ = o.uncommitted_ = 0;
 }
@@ -140,6 +141,7 @@ std::size_t SendQueue::gather(iovec* iov, std::size_t max) const {
 
 void SendQueue::consume(std::size_t n) {
   pending_ -= n;
+  totalSent_ += n;
   while (n > 0 && head_) {
     const std::size_t avail = head_->committed - head_->sent;
     const std::size_t take = n < avail ? n : avail;

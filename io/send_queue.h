@@ -76,6 +76,8 @@ class SendQueue {
   std::size_t gather(iovec* iov, std::size_t max) const;
   /// n committed bytes were sent.
   void consume(std::size_t n);
+  /// Every byte ever consumed (sent): a measure of progress.
+  std::uint64_t totalSent() const { return totalSent_; }
 
  private:
   ChunkPool* pool_;
@@ -84,6 +86,7 @@ class SendQueue {
   ChunkPool::Chunk* firstUncommitted_ = nullptr;  // where the uncommitted suffix starts
   std::size_t pending_ = 0;
   std::size_t uncommitted_ = 0;
+  std::uint64_t totalSent_ = 0;
 };
 
 }  // namespace wsedge::io

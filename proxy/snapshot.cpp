@@ -10,8 +10,8 @@ namespace {
 
 // What a previous snapshot hands on, by identity.
 struct CarryOver {
-  std::map<std::string, std::shared_ptr<BackendState>> backends;             // "pool address"
-  std::map<std::string, std::shared_ptr<const tls::TicketKeys>> ticketKeys;  // "address rotation"
+  std::map<std::string, std::shared_ptr<BackendState>> backends;       // "pool address"
+  std::map<std::string, std::shared_ptr<tls::TicketKeys>> ticketKeys;  // "address rotation"
 
   static std::string backendKey(const std::string& pool, const io::SocketAddress& a) {
     return pool + " " + a.toString();
@@ -39,7 +39,7 @@ struct CarryOver {
     return it != backends.end() ? it->second : std::make_shared<BackendState>();
   }
 
-  std::shared_ptr<const tls::TicketKeys> keys(const io::SocketAddress& a, std::uint64_t rotation) {
+  std::shared_ptr<tls::TicketKeys> keys(const io::SocketAddress& a, std::uint64_t rotation) {
     auto it = ticketKeys.find(listenerKey(a, rotation));
     return it != ticketKeys.end() ? it->second : std::make_shared<tls::TicketKeys>(rotation);
   }

@@ -35,6 +35,11 @@ bool isIpAddress(const std::string& host) {
 
 constexpr std::uint8_t kAlpnHttp11[] = {'h', 't', 't', 'p', '/', '1', '.', '1'};
 
+constexpr const char* kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
 }  // namespace
 
 ServerContext::ServerContext(std::shared_ptr<const CertificateSet> certificates,
@@ -49,6 +54,11 @@ ServerContext::ServerContext(std::shared_ptr<const CertificateSet> certificates,
     SSL_CTX_set_ex_data(raw, contextIndex(), this);
     SSL_CTX_set_min_proto_version(raw, options_.minVersion);
     SSL_CTX_set_max_proto_version(raw, TLS1_3_VERSION);
+    // TLS 1.2: forward-secret key exchange and AEAD only (TLS 1.3 has
+    // nothing else). No static RSA, no CBC, no SHA-1 MACs.
+    if (!SSL_CTX_set_strict_cipher_list(raw, kTls12Ciphers)) {
+      throw std::runtime_error("cipher list: " + lastError());
+    }
     if (!SSL_CTX_use_certificate(raw, c.leaf.get()) || !SSL_CTX_use_PrivateKey(raw, c.key.get())) {
       throw std::runtime_error(c.certFile + ": " + lastError());
     }
@@ -81,7 +91,9 @@ ServerContext::ServerContext(std::shared_ptr<const CertificateSet> certificates,
   }
 }
 
-ServerContext::~ServerContext() = default;
+ServerContext::~ServerContext() {
+  for (TicketKeys::Key& k : keys_) cleanse(k);
+}
 
 bssl::UniquePtr<SSL> ServerContext::newSsl() {
   bssl::UniquePtr<SSL> ssl(SSL_new(contexts_.front().get()));
@@ -134,22 +146,41 @@ int ServerContext::onAlpn(SSL*, const std::uint8_t** out, std::uint8_t* outLen,
   return SSL_TLSEXT_ERR_NOACK;
 }
 
-const TicketKeys::Key* ServerContext::keyFor(std::uint64_t period) {
-  for (int i = 0; i < 2; ++i) {
-    if (period_[i] == period) return &keys_[i];
-  }
-  const std::optional<TicketKeys::Key> key = options_.ticketKeys->keyFor(period);
-  if (!key) return nullptr;
-  // Keep the two most recent periods (derivation is an HKDF: not per
-  // handshake): fill an empty slot, else replace the older period.
+TicketKeys::Key* ServerContext::cache(std::uint64_t period, const TicketKeys::Key& key,
+                                      std::uint64_t now) {
+  // Two slots; a copy older than the previous period is wiped, as the
+  // shared original is.
   constexpr std::uint64_t kNone = ~std::uint64_t{0};
+  for (int i = 0; i < 2; ++i) {
+    if (period_[i] != kNone && period_[i] + 1 < now) {
+      cleanse(keys_[i]);
+      period_[i] = kNone;
+    }
+  }
   const int slot = period_[0] == kNone       ? 0
                    : period_[1] == kNone     ? 1
                    : period_[0] < period_[1] ? 0
                                              : 1;
+  cleanse(keys_[slot]);
   period_[slot] = period;
-  keys_[slot] = *key;
+  keys_[slot] = key;
   return &keys_[slot];
+}
+
+const TicketKeys::Key* ServerContext::issuingKey(std::uint64_t now) {
+  for (int i = 0; i < 2; ++i) {
+    if (period_[i] == now) return &keys_[i];
+  }
+  const std::optional<TicketKeys::Key> key = options_.ticketKeys->issuing(now);
+  return key ? cache(now, *key, now) : nullptr;
+}
+
+const TicketKeys::Key* ServerContext::keyOf(std::uint64_t period, std::uint64_t now) {
+  for (int i = 0; i < 2; ++i) {
+    if (period_[i] == period) return &keys_[i];
+  }
+  const std::optional<TicketKeys::Key> key = options_.ticketKeys->find(period);
+  return key ? cache(period, *key, now) : nullptr;
 }
 
 int ServerContext::onTicketKey(SSL* ssl, std::uint8_t* name, std::uint8_t* iv,
@@ -159,7 +190,7 @@ int ServerContext::onTicketKey(SSL* ssl, std::uint8_t* name, std::uint8_t* iv,
   const std::uint64_t now = self->options_.ticketKeys->periodNow();
   // This is a C callback inside BoringSSL: failures are return values.
   if (encrypt) {
-    const TicketKeys::Key* k = self->keyFor(now);
+    const TicketKeys::Key* k = self->issuingKey(now);
     if (!k) return 0;  // no ticket this time
     std::memcpy(name, k->name, sizeof k->name);
     RAND_bytes(iv, EVP_MAX_IV_LENGTH);
@@ -172,7 +203,7 @@ int ServerContext::onTicketKey(SSL* ssl, std::uint8_t* name, std::uint8_t* iv,
   // Decrypt: the current period's key, or the previous one (then ask the
   // client to take a fresh ticket). Anything older means a full handshake.
   for (std::uint64_t back = 0; back < 2 && back <= now; ++back) {
-    const TicketKeys::Key* k = self->keyFor(now - back);
+    const TicketKeys::Key* k = self->keyOf(now - back, now);
     if (!k || std::memcmp(name, k->name, sizeof k->name) != 0) continue;
     if (!HMAC_Init_ex(hmac, k->hmac, sizeof k->hmac, EVP_sha256(), nullptr) ||
         !EVP_DecryptInit_ex(cipher, EVP_aes_128_cbc(), nullptr, k->aes, iv)) {

@@ -22,7 +22,7 @@ namespace wsedge::tls {
 
 struct ServerOptions {
   std::uint16_t minVersion = TLS1_2_VERSION;
-  std::shared_ptr<const TicketKeys> ticketKeys;
+  std::shared_ptr<TicketKeys> ticketKeys;
 };
 
 class ServerContext {
@@ -46,8 +46,12 @@ class ServerContext {
   static int onTicketKey(SSL* ssl, std::uint8_t* name, std::uint8_t* iv, EVP_CIPHER_CTX* cipher,
                          HMAC_CTX* hmac, int encrypt);
   std::size_t lookup(std::string_view serverName) const;
-  /// Null if no key can be had: no ticket is issued or accepted then.
-  const TicketKeys::Key* keyFor(std::uint64_t period);
+  /// This worker's copies of the shared keys (see TicketKeys), refreshed
+  /// once per period. Null if none can be had: no ticket is issued, or
+  /// this ticket is not accepted.
+  const TicketKeys::Key* issuingKey(std::uint64_t now);
+  const TicketKeys::Key* keyOf(std::uint64_t period, std::uint64_t now);
+  TicketKeys::Key* cache(std::uint64_t period, const TicketKeys::Key& key, std::uint64_t now);
 
   std::shared_ptr<const CertificateSet> certificates_;
   ServerOptions options_;

@@ -39,18 +39,19 @@ bool isHopByHop(std::string_view name, const HeadParser& head) {
 void writeBackendRequest(std::string& out, const UpgradeRequestParser& request,
                          const ForwardInfo& info) {
   const HeadParser& head = request.head();
-  out.append("GET ").append(request.target()).append(" HTTP/1.1\r\n");
+  out.append("GET ").append(request.path()).append(request.query()).append(" HTTP/1.1\r\n");
   std::string forwardedFor;
-  for (std::size_t i = 0; i < head.fieldCount(); ++i) {
+  for (std::size_t i = 0; i < head.fieldCount() && info.trustedPeer; ++i) {
     const Field f = head.field(i);
     if (equalsIgnoreCase(f.name, "X-Forwarded-For")) {
       forwardedFor.append(forwardedFor.empty() ? "" : ", ").append(f.value);
     }
   }
   copyEndToEnd(out, head, [](std::string_view name) {
-    return equalsIgnoreCase(name, "X-Forwarded-For") ||
+    return name.find('_') != std::string_view::npos || equalsIgnoreCase(name, "X-Forwarded-For") ||
            equalsIgnoreCase(name, "X-Forwarded-Proto") ||
-           equalsIgnoreCase(name, "X-Forwarded-Host");
+           equalsIgnoreCase(name, "X-Forwarded-Host") || equalsIgnoreCase(name, "Forwarded") ||
+           equalsIgnoreCase(name, "X-Real-IP");
   });
   out.append("Upgrade: websocket\r\nConnection: Upgrade\r\n");
   forwardedFor.append(forwardedFor.empty() ? "" : ", ").append(info.clientIp);

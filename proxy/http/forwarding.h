@@ -13,18 +13,24 @@
 namespace wsedge::http {
 
 struct ForwardInfo {
-  std::string_view clientIp;  // appended to X-Forwarded-For
+  std::string_view clientIp;  // the peer's address: X-Forwarded-For
   std::string_view proto;     // X-Forwarded-Proto: "http" or "https"
+  /// The peer is a proxy the configuration trusts (trusted_proxies): its
+  /// X-Forwarded-For is kept and the peer appended; otherwise the client's
+  /// claim is dropped and X-Forwarded-For is the peer alone.
+  bool trustedPeer = false;
 };
 
 /// True for hop-by-hop fields of this message: the fixed list and every
 /// token of its Connection fields.
 bool isHopByHop(std::string_view name, const HeadParser& head);
 
-/// The upgrade request for the backend: same target, Host, key, version,
-/// subprotocols, extensions, Origin, cookies and other end-to-end fields;
-/// fresh Upgrade/Connection; X-Forwarded-For (appended), -Proto and -Host
-/// (replacing whatever the client sent).
+/// The upgrade request for the backend: the normalised path and the query,
+/// the same Host, key, version, subprotocols, extensions, Origin, cookies and
+/// other end-to-end fields; fresh Upgrade/Connection; X-Forwarded-For (see
+/// ForwardInfo), -Proto and -Host replacing whatever the client sent. What a
+/// client could spoof is never passed on: Forwarded, X-Real-IP, and any
+/// field name with an underscore (X_Forwarded_For), as nginx drops them.
 void writeBackendRequest(std::string& out, const UpgradeRequestParser& request,
                          const ForwardInfo& info);
 

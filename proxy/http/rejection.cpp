@@ -8,7 +8,7 @@ namespace {
 constexpr std::string_view kUpgradeFields = "Upgrade: websocket\r\nConnection: Upgrade, close\r\n";
 
 // Indexed by Rejection; the order must match the enum.
-constexpr std::array<RejectionInfo, 25> kTable{{
+constexpr std::array<RejectionInfo, 28> kTable{{
     {0, "", ""},
     {400, "malformed request line", ""},
     {400, "request line too long", ""},
@@ -34,9 +34,13 @@ constexpr std::array<RejectionInfo, 25> kTable{{
     {400, "Sec-WebSocket-Key must be one base64 value of 16 bytes", ""},
     {400, "malformed Sec-WebSocket-Extensions header", ""},
     {400, "malformed Sec-WebSocket-Protocol header", ""},
+    {400, "the Connection header must not name Host or a Sec-WebSocket header", ""},
+    {400, "malformed Host header", ""},
+    {400, "the request path is refused (an encoded slash, backslash or NUL, or .. above the root)",
+     ""},
 }};
 
-static_assert(kTable.size() == static_cast<std::size_t>(Rejection::kBadProtocols) + 1,
+static_assert(kTable.size() == static_cast<std::size_t>(Rejection::kLast) + 1,
               "one row per Rejection");
 
 }  // namespace

@@ -29,9 +29,13 @@ enum class Rejection : std::uint8_t {
   kConnectionNotUpgrade,  // Connection lacks the upgrade token
   kUnsupportedWsVersion,  // Sec-WebSocket-Version missing or not 13
   kDuplicateWsVersion,
-  kBadWsKey,       // missing, duplicated, or not 16 bytes of base64
-  kBadExtensions,  // Sec-WebSocket-Extensions does not parse
-  kBadProtocols,   // Sec-WebSocket-Protocol is not a list of tokens
+  kBadWsKey,                       // missing, duplicated, or not 16 bytes of base64
+  kBadExtensions,                  // Sec-WebSocket-Extensions does not parse
+  kBadProtocols,                   // Sec-WebSocket-Protocol is not a list of tokens
+  kConnectionNamesHandshakeField,  // Connection names Host or a Sec-WebSocket-* field
+  kBadHost,                        // Host is not a name or an IP literal, with an optional port
+  kBadPath,                        // the path cannot be normalised (see target.h)
+  kLast = kBadPath,
 };
 
 struct RejectionInfo {

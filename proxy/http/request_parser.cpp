@@ -1,8 +1,11 @@
 #include "proxy/http/request_parser.h"
 
+#include <cctype>
 #include <charconv>
+#include <optional>
 
 #include "proxy/http/accept_key.h"
+#include "proxy/http/target.h"
 
 namespace wsedge::http {
 
@@ -69,12 +72,70 @@ Rejection UpgradeRequestParser::parseRequestLine() {
       version[5] < '0' || version[5] > '9' || version[7] < '0' || version[7] > '9') {
     return Rejection::kBadRequestLine;
   }
-  if (method_ != "GET") return Rejection::kMethodNotAllowed;
+  // HTTP/2's connection preface ("PRI * HTTP/2.0") and any later version:
+  // the version is what is wrong, whatever the method.
   if (version[5] != '1') return Rejection::kHttpVersionUnsupported;
+  if (method_ != "GET") return Rejection::kMethodNotAllowed;
   if (version != "HTTP/1.1") return Rejection::kHttpVersion;
   if (target_.front() != '/') return Rejection::kBadTarget;
+  std::optional<std::string> path = normalizePath(target_.substr(0, target_.find('?')));
+  if (!path) return Rejection::kBadPath;
+  path_ = std::move(*path);
   return Rejection::kNone;
 }
+
+namespace {
+
+// Host = uri-host [ ":" port ] (RFC 9110 §7.2): a reg-name or an IP literal.
+bool isValidHost(std::string_view host) {
+  std::string_view name = host;
+  std::string_view port;
+  if (!host.empty() && host.front() == '[') {
+    const std::size_t close = host.find(']');
+    if (close == std::string_view::npos || close < 3) return false;
+    for (char c : host.substr(1, close - 1)) {
+      const bool ok = std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
+      if (!ok) return false;
+    }
+    name = {};
+    const std::string_view rest = host.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return false;
+      port = rest.substr(1);
+    }
+  } else if (const std::size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+    name = host.substr(0, colon);
+    port = host.substr(colon + 1);
+    if (name.empty()) return false;
+  }
+  for (char c : name) {
+    // unreserved / pct-encoded / sub-delims
+    const auto u = static_cast<unsigned char>(c);
+    const bool ok =
+        std::isalnum(u) || std::string_view("-._~%!$&'()*+,;=").find(c) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  if (port.size() > 5) return false;
+  for (char c : port) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+// Connection may name hop-by-hop fields, never those the handshake needs:
+// stripping them would change the request that reaches the backend.
+bool namesHandshakeField(std::string_view connection) {
+  bool bad = false;
+  forEachListElement(connection, [&](std::string_view name) {
+    for (std::string_view f : {"Host", "Sec-WebSocket-Key", "Sec-WebSocket-Version",
+                               "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions"}) {
+      bad = bad || equalsIgnoreCase(name, f);
+    }
+  });
+  return bad;
+}
+
+}  // namespace
 
 Rejection UpgradeRequestParser::validate() {
   if (Rejection r = parseRequestLine(); r != Rejection::kNone) return r;
@@ -84,6 +145,7 @@ Rejection UpgradeRequestParser::validate() {
   if (hosts > 1) return Rejection::kDuplicateHost;
   host_ = *head_.find("Host");
   if (host_.empty()) return Rejection::kMissingHost;
+  if (!isValidHost(host_)) return Rejection::kBadHost;
 
   if (head_.count("Transfer-Encoding") != 0) return Rejection::kTransferEncoding;
   for (std::size_t i = 0; i < head_.fieldCount(); ++i) {
@@ -105,6 +167,7 @@ Rejection UpgradeRequestParser::validate() {
       upgrade = upgrade || listContainsToken(f.value, "websocket");
     if (equalsIgnoreCase(f.name, "Connection")) {
       connection = connection || listContainsToken(f.value, "upgrade");
+      if (namesHandshakeField(f.value)) return Rejection::kConnectionNamesHandshakeField;
     }
   }
   if (!upgrade) return Rejection::kNotWebSocketUpgrade;

@@ -4,6 +4,7 @@
 // has accepted.
 #pragma once
 
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -31,8 +32,14 @@ class UpgradeRequestParser {
 
   // Valid once state() is kComplete.
   std::string_view method() const { return method_; }
-  std::string_view target() const { return target_; }  // path and query
-  std::string_view path() const { return target_.substr(0, target_.find('?')); }
+  std::string_view target() const { return target_; }  // path and query, as sent
+  /// The path, normalised (see target.h): what routing and the backend see.
+  std::string_view path() const { return path_; }
+  /// The query with its '?', untouched; empty if none.
+  std::string_view query() const {
+    const std::size_t q = target_.find('?');
+    return q == std::string_view::npos ? std::string_view{} : target_.substr(q);
+  }
   std::string_view host() const { return host_; }
   std::string_view key() const { return key_; }
   /// Offered subprotocols and extensions, from every header line that carries them.
@@ -52,6 +59,7 @@ class UpgradeRequestParser {
   State state_ = State::kIncomplete;
   Rejection rejection_ = Rejection::kNone;
   std::string_view method_, target_, host_, key_;
+  std::string path_;
   std::vector<std::string_view> protocols_;
   std::vector<Extension> extensions_;
 };

@@ -1,5 +1,6 @@
 #include "proxy/session/client_leg.h"
 
+#include "proxy/http/forwarding.h"
 #include "proxy/log.h"
 #include "proxy/session/session.h"
 #include "proxy/session/tunnel.h"
@@ -22,9 +23,31 @@ ClientLeg::ClientLeg(Session& session, transport::ConnectionPtr connection)
   attach(std::move(connection), *this);
 }
 
-std::string ClientLeg::peerIp() const {
+namespace {
+
+bool trusted(const io::SocketAddress& peer, const std::vector<conf::Cidr>& ranges) {
+  const sockaddr* sa = peer.get();
+  const bool v6 = sa->sa_family == AF_INET6;
+  const auto* bytes = v6 ? reinterpret_cast<const std::uint8_t*>(
+                               &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr)
+                         : reinterpret_cast<const std::uint8_t*>(
+                               &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr);
+  for (const conf::Cidr& r : ranges) {
+    if (r.contains(bytes, v6)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string ClientLeg::backendRequest() const {
   const auto peer = connected() ? connection().peerAddress() : std::nullopt;
-  return peer ? peer->ipString() : "unknown";
+  const std::string ip = peer ? peer->ipString() : "unknown";
+  const bool trust = peer && trusted(*peer, session_.snapshot().config.trustedProxies);
+  std::string out;
+  http::writeBackendRequest(out, handshake_->request,
+                            {ip, connection().ssl() ? "https" : "http", trust});
+  return out;
 }
 
 std::vector<std::byte> ClientLeg::enterTunnel() {
@@ -121,7 +144,9 @@ bool ClientLeg::hostMatchesCertificate() {
 void ClientLeg::keepEarlyBytes(std::span<const std::byte> data) {
   std::vector<std::byte>& early = handshake_->early;
   early.insert(early.end(), data.begin(), data.end());
-  if (early.size() > kEarlyBytesMax) pause(kEarly);
+  // Read no more than the cap (to within a receive buffer), and stop there.
+  connection().limitRecv(kEarlyBytesMax - std::min(early.size(), kEarlyBytesMax));
+  if (early.size() >= kEarlyBytesMax) pause(kEarly);
 }
 
 }  // namespace wsedge::proxy

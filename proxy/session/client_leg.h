@@ -21,7 +21,9 @@ class ClientLeg final : public Leg, private transport::Handler {
 
   /// Valid until enterTunnel() or enterRefused().
   const http::UpgradeRequestParser& request() const { return handshake_->request; }
-  std::string peerIp() const;
+  /// The upgrade request for the backend (X-Forwarded-* as the peer's
+  /// trust allows).
+  std::string backendRequest() const;
   SSL* ssl() { return connected() ? connection().ssl() : nullptr; }
 
   /// The 101 went out: the request is released and the bytes the client

@@ -18,6 +18,7 @@ enum class Cause : std::uint8_t {
   kTimeout,         // a deadline passed
   kTransportError,  // a connection dropped or failed (TCP or TLS)
   kShutdown,        // the proxy is stopping
+  kStalled,         // a side read nothing of its queue for send_timeout
 };
 
 std::string_view sideName(Side side);

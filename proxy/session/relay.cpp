@@ -90,29 +90,48 @@ struct Relay<R>::Sink {
       putPayload<R>(out.reserve(data.size()), data, r.frame_, at, o, at);
       return;
     }
-    // Cut through: this piece becomes a complete fragment of its own.
+    // Cut through: this piece becomes a complete fragment of its own. A
+    // piece too small to be worth a header waits for more (unmasked, in
+    // held_), so a sender dripping a big frame byte by byte cannot make the
+    // proxy send each byte behind a header of its own.
     const bool last = r.remaining_ == 0;
+    if (!last && r.held_.size() + data.size() < kMinCutPiece) {
+      const std::size_t off = r.held_.size();
+      r.held_.resize(off + data.size());
+      if (r.frame_.masked) {
+        ws::applyMaskCopy(r.held_.data() + off, data, r.frame_.mask, at & 3);
+      } else {
+        std::memcpy(r.held_.data() + off, data.data(), data.size());
+      }
+      return;
+    }
+    const std::size_t held = r.held_.size();
     const Opcode op = r.cutStarted_ ? Opcode::kContinuation : r.frame_.opcode;
     const std::uint8_t rsv = r.cutStarted_ ? 0 : r.frame_.rsv;
-    const FrameHeader o = r.outputHeader(op, last && r.frame_.fin, rsv, data.size());
-    std::byte* p = out.reserve(ws::frameHeaderSize(o.length, o.masked) + data.size());
+    const FrameHeader o = r.outputHeader(op, last && r.frame_.fin, rsv, held + data.size());
+    std::byte* p = out.reserve(ws::frameHeaderSize(o.length, o.masked) + held + data.size());
     const std::size_t n = ws::writeFrameHeader(p, o);
-    putPayload<R>(p + n, data, r.frame_, at, o, 0);
+    putPayload<R>(p + n, r.held_, FrameHeader{}, 0, o, 0);
+    putPayload<R>(p + n + held, data, r.frame_, at, o, held);
     out.commit();
     r.cutStarted_ = true;
+    r.held_ = {};  // nothing kept while idle
   }
 
   void onFrameEnd(const FrameHeader& h) {
     if (r.mode_ == Mode::kWhole) out.commit();
     r.mode_ = Mode::kIdle;
+    ++r.frames_;
     if (h.fin) ++r.messages_;
   }
 
   void onControl(Opcode op, std::span<const std::byte> payload) {
+    ++r.frames_;
     r.writeControl(out, op, payload);
   }
 
   void onClose(std::uint16_t code, std::string_view reason) {
+    ++r.frames_;
     r.closeCode_ = code;
     r.closeReason_.assign(reason);
     std::byte payload[ws::kMaxControlPayload];
@@ -146,6 +165,7 @@ void Relay<R>::sendClose(io::SendQueue& out, std::uint16_t code, std::string_vie
   if (closeSent_) return;
   out.rollback();  // a frame still being gathered never goes out
   mode_ = Mode::kIdle;
+  held_ = {};
   std::byte payload[ws::kMaxControlPayload];
   const std::size_t n = ws::writeClosePayload(payload, code, reason);
   writeControl(out, Opcode::kClose, {payload, n});

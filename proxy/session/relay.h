@@ -17,6 +17,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "io/send_queue.h"
 #include "proxy/ws/frame_parser.h"
@@ -44,6 +45,8 @@ class Relay {
  public:
   static constexpr bool kMaskOutput = R == ws::Role::kServer;
   static constexpr std::size_t kWholeFrameMax = 64 * 1024;
+  /// A cut-through fragment carries at least this much (but the last).
+  static constexpr std::size_t kMinCutPiece = 4096;
 
   Relay(const ws::FrameParserOptions& limits, ws::MaskKeySource& masks);
 
@@ -66,6 +69,9 @@ class Relay {
   std::uint64_t messagesForwarded() const { return messages_; }
   /// Payload bytes of data frames forwarded.
   std::uint64_t bytesForwarded() const { return bytes_; }
+  /// Frames (data or control) parsed to their end: activity, for the idle
+  /// timeout (a frame dripped byte by byte is not activity until it ends).
+  std::uint64_t framesCompleted() const { return frames_; }
 
  private:
   struct Sink;
@@ -78,6 +84,7 @@ class Relay {
   ws::MaskKeySource* masks_;
   Mode mode_ = Mode::kIdle;
   bool cutStarted_ = false;
+  std::vector<std::byte> held_;  // cut through: small pieces not yet sent
   bool closeSent_ = false;
   bool closeReceived_ = false;
   ws::FrameHeader frame_;  // the frame being forwarded, as received
@@ -85,6 +92,7 @@ class Relay {
   std::uint64_t remaining_ = 0;
   std::uint64_t messages_ = 0;
   std::uint64_t bytes_ = 0;
+  std::uint64_t frames_ = 0;
   std::uint16_t closeCode_ = 0;  // of the close that went out, whoever wrote it
   // Only a close fills it (at the end of a session): nothing held while idle.
   std::string closeReason_;

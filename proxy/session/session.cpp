@@ -26,6 +26,15 @@ void Session::arm(std::uint64_t ms) {
   ctx_.net.timers().scheduleIn(timer_, ms);
 }
 
+void Session::armAt(std::uint64_t deadlineMs) {
+  if (deadlineMs == ~std::uint64_t{0}) return timer_.cancel();
+  ctx_.net.timers().schedule(timer_, deadlineMs);
+}
+
+void Session::armBy(std::uint64_t deadlineMs) {
+  if (!timer_.scheduled() || timer_.deadline() > deadlineMs) armAt(deadlineMs);
+}
+
 void Session::onTimer(io::Timer&) {
   switch (phase_) {
     case Phase::kRequest:
@@ -46,10 +55,7 @@ void Session::routed(const RouteSnapshot& route) {
     return end(
         Outcome::reply(Side::kProxy, Cause::kRefused, 503, "no backend available for this route"));
   }
-  std::string request;
-  http::writeBackendRequest(request, client_.request(),
-                            {client_.peerIp(), client_.ssl() ? "https" : "http"});
-  backend_.start(pool(), *gen_->balancers[route.pool], std::move(request));
+  backend_.start(pool(), *gen_->balancers[route.pool], client_.backendRequest());
 }
 
 void Session::upgraded(std::span<std::byte> rest) {

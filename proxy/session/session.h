@@ -55,8 +55,11 @@ class Session final : private io::TimerHandler {
   const RouteSnapshot& route() const { return *route_; }
   const PoolSnapshot& pool() const { return snapshot().pools[route_->pool]; }
   std::uint64_t now() const { return ctx_.net.timers().now(); }
-  /// (Re)sets the one deadline; the part at work hears onTimeout().
+  /// (Re)sets the one deadline, in ms from now or at a time (~0: none);
+  /// the part at work hears onTimeout(). armBy() only ever moves it earlier.
   void arm(std::uint64_t ms);
+  void armAt(std::uint64_t deadlineMs);
+  void armBy(std::uint64_t deadlineMs);
 
   ClientLeg& client() { return client_; }
   BackendLeg& backend() { return backend_; }

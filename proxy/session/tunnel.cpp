@@ -1,5 +1,7 @@
 #include "proxy/session/tunnel.h"
 
+#include <algorithm>
+
 #include "proxy/log.h"
 #include "proxy/session/session.h"
 
@@ -9,6 +11,7 @@ ws::FrameParserOptions frameOptions(const conf::Limits& limits, std::uint8_t all
   ws::FrameParserOptions o;
   o.maxFrameSize = limits.maxFrameSize;
   o.maxMessageSize = limits.maxMessageSize;
+  o.maxFragments = limits.maxFragments;
   o.validateUtf8 = limits.validateUtf8;
   o.allowedRsv = allowedRsv;
   return o;
@@ -22,32 +25,93 @@ const conf::Limits& Tunnel::limits() const {
 }
 
 void Tunnel::start(std::span<std::byte> fromBackendBytes, std::vector<std::byte> early) {
-  lastActivity_ = session_.now();
-  session_.arm(limits().idleTimeoutMs);
+  lastFrame_ = session_.now();
+  rearm();
   if (!fromBackendBytes.empty()) fromBackend(fromBackendBytes);
   if (!early.empty() && !session_.ended()) fromClient(early);
-  // Unless relaying the early bytes filled the backend's queue: then the
-  // drain resumes the client.
-  if (!session_.ended()) session_.client().resume(Leg::kEarly);
+  if (session_.ended()) return;
+  // Both sides are capped from now on, the client perhaps already by its
+  // early bytes; unless relaying those filled the backend's queue, the
+  // client is read again (otherwise its drain resumes it).
+  applyBackpressure(session_.client(), session_.backend());
+  applyBackpressure(session_.backend(), session_.client());
+  session_.client().resume(Leg::kEarly);
 }
 
 void Tunnel::applyBackpressure(Leg& source, Leg& destination) {
-  if (!source.paused(Leg::kBackpressure) &&
-      destination.connection().pending() >= limits().maxBuffered) {
+  const std::size_t cap = limits().maxBuffered;
+  const std::size_t pending = destination.connection().pending();
+  source.connection().limitRecv(cap - std::min(pending, cap));
+  if (!source.paused(Leg::kBackpressure) && pending >= cap) {
     source.pause(Leg::kBackpressure);
-    destination.connection().notifyWhenDrained();
+    // Resume at half, not at once: no flapping at the threshold.
+    destination.connection().notifyWhenDrained(cap / 2);
   }
 }
 
+void Tunnel::drained(Leg& source, Leg& destination) {
+  const std::size_t cap = limits().maxBuffered;
+  source.connection().limitRecv(cap - std::min(destination.connection().pending(), cap));
+  source.resume(Leg::kBackpressure);
+}
+
+void Tunnel::backendDrained() {
+  drained(session_.client(), session_.backend());
+}
+
+void Tunnel::clientDrained() {
+  drained(session_.backend(), session_.client());
+}
+
 template <class Relay>
-RelayResult Tunnel::forward(Relay& relay, std::span<std::byte> data, Leg& source,
-                            Leg& destination) {
-  lastActivity_ = session_.now();
+RelayResult Tunnel::forward(Relay& relay, std::span<std::byte> data, Leg& source, Leg& destination,
+                            Watch& queue) {
   transport::Connection& out = destination.connection();
+  const std::uint64_t frames = relay.framesCompleted();
   const RelayResult r = relay.feed(data, out.output());
   out.flush();
-  if (r.status == RelayResult::Status::kOk) applyBackpressure(source, destination);
+  if (relay.framesCompleted() != frames) lastFrame_ = session_.now();
+  if (r.status == RelayResult::Status::kOk) {
+    applyBackpressure(source, destination);
+    watch(destination, queue);
+  }
   return r;
+}
+
+void Tunnel::watch(Leg& destination, Watch& w) {
+  const std::uint64_t timeout = limits().sendTimeoutMs;
+  if (w.active || timeout == 0 || destination.connection().pending() == 0) return;
+  w = {true, destination.connection().bytesSent(), session_.now()};
+  session_.armBy(w.since + timeout);
+}
+
+bool Tunnel::stalled(Leg& destination, Watch& w, std::uint64_t now) {
+  if (!w.active) return false;
+  const transport::Connection& c = destination.connection();
+  if (c.pending() == 0) {
+    w.active = false;
+    return false;
+  }
+  if (c.bytesSent() != w.sent) {
+    w.sent = c.bytesSent();
+    w.since = now;
+    return false;
+  }
+  return now - w.since >= limits().sendTimeoutMs;
+}
+
+void Tunnel::endStalled(Side side) {
+  WSEDGE_LOG(kInfo, "the %s read nothing for %llu ms (send_timeout): closing with 1008",
+             side == Side::kClient ? "client" : "backend",
+             static_cast<unsigned long long>(limits().sendTimeoutMs));
+  // The side that stopped reading gets its close queued behind what it
+  // never read; the other side hears at once.
+  if (side == Side::kClient) {
+    return session_.end(Outcome::close(Side::kClient, Cause::kStalled, 1008, "send timeout", 1008,
+                                       "client not reading"));
+  }
+  session_.end(Outcome::close(Side::kBackend, Cause::kStalled, 1008, "backend not reading", 1008,
+                              "send timeout"));
 }
 
 void Tunnel::closeForwarded(Side from) {
@@ -59,11 +123,13 @@ void Tunnel::closeForwarded(Side from) {
   if (closeFromClient_ && closeFromBackend_) {
     return session_.end(Outcome::finish(closedFirst_, Cause::kNormalClose));
   }
-  session_.arm(limits().closeTimeoutMs);
+  closeDeadline_ = session_.now() + limits().closeTimeoutMs;
+  rearm();
 }
 
 void Tunnel::fromClient(std::span<std::byte> data) {
-  const RelayResult r = forward(toBackend_, data, session_.client(), session_.backend());
+  const RelayResult r =
+      forward(toBackend_, data, session_.client(), session_.backend(), backendQueue_);
   if (r.status == RelayResult::Status::kClosed) return closeForwarded(Side::kClient);
   if (r.status != RelayResult::Status::kError) return;
   WSEDGE_LOG(kInfo, "client broke the protocol: %u %.*s", r.code, static_cast<int>(r.reason.size()),
@@ -73,7 +139,8 @@ void Tunnel::fromClient(std::span<std::byte> data) {
 }
 
 void Tunnel::fromBackend(std::span<std::byte> data) {
-  const RelayResult r = forward(toClient_, data, session_.backend(), session_.client());
+  const RelayResult r =
+      forward(toClient_, data, session_.backend(), session_.client(), clientQueue_);
   if (r.status == RelayResult::Status::kClosed) return closeForwarded(Side::kBackend);
   if (r.status != RelayResult::Status::kError) return;
   WSEDGE_LOG(kWarn, "backend of pool %s broke the protocol: %u %.*s", session_.pool().name.c_str(),
@@ -102,24 +169,34 @@ void Tunnel::backendEnded(int) {
       Outcome::close(Side::kBackend, Cause::kTransportError, 1014, "backend went away", 0, {}));
 }
 
-void Tunnel::backendDrained() {
-  session_.client().resume(Leg::kBackpressure);
-}
-
-void Tunnel::clientDrained() {
-  session_.backend().resume(Leg::kBackpressure);
-}
-
 void Tunnel::onTimeout() {
-  if (closeFromClient_ || closeFromBackend_) {
+  const std::uint64_t now = session_.now();
+  if (stalled(session_.client(), clientQueue_, now)) return endStalled(Side::kClient);
+  if (stalled(session_.backend(), backendQueue_, now)) return endStalled(Side::kBackend);
+  if (closeDeadline_ != 0) {
     // The other side never answered the close frame.
+    if (now >= closeDeadline_) {
+      return session_.end(
+          Outcome::finish(closeFromClient_ ? Side::kBackend : Side::kClient, Cause::kTimeout));
+    }
+  } else if (limits().idleTimeoutMs != 0 && now - lastFrame_ >= limits().idleTimeoutMs) {
     return session_.end(
-        Outcome::finish(closeFromClient_ ? Side::kBackend : Side::kClient, Cause::kTimeout));
+        Outcome::close(Side::kProxy, Cause::kTimeout, 1001, "idle timeout", 1001, "idle timeout"));
   }
-  const std::uint64_t idleFor = session_.now() - lastActivity_;
-  if (idleFor < limits().idleTimeoutMs) return session_.arm(limits().idleTimeoutMs - idleFor);
-  session_.end(
-      Outcome::close(Side::kProxy, Cause::kTimeout, 1001, "idle timeout", 1001, "idle timeout"));
+  rearm();
+}
+
+void Tunnel::rearm() {
+  std::uint64_t next = ~std::uint64_t{0};
+  if (closeDeadline_ != 0) {
+    next = closeDeadline_;
+  } else if (limits().idleTimeoutMs != 0) {
+    next = lastFrame_ + limits().idleTimeoutMs;
+  }
+  for (const Watch* w : {&clientQueue_, &backendQueue_}) {
+    if (w->active) next = std::min(next, w->since + limits().sendTimeoutMs);
+  }
+  session_.armAt(next);
 }
 
 void Tunnel::sendCloses(const Outcome& o) {

@@ -1,8 +1,10 @@
 // The open WebSocket: a relay each way (every frame parsed and checked),
-// backpressure (a side whose queue is full stops the other side being read),
-// the close handshake (each side's close is forwarded and its answer awaited
-// for close_timeout), and the idle timeout. It ends the session through
-// Session::end() and nothing else.
+// backpressure (a side whose queue is full stops the other side being read,
+// and reading is capped so the queue never runs past max_buffered by more
+// than a receive buffer), the close handshake (each side's close is
+// forwarded and its answer awaited for close_timeout), the idle timeout (no
+// frame either way), and the send timeout (a side whose queue makes no
+// progress). It ends the session through Session::end() and nothing else.
 #pragma once
 
 #include <cstdint>
@@ -43,22 +45,42 @@ class Tunnel {
   void fill(SessionRecord& record) const;
 
  private:
+  // Progress of one side's send queue, watched while it holds bytes.
+  struct Watch {
+    bool active = false;
+    std::uint64_t sent = 0;   // bytesSent() when last seen moving
+    std::uint64_t since = 0;  // when that was
+  };
+
   /// Relays bytes from source to destination; the caller handles a close
   /// or an error.
   template <class Relay>
-  RelayResult forward(Relay& relay, std::span<std::byte> data, Leg& source, Leg& destination);
-  /// The destination is not keeping up: stop reading the source until it drains.
+  RelayResult forward(Relay& relay, std::span<std::byte> data, Leg& source, Leg& destination,
+                      Watch& watch);
+  /// Keeps the source's reading within the room left in the destination's
+  /// queue; a full queue stops it until the queue drains to half.
   void applyBackpressure(Leg& source, Leg& destination);
+  void drained(Leg& source, Leg& destination);
   /// A close frame from this side has been forwarded.
   void closeForwarded(Side from);
+  /// Starts watching a queue that holds bytes.
+  void watch(Leg& destination, Watch& w);
+  /// Whether the queue stalled for send_timeout (and so the session ends).
+  bool stalled(Leg& destination, Watch& w, std::uint64_t now);
+  void endStalled(Side side);
+  /// Sets the one timer to the nearest deadline.
+  void rearm();
   const conf::Limits& limits() const;
 
   Session& session_;
   ClientToBackend toBackend_;
   BackendToClient toClient_;
-  std::uint64_t lastActivity_ = 0;
-  bool closeFromClient_ = false;   // the client's close frame was forwarded
-  bool closeFromBackend_ = false;  // the backend's close frame was forwarded
+  std::uint64_t lastFrame_ = 0;      // a frame ended, either way
+  std::uint64_t closeDeadline_ = 0;  // for the answer to a close; 0: no close yet
+  Watch clientQueue_;                // what goes to the client
+  Watch backendQueue_;               // what goes to the backend
+  bool closeFromClient_ = false;     // the client's close frame was forwarded
+  bool closeFromBackend_ = false;    // the backend's close frame was forwarded
   Side closedFirst_ = Side::kNone;
 };
 

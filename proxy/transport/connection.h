@@ -12,6 +12,7 @@
 #include <openssl/base.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
@@ -23,6 +24,8 @@ namespace wsedge::transport {
 
 /// The error onReadEnd() reports when TLS failed (see Connection::tlsError()).
 inline constexpr int kTlsFailure = -1000;
+/// No cap on reading (see Connection::limitRecv()).
+inline constexpr std::size_t kNoLimit = ~std::size_t{0};
 
 /// What the user of a connection hears. Calls never come from inside a
 /// Connection method the user itself called.
@@ -57,14 +60,20 @@ class Connection {
   virtual void flush() = 0;
   /// Bytes committed and not yet sent.
   virtual std::size_t pending() const = 0;
-  /// Asks for onDrained() once pending output is at or below lowWater().
-  virtual void notifyWhenDrained() = 0;
-  virtual std::size_t lowWater() const = 0;
+  /// Bytes sent so far (over TLS, of records): progress, for stall checks.
+  virtual std::uint64_t bytesSent() const = 0;
+  /// Asks for onDrained() once pending output is at or below `below`.
+  virtual void notifyWhenDrained(std::size_t below) = 0;
 
   /// Backpressure: stop and restart reading. Bytes already in flight when
   /// pausing are still delivered.
   virtual void pauseRecv() = 0;
   virtual void resumeRecv() = 0;
+  /// A hard cap on what is read from now on (kNoLimit: none), counted down
+  /// as bytes arrive; at 0 nothing is read until it is raised. Over TLS it
+  /// counts records, which are never smaller than their plaintext. See
+  /// io::Loop::limitRecv() for how closely the kernel keeps it.
+  virtual void limitRecv(std::size_t bytes) = 0;
 
   /// Ends the connection and gives it up (see the top of this file).
   /// Graceful: what is committed is sent (over TLS, followed by close_notify)

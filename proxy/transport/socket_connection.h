@@ -16,10 +16,11 @@ class SocketConnection final : public Connection, private io::StreamHandler {
   io::SendQueue& output() override { return loop_.output(id_); }
   void flush() override { loop_.flush(id_); }
   std::size_t pending() const override { return loop_.pending(id_); }
-  void notifyWhenDrained() override { loop_.notifyWhenDrained(id_); }
-  std::size_t lowWater() const override { return loop_.lowWater(); }
+  std::uint64_t bytesSent() const override { return loop_.bytesSent(id_); }
+  void notifyWhenDrained(std::size_t below) override { loop_.notifyWhenDrained(id_, below); }
   void pauseRecv() override { loop_.pauseRecv(id_); }
   void resumeRecv() override { loop_.resumeRecv(id_); }
+  void limitRecv(std::size_t bytes) override { loop_.limitRecv(id_, bytes); }
   void close(bool graceful) override;
   std::optional<io::SocketAddress> peerAddress() const override { return loop_.peerAddress(id_); }
 

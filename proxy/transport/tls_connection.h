@@ -22,10 +22,11 @@ class TlsConnection final : public Connection, private Handler {
   io::SendQueue& output() override { return plain_; }
   void flush() override;
   std::size_t pending() const override { return plain_.pending() + inner_->pending(); }
-  void notifyWhenDrained() override { inner_->notifyWhenDrained(); }
-  std::size_t lowWater() const override { return inner_->lowWater(); }
+  std::uint64_t bytesSent() const override { return inner_->bytesSent(); }
+  void notifyWhenDrained(std::size_t below) override { inner_->notifyWhenDrained(below); }
   void pauseRecv() override { inner_->pauseRecv(); }
   void resumeRecv() override { inner_->resumeRecv(); }
+  void limitRecv(std::size_t bytes) override { inner_->limitRecv(bytes); }
   void close(bool graceful) override;
   std::optional<io::SocketAddress> peerAddress() const override { return inner_->peerAddress(); }
   SSL* ssl() const override { return stream_.ssl(); }

@@ -33,6 +33,7 @@ namespace wsedge::ws {
 struct FrameParserOptions {
   std::uint64_t maxFrameSize = ~std::uint64_t{0};
   std::uint64_t maxMessageSize = ~std::uint64_t{0};
+  std::uint32_t maxFragments = ~std::uint32_t{0};  // frames in one message
   bool validateUtf8 = true;
   /// RSV bits a negotiated extension defines: kRsv1 with permessage-deflate.
   std::uint8_t allowedRsv = 0;
@@ -110,6 +111,7 @@ class FrameParser {
   std::uint64_t remaining_ = 0;
   std::size_t maskOffset_ = 0;
   std::uint64_t messageSize_ = 0;
+  std::uint32_t fragments_ = 0;  // continuation frames of the open message
   Utf8Validator utf8_;
   std::uint8_t header_[kMaxFrameHeaderSize];
   std::byte control_[kMaxControlPayload];
@@ -190,9 +192,15 @@ ParseStatus FrameParser<R>::startFrame(Sink& sink) {
     stage_ = Stage::kControl;
     return remaining_ == 0 ? finishControl(sink) : ParseStatus::kOk;
   }
-  if (frame_.opcode != Opcode::kContinuation) {
+  if (frame_.opcode == Opcode::kContinuation) {
+    // Counted so that a message cannot be sent as endless tiny frames.
+    if (++fragments_ >= limits_.maxFragments) {
+      return fail(CloseCode::kMessageTooBig, "too many fragments in one message");
+    }
+  } else {
     inMessage_ = true;
     messageSize_ = 0;
+    fragments_ = 0;
     // A compressed (RSV1) message is not UTF-8 on the wire; it cannot be
     // checked without inflating it.
     validating_ =

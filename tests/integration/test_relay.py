@@ -194,22 +194,32 @@ class HandshakeDetails(ProxyTestCase):
 
     def test_forwarded_headers_and_end_to_end_fields(self):
         backend = self.start_py_backend("--report-headers")
-        proxy = self.start_proxy({"echo": [backend.port]})
+        untrusted = self.start_proxy({"echo": [backend.port]})
+        trusting = self.start_proxy({"echo": [backend.port]}, extra="trusted_proxies: [ 127.0.0.0/8 ]\n")
 
-        async def run():
+        async def run(proxy):
+            spoofed = {"Cookie": "sid=1", "X-Forwarded-For": "203.0.113.7", "Keep-Alive": "timeout=5",
+                       "Forwarded": "for=6.6.6.6", "X-Real-IP": "6.6.6.6", "X_Forwarded_For": "6.6.6.6"}
             async with connect(proxy.url + "/feed?x=1", origin="http://app.example",
-                               extra_headers={"Cookie": "sid=1", "X-Forwarded-For": "203.0.113.7",
-                                              "Keep-Alive": "timeout=5"}) as ws:
-                return json.loads(await ws.recv())
+                               extra_headers=spoofed) as ws:
+                report = json.loads(await ws.recv())
+            headers = {}
+            for k, v in report["headers"]:
+                headers.setdefault(k.lower(), []).append(v)
+            return report, headers
 
-        report = asyncio.run(run())
-        self.assertEqual(report["path"], "/feed?x=1")
-        headers = {}
-        for k, v in report["headers"]:
-            headers.setdefault(k.lower(), []).append(v)
+        # A client's claims about where it comes from never reach the backend...
+        report, headers = asyncio.run(run(untrusted))
+        self.assertEqual(headers["x-forwarded-for"], ["127.0.0.1"])
+        for spoof in ("forwarded", "x-real-ip", "x_forwarded_for"):
+            self.assertNotIn(spoof, headers)
+        # ...unless it is a proxy the configuration trusts.
+        report, headers = asyncio.run(run(trusting))
         self.assertEqual(headers["x-forwarded-for"], ["203.0.113.7, 127.0.0.1"])
+        self.assertNotIn("forwarded", headers)
+        self.assertEqual(report["path"], "/feed?x=1")
         self.assertEqual(headers["x-forwarded-proto"], ["http"])
-        self.assertEqual(headers["x-forwarded-host"], [f"127.0.0.1:{proxy.port}"])
+        self.assertEqual(headers["x-forwarded-host"], [f"127.0.0.1:{trusting.port}"])
         self.assertEqual(headers["origin"], ["http://app.example"])
         self.assertEqual(headers["cookie"], ["sid=1"])
         self.assertNotIn("keep-alive", headers)

@@ -41,6 +41,8 @@ void FakePeer::send(std::string_view bytes, std::size_t piece) {
   for (std::size_t at = 0; at < bytes.size() && connection_ && connection_->handler_; at += piece) {
     // A writable copy, as a receive buffer is.
     std::string chunk(bytes.substr(at, piece));
+    // As the kernel counts a receive cap down.
+    if (budget_ != SIZE_MAX) budget_ -= std::min(budget_, chunk.size());
     connection_->handler_->onData(std::as_writable_bytes(std::span(chunk.data(), chunk.size())));
   }
 }
@@ -58,7 +60,7 @@ void FakePeer::setWindow(std::size_t bytes) {
   if (!connection_) return;
   FakeConnection& c = *connection_;
   take(c.out_);
-  if (c.wantDrain_ && c.out_.pending() == 0 && c.handler_) {
+  if (c.wantDrain_ && c.out_.pending() <= c.drainBelow_ && c.handler_) {
     c.wantDrain_ = false;
     c.handler_->onDrained();
   }

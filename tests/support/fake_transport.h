@@ -33,6 +33,8 @@ class FakePeer {
   bool graceful() const { return graceful_; }
   /// The user stopped reading from this peer.
   bool paused() const { return paused_; }
+  /// What the user said it would still read (limitRecv()).
+  std::size_t budget() const { return budget_; }
   bool connected() const { return connection_ != nullptr; }
   const io::SocketAddress& address() const { return address_; }
 
@@ -55,6 +57,7 @@ class FakePeer {
   io::SocketAddress address_;
   std::string received_;
   std::size_t window_ = SIZE_MAX;
+  std::size_t budget_ = SIZE_MAX;
   bool closed_ = false;
   bool graceful_ = false;
   bool paused_ = false;
@@ -68,10 +71,14 @@ class FakeConnection final : public transport::Connection {
   io::SendQueue& output() override { return out_; }
   void flush() override;
   std::size_t pending() const override { return out_.pending(); }
-  void notifyWhenDrained() override { wantDrain_ = true; }
-  std::size_t lowWater() const override { return 0; }
+  std::uint64_t bytesSent() const override { return out_.totalSent(); }
+  void notifyWhenDrained(std::size_t below) override {
+    wantDrain_ = true;
+    drainBelow_ = below;
+  }
   void pauseRecv() override { peer_->paused_ = true; }
   void resumeRecv() override { peer_->paused_ = false; }
+  void limitRecv(std::size_t bytes) override { peer_->budget_ = bytes; }
   void close(bool graceful) override;
   std::optional<io::SocketAddress> peerAddress() const override { return peer_->address_; }
 
@@ -83,6 +90,7 @@ class FakeConnection final : public transport::Connection {
   io::SendQueue out_;
   transport::Handler* handler_ = nullptr;
   bool wantDrain_ = false;
+  std::size_t drainBelow_ = 0;
 };
 
 class FakeNetwork final : public transport::Network {

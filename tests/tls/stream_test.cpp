@@ -163,15 +163,34 @@ TEST(TlsStream, GarbageInsteadOfAClientHelloIsAnError) {
   EXPECT_FALSE(s.error().empty());
 }
 
-TEST(TicketKeys, KeysAreDerivedPerPeriod) {
+TEST(TicketKeys, EachPeriodHasFreshRandomKeysSharedByEveryCaller) {
   TicketKeys a(3600);
-  const auto k1 = *a.keyFor(100), k1again = *a.keyFor(100), k2 = *a.keyFor(101);
-  EXPECT_EQ(std::memcmp(k1.name, k1again.name, 16), 0);
-  EXPECT_EQ(std::memcmp(k1.aes, k1again.aes, 16), 0);
-  EXPECT_NE(std::memcmp(k1.name, k2.name, 16), 0);
+  const std::uint64_t now = a.periodNow();
+  const auto k1 = *a.issuing(now), k1again = *a.issuing(now);
+  EXPECT_EQ(std::memcmp(&k1, &k1again, sizeof k1), 0) << "every worker gets the same key";
+  const auto found = *a.find(now);
+  EXPECT_EQ(std::memcmp(&k1, &found, sizeof k1), 0);
   TicketKeys b(3600);
-  EXPECT_NE(std::memcmp(a.keyFor(5)->aes, b.keyFor(5)->aes, 16), 0)
-      << "a fresh master secret per process";
+  const auto other = *b.issuing(now);
+  EXPECT_NE(std::memcmp(&k1, &other, sizeof k1), 0) << "nothing derived, nothing shared";
+  EXPECT_FALSE(a.find(now - 1)) << "no key is made for a past period";
+}
+
+TEST(TicketKeys, AKeyIsKeptForTwoPeriodsThenErased) {
+  TicketKeys keys(3600);
+  const std::uint64_t now = keys.periodNow();
+  const auto old = *keys.issuing(now - 2);
+  (void)old;
+  // Looking anything up now wipes what is older than the previous period.
+  EXPECT_FALSE(keys.find(now - 2)) << "erased";
+  const auto previous = *keys.issuing(now - 1);
+  const auto current = *keys.issuing(now);
+  EXPECT_NE(std::memcmp(&previous, &current, sizeof current), 0);
+  const auto kept = keys.find(now - 1);
+  ASSERT_TRUE(kept) << "the previous period still resumes";
+  EXPECT_EQ(std::memcmp(&previous, &*kept, sizeof previous), 0);
+  keys.issuing(now + 1);
+  EXPECT_FALSE(keys.find(now - 1));
 }
 
 }  // namespace

@@ -21,12 +21,34 @@ TEST(Forwarding, BackendRequestKeepsEndToEndFieldsAndAddsForwardedOnes) {
       "Cookie: sid=42\r\n"
       "X-Forwarded-For: 203.0.113.9\r\n"
       "X-Forwarded-Proto: spoofed\r\n"
+      "Forwarded: for=6.6.6.6\r\n"
+      "X-Real-IP: 6.6.6.6\r\n"
+      "X_Forwarded_For: 6.6.6.6\r\n"
       "\r\n";
   UpgradeRequestParser req;
   req.feed(in);
   ASSERT_EQ(req.state(), UpgradeRequestParser::State::kComplete);
   std::string out;
-  writeBackendRequest(out, req, {"10.1.2.3", "http"});
+  // A peer the configuration does not trust: its claims are dropped.
+  writeBackendRequest(out, req, {"10.1.2.3", "http", false});
+  EXPECT_EQ(out,
+            "GET /chat?room=7 HTTP/1.1\r\n"
+            "Host: edge.example.com\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Protocol: chat\r\n"
+            "Sec-WebSocket-Extensions: permessage-deflate\r\n"
+            "Origin: https://app.example.com\r\n"
+            "Cookie: sid=42\r\n"
+            "Upgrade: websocket\r\n"
+            "Connection: Upgrade\r\n"
+            "X-Forwarded-For: 10.1.2.3\r\n"
+            "X-Forwarded-Proto: http\r\n"
+            "X-Forwarded-Host: edge.example.com\r\n"
+            "\r\n");
+  // A trusted proxy's X-Forwarded-For is kept, the peer appended.
+  out.clear();
+  writeBackendRequest(out, req, {"10.1.2.3", "http", true});
   EXPECT_EQ(out,
             "GET /chat?room=7 HTTP/1.1\r\n"
             "Host: edge.example.com\r\n"
@@ -42,6 +64,18 @@ TEST(Forwarding, BackendRequestKeepsEndToEndFieldsAndAddsForwardedOnes) {
             "X-Forwarded-Proto: http\r\n"
             "X-Forwarded-Host: edge.example.com\r\n"
             "\r\n");
+}
+
+TEST(Forwarding, TheBackendGetsTheNormalisedPathAndTheQueryUntouched) {
+  UpgradeRequestParser req;
+  req.feed(
+      "GET /a/../%61dmin//x/?q=/../%2F HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+      "Sec-WebSocket-Version: 13\r\n\r\n");
+  ASSERT_EQ(req.state(), UpgradeRequestParser::State::kComplete);
+  std::string out;
+  writeBackendRequest(out, req, {"10.1.2.3", "http"});
+  EXPECT_EQ(out.substr(0, out.find("\r\n")), "GET /admin/x/?q=/../%2F HTTP/1.1");
 }
 
 TEST(Forwarding, ClientUpgradeKeepsTheBackendsFields) {

@@ -117,6 +117,55 @@ TEST(UpgradeRequestParser, RequestLineRejections) {
   EXPECT_EQ(statusFor("\r\n" + kValid), 400);
 }
 
+TEST(UpgradeRequestParser, TheHttp2PrefaceGets505) {
+  const Result r = parseEverySplit("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+  EXPECT_EQ(r.rejection, Rejection::kHttpVersionUnsupported);
+  EXPECT_EQ(describe(r.rejection).status, 505);
+}
+
+TEST(UpgradeRequestParser, ConnectionMayNotNameTheFieldsTheHandshakeNeeds) {
+  for (const char* named : {"Host", "sec-websocket-key", "Sec-WebSocket-Version",
+                            "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions"}) {
+    const Result r = parseEverySplit(
+        replace(kValid, "Connection: Upgrade", std::string("Connection: Upgrade, ") + named));
+    EXPECT_EQ(r.rejection, Rejection::kConnectionNamesHandshakeField) << named;
+    EXPECT_EQ(describe(r.rejection).status, 400);
+  }
+  EXPECT_EQ(
+      parseEverySplit(replace(kValid, "Connection: Upgrade", "Connection: Upgrade, X-Hop")).state,
+      UpgradeRequestParser::State::kComplete);
+}
+
+TEST(UpgradeRequestParser, HostIsANameOrAnIpLiteralWithAnOptionalPort) {
+  for (const char* good : {"example.com", "example.com:8080", "127.0.0.1:1", "[::1]",
+                           "[2001:db8::1]:443", "xn--bcher-kva.example", "a_b.example"}) {
+    EXPECT_EQ(
+        parseEverySplit(replace(kValid, "Host: server.example.com", std::string("Host: ") + good))
+            .state,
+        UpgradeRequestParser::State::kComplete)
+        << good;
+  }
+  for (const char* bad : {"exa mple.com", "example.com:80x", "example.com:123456", "[::1", "[::1]x",
+                          ":80", "a/b", "a@b", "[zz::1]"}) {
+    EXPECT_EQ(
+        parseEverySplit(replace(kValid, "Host: server.example.com", std::string("Host: ") + bad))
+            .rejection,
+        Rejection::kBadHost)
+        << bad;
+  }
+}
+
+TEST(UpgradeRequestParser, ThePathIsNormalisedOrRefused) {
+  UpgradeRequestParser p;
+  p.feed(replace(kValid, "GET /chat?room=1", "GET /x/../%63hat//?room=/../1"));
+  ASSERT_EQ(p.state(), UpgradeRequestParser::State::kComplete);
+  EXPECT_EQ(p.path(), "/chat/");
+  EXPECT_EQ(p.query(), "?room=/../1");
+  EXPECT_EQ(parseEverySplit(replace(kValid, "GET /chat?room=1", "GET /a%2fb")).rejection,
+            Rejection::kBadPath);
+  EXPECT_EQ(statusFor(replace(kValid, "GET /chat?room=1", "GET /../etc/passwd")), 400);
+}
+
 TEST(UpgradeRequestParser, HostMustBePresentOnce) {
   EXPECT_EQ(statusFor(replace(kValid, "Host: server.example.com\r\n", "")), 400);
   EXPECT_EQ(statusFor(replace(kValid, "Host: server.example.com\r\n",
@@ -229,7 +278,7 @@ TEST(UpgradeRequestParser, CapsAreEnforcedAsBytesArrive) {
 }
 
 TEST(Rejection, EveryReasonHasAStatusAndDetail) {
-  for (int i = 1; i <= static_cast<int>(Rejection::kBadProtocols); ++i) {
+  for (int i = 1; i <= static_cast<int>(Rejection::kLast); ++i) {
     const RejectionInfo& info = describe(static_cast<Rejection>(i));
     EXPECT_GE(info.status, 400) << i;
     EXPECT_FALSE(info.detail.empty()) << i;

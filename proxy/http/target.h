@@ -1,0 +1,20 @@
+// The request target's path, normalised before anything matches on it
+// (RFC 3986 §6.2.2), so that /a/../admin, /%61dmin and //admin are all seen
+// as /admin by routing and by the backend alike.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace wsedge::http {
+
+/// Normalises an absolute path: percent-encoded unreserved characters are
+/// decoded (%61 -> a, %2e -> .) and other escapes get upper-case hex, dot
+/// segments are removed and repeated slashes merged; a trailing slash
+/// stays. Empty when the path must be refused: an encoded slash, backslash
+/// or NUL (%2F, %5C, %00 in either case), a literal backslash, a malformed
+/// escape, or a dot segment that climbs above the root.
+std::optional<std::string> normalizePath(std::string_view path);
+
+}  // namespace wsedge::http
