@@ -43,10 +43,10 @@ ByteRelay::Pair* ByteRelay::find(io::ConnId id) {
 }
 
 void ByteRelay::onAccept(int, int fd) {
-  if (stopping_) return io::Loop::refuse(fd, {});
+  if (stopping_) return loop_.refuse(fd, {});
   auto pair = std::make_shared<Pair>();
   pair->client = loop_.adopt(fd, *this);
-  if (!pair->client) return io::Loop::refuse(fd, {});
+  if (!pair->client) return loop_.refuse(fd, {});
   int error = 0;
   pair->backend = loop_.connect(target_, *this, &error);
   for (io::ConnId id : {pair->client, pair->backend}) {

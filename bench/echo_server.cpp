@@ -166,10 +166,14 @@ void EchoServer::stop() {
 }
 
 void EchoServer::onAccept(int, int fd) {
-  if (stopping_) return io::Loop::refuse(fd, {});
+  if (stopping_) return loop_.refuse(fd, {});
   transport::ConnectionPtr c = net_.adopt(fd);
-  if (!c) return io::Loop::refuse(fd, {});
-  if (tls_) c = transport::secure(std::move(c), tls_->newSsl(), loop_.chunkPool());
+  if (!c) return loop_.refuse(fd, {});
+  if (tls_) {
+    bssl::UniquePtr<SSL> ssl = tls_->newSsl();
+    if (!ssl) return transport::close(c, false);
+    c = transport::secure(std::move(c), std::move(ssl), loop_.chunkPool());
+  }
   auto* conn = new Conn(*this, std::move(c));
   conn->next = head_;
   if (head_) head_->prev = conn;

@@ -511,6 +511,7 @@ std::uint64_t LoadClient::iterate() {
     if (live_ == 0) {
       std::lock_guard lock(progress_.mutex);
       progress_.latency = results_.latency;
+      progress_.results = results_;  // read after the thread ends
       progress_.finished = true;
       loop_.quit();
     }

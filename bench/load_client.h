@@ -98,7 +98,8 @@ struct Progress {
   std::atomic<std::uint64_t> handshakes{0};
   std::atomic<bool> finished{false};
   std::mutex mutex;
-  Histogram latency;  // copy of the thread's latency histogram, refreshed each second
+  Histogram latency;   // copy of the thread's latency histogram, refreshed each second
+  RunResults results;  // everything, once finished
 };
 
 class LoadClient final : public io::Worker::App {

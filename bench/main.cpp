@@ -138,7 +138,6 @@ int run(RunConfig& config, bool json, const std::vector<int>& watchPids) {
   const std::uint64_t startNs = monotonicNs() + 50'000'000;
   std::vector<std::unique_ptr<Progress>> progress;
   std::vector<std::unique_ptr<io::Worker>> workers;
-  std::vector<std::shared_ptr<LoadClient>> clients(config.threads);
   io::Loop::Options options;
   options.tickMs = 10;
   options.recvBufferSize = 32768;
@@ -148,10 +147,9 @@ int run(RunConfig& config, bool json, const std::vector<int>& watchPids) {
     const std::uint32_t share =
         config.conns / config.threads + (t < config.conns % config.threads ? 1 : 0);
     Progress* pr = progress.back().get();
-    auto setup = [&config, &clients, t, share, startNs,
+    auto setup = [&config, t, share, startNs,
                   pr](io::Loop& loop) -> std::shared_ptr<io::Worker::App> {
       auto client = std::make_shared<LoadClient>(loop, config, t, share, startNs, *pr);
-      clients[t] = client;
       return client;
     };
     workers.push_back(std::make_unique<io::Worker>(static_cast<int>(t), -1, options, setup));
@@ -227,9 +225,7 @@ int run(RunConfig& config, bool json, const std::vector<int>& watchPids) {
 
   Summary s;
   s.config = &config;
-  for (auto& c : clients) {
-    if (c) s.results.merge(c->results());
-  }
+  for (auto& p : progress) s.results.merge(p->results);
   const std::uint64_t measuredEnd = std::min(windowEnd, finished);
   s.seconds = measuredEnd > windowStart ? static_cast<double>(measuredEnd - windowStart) / 1e9 : 0;
   s.cpuSeconds = startRead ? cpuEnd - cpuStart : 0;

@@ -387,8 +387,9 @@ ListenerConfig readListener(const Reader& r, const YAML::Node& n, const Config& 
 }
 
 void readTop(const Reader& r, const YAML::Node& root, Config& config) {
-  r.checkKeys(root, "the configuration",
-              {"workers", "worker_connections", "listeners", "pools", "limits", "trusted_proxies"});
+  const bool known = r.checkKeys(
+      root, "the configuration",
+      {"workers", "worker_connections", "listeners", "pools", "limits", "trusted_proxies"});
   if (root["trusted_proxies"]) {
     r.attempt([&] {
       const YAML::Node list = root["trusted_proxies"];
@@ -417,13 +418,15 @@ void readTop(const Reader& r, const YAML::Node& root, Config& config) {
   }
   if (root["worker_connections"]) {
     r.attempt([&] {
-      config.workerConnections = static_cast<std::uint32_t>(
-          r.integer(root["worker_connections"], "worker_connections", 1, 1u << 24));
+      config.workerConnections = static_cast<std::uint32_t>(r.integer(
+          root["worker_connections"], "worker_connections (two per session)", 2, 1u << 24));
     });
   }
   if (root["limits"]) r.attempt([&] { readLimits(r, root["limits"], config.limits); });
 
   if (!root["pools"]) {
+    // Missing because misspelt: that was said; the routes cannot be checked.
+    if (!known) return;
     r.record(1, 1, "no 'pools' defined");
   } else {
     r.attempt([&] {
@@ -442,7 +445,10 @@ void readTop(const Reader& r, const YAML::Node& root, Config& config) {
     });
   }
 
-  if (!root["listeners"]) return r.record(1, 1, "no 'listeners' defined");
+  if (!root["listeners"]) {
+    if (known) r.record(1, 1, "no 'listeners' defined");
+    return;
+  }
   const YAML::Node listeners = root["listeners"];
   r.expectSequence(listeners, "listeners");
   if (listeners.size() == 0) r.fail(listeners, "at least one listener is needed");

@@ -135,10 +135,11 @@ void Loop::onAcceptCqe(const OpTag& t, const io_uring_cqe& cqe) {
 
 // --- connections -------------------------------------------------------------
 
-ConnId Loop::allocate(int fd, StreamHandler& handler) {
-  if (live_ >= options_.maxConnections ||
-      (freeSlots_.empty() && conns_.size() >= OpTag::kMaxSlots)) {
-    ++tableFull_;
+ConnId Loop::allocate(int fd, StreamHandler& handler, bool fromReserve) {
+  const std::size_t cap =
+      std::size_t{options_.maxConnections} + (fromReserve ? options_.refusalReserve : 0);
+  if (live_ >= cap || (freeSlots_.empty() && conns_.size() >= OpTag::kMaxSlots)) {
+    if (!fromReserve) ++tableFull_;
     return {};
   }
   std::uint32_t slot;
@@ -192,12 +193,16 @@ ConnId Loop::adopt(int fd, StreamHandler& handler) {
 }
 
 void Loop::refuse(int fd, std::span<const std::byte> bytes) {
-  // Best effort, never waiting: the socket is non-blocking. Half-closing
-  // first lets the peer read the answer before it sees the end.
-  [[maybe_unused]] const ssize_t n =
-      ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  ::shutdown(fd, SHUT_WR);
-  ::close(fd);
+  const ConnId id = allocate(fd, *this, true);
+  if (!id) {
+    ::close(fd);  // even the reserve is gone: nothing better to do
+    return;
+  }
+  setNoDelay(fd);
+  Conn& c = conns_[id.slot];
+  c.out.write(bytes);
+  c.out.commit();
+  close(id, true);
 }
 
 ConnId Loop::connect(const SocketAddress& address, StreamHandler& handler, int* error) {
@@ -570,6 +575,8 @@ void Loop::dispatch(const io_uring_cqe& cqe) {
 }
 
 void Loop::run() {
+  // Posts from this thread skip the lock: it is the loop's from now on.
+  mailbox_.bindToThisThread();
   const std::uint64_t tickNs = std::uint64_t{timers_.tickMs()} * 1000000;
   while (!(quitting_ && live_ == 0 && listenersOpen_ == 0)) {
     poll(nextWaitNs_ > 0 && nextWaitNs_ < tickNs ? nextWaitNs_ : tickNs);

@@ -65,7 +65,7 @@ class AcceptHandler {
   ~AcceptHandler() = default;
 };
 
-class Loop final : private TimerHandler {
+class Loop final : private TimerHandler, private StreamHandler {
  public:
   struct Options {
     std::uint32_t ringEntries = 4096;
@@ -77,6 +77,9 @@ class Loop final : private TimerHandler {
     /// Connections (accepted and outgoing) this loop holds at most; beyond
     /// it adopt() and connect() refuse with kTableFull.
     std::uint32_t maxConnections = OpTag::kMaxSlots;
+    /// Slots beyond maxConnections kept for answering refused clients
+    /// (refuse()), so that the answer is flushed and closed gracefully.
+    std::uint32_t refusalReserve = 64;
   };
 
   /// The error connect() reports when the connection table is full.
@@ -101,9 +104,12 @@ class Loop final : private TimerHandler {
   /// Takes an accepted socket and starts reading from it. Returns an empty
   /// ConnId when the table is full; the caller still owns fd then.
   ConnId adopt(int fd, StreamHandler& handler);
-  /// For an accepted socket that cannot be adopted: sends what fits of
-  /// `bytes` at once, without waiting, and closes it.
-  static void refuse(int fd, std::span<const std::byte> bytes);
+  /// An accepted socket that is not served (the table is full, say): sends
+  /// `bytes` and closes it gracefully (the answer is flushed and the peer's
+  /// end awaited, so its request does not turn the close into a reset),
+  /// from a reserve of slots beyond maxConnections. With the reserve gone
+  /// too, it is closed at once.
+  void refuse(int fd, std::span<const std::byte> bytes);
   /// Starts connecting; onConnected follows. On immediate failure (no
   /// socket could be made, or kTableFull) returns an empty ConnId and sets *error.
   ConnId connect(const SocketAddress& address, StreamHandler& handler, int* error);
@@ -221,7 +227,7 @@ class Loop final : private TimerHandler {
 
   Conn* find(ConnId id);
   const Conn* find(ConnId id) const;
-  ConnId allocate(int fd, StreamHandler& handler);
+  ConnId allocate(int fd, StreamHandler& handler, bool fromReserve = false);
   std::uint64_t tag(Op op, std::uint32_t slot) const {
     return OpTag{op, slot, conns_[slot].gen}.encode();
   }
@@ -243,6 +249,12 @@ class Loop final : private TimerHandler {
   void onConnect(const OpTag& t, int res);
   void onAcceptCqe(const OpTag& t, const io_uring_cqe& cqe);
   void onTimer(Timer& timer) override;  // linger expired, or accept re-arm
+  // The handler of refused connections: nothing to hear.
+  void onData(ConnId, std::span<std::byte>) override {}
+  void onReadEnd(ConnId, int) override {}
+  void onConnected(ConnId, int) override {}
+  void onDrained(ConnId) override {}
+  void onClosed(ConnId) override {}
 
   Options options_;
   Ring ring_;

@@ -81,20 +81,26 @@ void ProxyWorker::stop() {
 
 void ProxyWorker::refuseFull(std::size_t listener, int fd) {
   ++tableFull_;
-  WSEDGE_LOG(kWarn, "connection table full (worker_connections): refusing a client");
+  // A flood fills the table: say so once a second, not once a client.
+  const std::uint64_t now = loop_.now();
+  if (tableFullLogged_ == 0 || now - tableFullLogged_ >= 1000) {
+    WSEDGE_LOG(kWarn, "connection table full (worker_connections): %llu clients refused so far",
+               static_cast<unsigned long long>(tableFull_));
+    tableFullLogged_ = now;
+  }
   if (current_->snapshot->listeners[listener].certificates) {
-    io::Loop::refuse(fd, {});  // no plaintext answer makes sense before TLS
+    loop_.refuse(fd, {});  // no plaintext answer makes sense before TLS
     return;
   }
   std::string response;
   http::writeErrorResponse(response, 503, "the proxy has no room for another connection");
-  io::Loop::refuse(fd, std::as_bytes(std::span(response)));
+  loop_.refuse(fd, std::as_bytes(std::span(response)));
 }
 
 void ProxyWorker::onAccept(int socket, int fd) {
   const auto at = static_cast<std::size_t>(socket);
   if (stopping_ || at >= listenerOf_.size() || !listenerOf_[at]) {
-    io::Loop::refuse(fd, {});
+    loop_.refuse(fd, {});
     return;
   }
   const std::size_t listener = *listenerOf_[at];

@@ -61,6 +61,7 @@ class ProxyWorker final : public io::Worker::App, private io::AcceptHandler, pri
   Session* head_ = nullptr;
   std::size_t sessions_ = 0;
   std::uint64_t tableFull_ = 0;
+  std::uint64_t tableFullLogged_ = 0;
   bool stopping_ = false;
 };
 

@@ -101,6 +101,9 @@ TlsStream::Status TlsStream::receive(std::span<const std::byte> ciphertext, Writ
 }
 
 bool TlsStream::send(std::span<const std::byte> plaintext, Writer out) {
+  // May be called from inside receive() (a reader that answers at once):
+  // the writer receive() set stays in place afterwards.
+  const Writer outer = out_;
   out_ = out;
   bool ok = true;
   while (!plaintext.empty()) {
@@ -113,15 +116,16 @@ bool TlsStream::send(std::span<const std::byte> plaintext, Writer out) {
     }
     plaintext = plaintext.subspan(static_cast<std::size_t>(n));
   }
-  out_ = {};
+  out_ = outer;
   return ok;
 }
 
 void TlsStream::closeNotify(Writer out) {
   if (!done_) return;
+  const Writer outer = out_;
   out_ = out;
   SSL_shutdown(ssl_.get());
-  out_ = {};
+  out_ = outer;
 }
 
 }  // namespace wsedge::tls

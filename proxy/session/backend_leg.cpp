@@ -60,6 +60,7 @@ void BackendLeg::enterTunnel() {
 }
 
 void BackendLeg::connectNext() {
+  release();  // a failed attempt no longer counts
   Trying& t = *trying_;
   while (t.tried.size() < t.maxAttempts) {
     PickContext ctx;

@@ -75,6 +75,11 @@ class Connection {
   /// io::Loop::limitRecv() for how closely the kernel keeps it.
   virtual void limitRecv(std::size_t bytes) = 0;
 
+  /// Reports onReadEnd(error) soon, from the loop, unless the connection is
+  /// closed first: for a layer above that finds out during a call of its
+  /// user's that the connection is dead.
+  virtual void failSoon(int error) = 0;
+
   /// Ends the connection and gives it up (see the top of this file).
   /// Graceful: what is committed is sent (over TLS, followed by close_notify)
   /// and the peer is given time to read it; otherwise at once.

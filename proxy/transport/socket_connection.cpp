@@ -23,6 +23,15 @@ ConnectionPtr SocketConnection::connect(io::Loop& loop, const io::SocketAddress&
   return c;
 }
 
+void SocketConnection::failSoon(int error) {
+  // The connection may be closed, even freed, before this runs: it is
+  // found again by its id, which a closed connection no longer answers to.
+  io::Loop* loop = &loop_;
+  loop_.post([loop, id = id_, self = this, error] {
+    if (loop->alive(id) && !self->closed_ && self->handler_) self->handler_->onReadEnd(error);
+  });
+}
+
 void SocketConnection::close(bool graceful) {
   if (closed_) return;
   closed_ = true;

@@ -21,6 +21,7 @@ class SocketConnection final : public Connection, private io::StreamHandler {
   void pauseRecv() override { loop_.pauseRecv(id_); }
   void resumeRecv() override { loop_.resumeRecv(id_); }
   void limitRecv(std::size_t bytes) override { loop_.limitRecv(id_, bytes); }
+  void failSoon(int error) override;
   void close(bool graceful) override;
   std::optional<io::SocketAddress> peerAddress() const override { return loop_.peerAddress(id_); }
 

@@ -34,9 +34,16 @@ void TlsConnection::flush() {
     std::size_t bytes = 0;
     for (std::size_t i = 0; i < n; ++i) {
       if (!stream_.send({static_cast<const std::byte*>(iov[i].iov_base), iov[i].iov_len}, out)) {
+        // TLS is broken: whatever BoringSSL said goes out, and the user
+        // hears of it from the loop, not from inside this call.
         failed_ = true;
         plain_.clear();
         inner_->flush();
+        if (inCallback_) {
+          failPending_ = true;  // said when the callback returns
+        } else {
+          inner_->failSoon(kTlsFailure);
+        }
         return;
       }
       bytes += iov[i].iov_len;
@@ -65,6 +72,10 @@ void TlsConnection::finish() {
 }
 
 bool TlsConnection::finishIfClosed() {
+  if (failPending_ && !closed_ && handler_) {
+    failPending_ = false;
+    handler_->onReadEnd(kTlsFailure);
+  }
   inCallback_ = false;
   if (!closed_) return false;
   finish();

@@ -27,6 +27,7 @@ class TlsConnection final : public Connection, private Handler {
   void pauseRecv() override { inner_->pauseRecv(); }
   void resumeRecv() override { inner_->resumeRecv(); }
   void limitRecv(std::size_t bytes) override { inner_->limitRecv(bytes); }
+  void failSoon(int error) override { inner_->failSoon(error); }
   void close(bool graceful) override;
   std::optional<io::SocketAddress> peerAddress() const override { return inner_->peerAddress(); }
   SSL* ssl() const override { return stream_.ssl(); }
@@ -55,8 +56,9 @@ class TlsConnection final : public Connection, private Handler {
   bool inCallback_ = false;
   bool closed_ = false;
   bool graceful_ = false;
-  bool failed_ = false;   // TLS broke: only the alert may still go out
-  bool secured_ = false;  // onSecured() was delivered
+  bool failed_ = false;       // TLS broke: only the alert may still go out
+  bool failPending_ = false;  // broke during a callback: tell the user as it returns
+  bool secured_ = false;      // onSecured() was delivered
 };
 
 }  // namespace wsedge::transport

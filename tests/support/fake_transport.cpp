@@ -55,6 +55,12 @@ void FakePeer::end(int error) {
   if (connection_ && connection_->handler_) connection_->handler_->onReadEnd(error);
 }
 
+void FakePeer::deliverFailure() {
+  const int error = failure_;
+  failure_ = 0;
+  if (error != 0) end(error);
+}
+
 void FakePeer::setWindow(std::size_t bytes) {
   window_ = bytes;
   if (!connection_) return;

@@ -47,6 +47,8 @@ class FakePeer {
   void end(int error = 0);
   /// Backpressure: the peer takes at most `bytes` more (SIZE_MAX: no limit).
   void setWindow(std::size_t bytes);
+  /// Delivers a failure the connection was asked to report (failSoon()).
+  void deliverFailure();
 
  private:
   friend class FakeConnection;
@@ -58,6 +60,7 @@ class FakePeer {
   std::string received_;
   std::size_t window_ = SIZE_MAX;
   std::size_t budget_ = SIZE_MAX;
+  int failure_ = 0;
   bool closed_ = false;
   bool graceful_ = false;
   bool paused_ = false;
@@ -79,6 +82,7 @@ class FakeConnection final : public transport::Connection {
   void pauseRecv() override { peer_->paused_ = true; }
   void resumeRecv() override { peer_->paused_ = false; }
   void limitRecv(std::size_t bytes) override { peer_->budget_ = bytes; }
+  void failSoon(int error) override { peer_->failure_ = error; }
   void close(bool graceful) override;
   std::optional<io::SocketAddress> peerAddress() const override { return peer_->address_; }
 
