@@ -1,5 +1,7 @@
 #include "io/loop.h"
 
+#include "io/notice.h"
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -37,6 +39,8 @@ Loop::Loop(const Options& options)
   buffers_ =
       std::make_unique<BufferRing>(ring_.get(), 0, options.recvBufferCount, options.recvBufferSize);
   acceptRetry_.setHandler(this);
+  poolDecay_.setHandler(this);
+  timers_.scheduleIn(poolDecay_, 1000);
   armWake();
 }
 
@@ -85,6 +89,25 @@ void Loop::armAccept(int index) {
   l.armed = true;
 }
 
+bool Loop::probeFree(const SocketAddress& address, std::string* error) {
+  const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *error = "socket: " + std::string(std::strerror(errno));
+    return false;
+  }
+  // SO_REUSEADDR: connections of an earlier run in TIME_WAIT are no reason
+  // to refuse; a listening socket is.
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  const bool free = ::bind(fd, address.get(), address.length()) == 0;
+  const int err = errno;
+  ::close(fd);
+  if (free) return true;
+  *error = "cannot listen on " + address.toString() + ": " + std::strerror(err) +
+           (err == EADDRINUSE ? " (another process listens there)" : "");
+  return false;
+}
+
 void Loop::stopListening() {
   for (std::size_t i = 0; i < listeners_.size(); ++i) closeListener(static_cast<int>(i));
 }
@@ -117,7 +140,7 @@ void Loop::onAcceptCqe(const OpTag& t, const io_uring_cqe& cqe) {
       l.handler->onAccept(static_cast<int>(t.slot), cqe.res);
     }
   } else if (cqe.res != -ECANCELED) {
-    std::fprintf(stderr, "wsedge: accept: %s\n", std::strerror(-cqe.res));
+    notice("accept: %s", std::strerror(-cqe.res));
   }
   if (more) return;
   if (l.closing) {
@@ -416,9 +439,9 @@ void Loop::onRecv(const OpTag& t, const io_uring_cqe& cqe) {
   } else if (res == -EINVAL && c.armedLimit != kNoLimit && recvLimitSupported_) {
     // A kernel without byte limits on multishot receives (before 6.17):
     // go on without them, for every connection from now on.
-    std::fprintf(stderr,
-                 "wsedge: the kernel cannot cap multishot receives (Linux 6.17 can); "
-                 "backpressure may run past its cap by up to a few dozen buffers\n");
+    notice(
+        "the kernel cannot cap multishot receives (Linux 6.17 can); backpressure may run "
+        "past its cap by up to a few dozen buffers");
     recvLimitSupported_ = false;
     if (!c.closing && c.recvWanted && !c.readEnded) armRecv(t.slot);
   } else {
@@ -504,6 +527,11 @@ void Loop::deliverClosed() {
 }
 
 void Loop::onTimer(Timer& timer) {
+  if (&timer == &poolDecay_) {
+    chunks_.decay();
+    timers_.scheduleIn(poolDecay_, 1000);
+    return;
+  }
   if (&timer == &acceptRetry_) {
     for (std::size_t i = 0; i < listeners_.size(); ++i) {
       if (!listeners_[i].armed && !listeners_[i].closing && listeners_[i].fd >= 0) {
@@ -595,7 +623,15 @@ void Loop::poll(std::uint64_t waitNs) {
   __kernel_timespec ts{static_cast<long long>(waitNs / 1000000000),
                        static_cast<long long>(waitNs % 1000000000)};
   // One syscall both submits this batch and waits for the next (or a tick).
-  io_uring_submit_and_wait_timeout(&ring_.get(), &first, 1, &ts, nullptr);
+  const int rc = io_uring_submit_and_wait_timeout(&ring_.get(), &first, 1, &ts, nullptr);
+  // A timeout or a signal is normal; EBUSY/EAGAIN leave the entries in the
+  // queue for the next call, so nothing is lost. Anything else is a bug of
+  // ours: say it once.
+  if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN &&
+      !submitErrorSaid_) {
+    submitErrorSaid_ = true;
+    notice("io_uring_submit_and_wait: %s", std::strerror(-rc));
+  }
   unsigned head;
   unsigned seen = 0;
   io_uring_cqe* cqe;

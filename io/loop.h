@@ -95,6 +95,11 @@ class Loop final : private TimerHandler, private StreamHandler {
   /// listener's index, or -1 with a message naming the address in *error.
   int listen(const SocketAddress& address, AcceptHandler& handler, std::string* error,
              int backlog = 4096);
+  /// Before any worker listens: whether another process already listens on
+  /// this address. (The workers' SO_REUSEPORT sockets would otherwise join
+  /// it and take half its traffic.) A plain bind without SO_REUSEPORT
+  /// tells; false with the reason in *error.
+  static bool probeFree(const SocketAddress& address, std::string* error);
   /// Stops accepting on every listener and closes them.
   void stopListening();
   /// Stops accepting on one listener and closes it; its index is not reused.
@@ -268,6 +273,7 @@ class Loop final : private TimerHandler, private StreamHandler {
   std::vector<std::pair<StreamHandler*, ConnId>> closed_;
   std::vector<Listener> listeners_;
   Timer acceptRetry_;
+  Timer poolDecay_;  // once a second: ChunkPool::decay()
   std::size_t live_ = 0;
   std::size_t listenersOpen_ = 0;
   bool quitting_ = false;
@@ -278,6 +284,7 @@ class Loop final : private TimerHandler, private StreamHandler {
   std::uint64_t noBufferStops_ = 0;
   std::uint64_t tableFull_ = 0;
   bool recvLimitSupported_ = true;  // until the kernel says otherwise
+  bool submitErrorSaid_ = false;
 };
 
 }  // namespace wsedge::io

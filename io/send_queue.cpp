@@ -23,6 +23,7 @@ Chunk* ChunkPool::get(std::size_t minCap) {
     c = free_[cls].back();
     free_[cls].pop_back();
     cap = c->cap;
+    freeBytes_ -= cap;
   } else {
     cap = cls < std::size(kClasses) ? kClasses[cls] : minCap;
     c = static_cast<Chunk*>(std::malloc(sizeof(Chunk) + cap));
@@ -36,12 +37,29 @@ Chunk* ChunkPool::get(std::size_t minCap) {
 void ChunkPool::put(Chunk* c) {
   inUse_ -= c->cap;
   for (std::size_t cls = 0; cls < std::size(kClasses); ++cls) {
-    if (c->cap == kClasses[cls] && free_[cls].size() < kMaxFreePerClass) {
+    if (c->cap == kClasses[cls] && freeBytes_ + c->cap <= kMaxFreeBytes) {
       free_[cls].push_back(c);
+      freeBytes_ += c->cap;
       return;
     }
   }
   std::free(c);
+}
+
+void ChunkPool::decay() {
+  if (freeBytes_ <= kKeepBytes) return;
+  std::size_t release = (freeBytes_ - kKeepBytes) / 4 * 3;
+  // The largest chunks first: fewest calls to the allocator.
+  for (std::size_t cls = std::size(kClasses); cls-- > 0 && release > 0;) {
+    std::vector<Chunk*>& list = free_[cls];
+    while (!list.empty() && release > 0) {
+      Chunk* c = list.back();
+      list.pop_back();
+      freeBytes_ -= c->cap;
+      release -= std::min<std::size_t>(release, c->cap);
+      std::free(c);
+    }
+  }
 }
 
 SendQueue::SendQueue(SendQueue&& o) noexcept

@@ -29,7 +29,11 @@ class ChunkPool {
 
   static constexpr std::uint32_t kClasses[] = {4096 - sizeof(Chunk), 16384 - sizeof(Chunk),
                                                65536 + 512 - sizeof(Chunk), 262144 - sizeof(Chunk)};
-  static constexpr std::size_t kMaxFreePerClass = 256;
+  /// Free chunks kept for reuse, in bytes over all classes: beyond this
+  /// high-water mark chunks go back to the allocator at once.
+  static constexpr std::size_t kMaxFreeBytes = 64 << 20;
+  /// What decay() never gives back.
+  static constexpr std::size_t kKeepBytes = 1 << 20;
 
   ChunkPool() = default;
   ~ChunkPool();
@@ -40,11 +44,17 @@ class ChunkPool {
   /// class means an unpooled allocation of exactly that size.
   Chunk* get(std::size_t minCap);
   void put(Chunk* c);
+  /// Gives three quarters of the free chunks above kKeepBytes back to the
+  /// allocator. Called once a second, it lets a busy pool stay warm while
+  /// the memory of a burst comes back within seconds of its end.
+  void decay();
   std::size_t bytesInUse() const { return inUse_; }
+  std::size_t bytesFree() const { return freeBytes_; }
 
  private:
   std::vector<Chunk*> free_[std::size(kClasses)];
   std::size_t inUse_ = 0;
+  std::size_t freeBytes_ = 0;
 };
 
 class SendQueue {

@@ -71,3 +71,27 @@ std::string SocketAddress::toString() const {
 }
 
 }  // namespace wsedge::io
+
+namespace wsedge::io {
+
+bool SocketAddress::isWildcard() const {
+  if (family() == AF_INET) {
+    return reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr.s_addr == htonl(INADDR_ANY);
+  }
+  if (family() == AF_INET6) {
+    const in6_addr& a = reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr;
+    return IN6_IS_ADDR_UNSPECIFIED(&a);
+  }
+  return false;
+}
+
+bool SocketAddress::overlaps(const SocketAddress& other) const {
+  if (port() != other.port()) return false;
+  if (ipString() == other.ipString() && family() == other.family()) return true;
+  // [::] takes IPv4 too (dual stack); 0.0.0.0 every IPv4 address.
+  if (family() == AF_INET6 && isWildcard()) return true;
+  if (other.family() == AF_INET6 && other.isWildcard()) return true;
+  return family() == other.family() && (isWildcard() || other.isWildcard());
+}
+
+}  // namespace wsedge::io

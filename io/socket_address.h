@@ -33,6 +33,11 @@ class SocketAddress {
   std::string toString() const;
   /// The IP alone, as X-Forwarded-For wants it.
   std::string ipString() const;
+  /// 0.0.0.0 or ::, which take a port on every address.
+  bool isWildcard() const;
+  /// Whether two listening sockets on these addresses would share traffic
+  /// (same port, and the same address or a wildcard that covers the other).
+  bool overlaps(const SocketAddress& other) const;
 
  private:
   sockaddr_storage storage_{};

@@ -2,6 +2,7 @@
 //
 //   wsedge -c wsedge.yaml            serve
 //   wsedge -c wsedge.yaml --check    validate the configuration and exit
+#include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "conf/loader.h"
+#include "io/notice.h"
 #include "io/worker.h"
 #include "proxy/log.h"
 #include "proxy/proxy_worker.h"
@@ -55,6 +57,13 @@ int serve(std::shared_ptr<const proxy::Snapshot> snapshot, unsigned workerCount)
   pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  for (const proxy::ListenerSnapshot& l : snapshot->listeners) {
+    std::string error;
+    if (!io::Loop::probeFree(l.address, &error)) {
+      std::fprintf(stderr, "wsedge: cannot start: %s\n", error.c_str());
+      return 1;
+    }
+  }
   const std::vector<int> cpus = io::allowedCpus();
   io::Loop::Options options;
   options.maxConnections = snapshot->config.workerConnections;
@@ -108,6 +117,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "wsedge 0.1.0");
   CLI11_PARSE(app, argc, argv);
   log::setLevel(*log::parseLevel(level));
+  // The runtime's notices go through the logger, which never blocks a worker.
+  io::setNoticeSink([](const char* line) { log::write(log::Level::kWarn, "%s", line); });
 
   std::shared_ptr<const proxy::Snapshot> snapshot;
   std::vector<std::string> warnings;
@@ -127,5 +138,11 @@ int main(int argc, char** argv) {
     return 0;
   }
   raiseFileLimit();
-  return serve(snapshot, workers);
+  // Send-queue chunks of 64 KiB and up come straight from mmap, so their
+  // memory goes back to the system as soon as a burst is over (a fixed
+  // threshold also stops glibc raising it after the first free).
+  mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+  const int rc = serve(snapshot, workers);
+  log::flush();
+  return rc;
 }

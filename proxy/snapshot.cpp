@@ -92,9 +92,21 @@ std::shared_ptr<const Snapshot> buildSnapshot(conf::Config config, const Snapsho
     poolIndex[name] = snap->pools.size();
     snap->pools.push_back(std::move(p));
   }
+  std::vector<std::string> listenerAt;  // where each listener is written
   for (const conf::ListenerConfig& l : config.listeners) {
     auto addr = resolve(l.host, l.port, l.where.toString() + ": listener " + l.address, errors);
     if (!addr) continue;
+    // Two listeners that would share a port split its traffic between them
+    // without a word: refuse it, naming both.
+    bool collides = false;
+    for (std::size_t i = 0; i < snap->listeners.size() && !collides; ++i) {
+      if (!snap->listeners[i].address.overlaps(*addr)) continue;
+      collides = true;
+      errors.push_back(l.where.toString() + ": listener " + l.address + " (" + addr->toString() +
+                       ") takes the same port as listener " + snap->listeners[i].name + " at " +
+                       listenerAt[i]);
+    }
+    if (collides) continue;
     ListenerSnapshot ls{l.address, *addr, {}, nullptr, {}};
     for (const conf::RouteConfig& r : l.routes) {
       ls.routes.push_back({r.pathPrefix, poolIndex.at(r.pool), config.limits});
@@ -117,6 +129,7 @@ std::shared_ptr<const Snapshot> buildSnapshot(conf::Config config, const Snapsho
       ls.tlsOptions.minVersion = l.tls->minVersion;
       ls.tlsOptions.ticketKeys = carry.keys(*addr, l.tls->ticketRotationMs / 1000);
     }
+    listenerAt.push_back(l.where.toString());
     snap->listeners.push_back(std::move(ls));
   }
   if (!errors.empty()) throw conf::ConfigError(std::move(errors));

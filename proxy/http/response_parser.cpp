@@ -29,12 +29,26 @@ std::string_view describe(ResponseVerdict v) {
 }
 
 std::size_t UpgradeResponseParser::feed(std::string_view in) {
-  if (state_ != State::kIncomplete) return 0;
-  const std::size_t used = head_.feed(in);
-  if (head_.state() == HeadParser::State::kError) {
-    state_ = State::kError;
-  } else if (head_.state() == HeadParser::State::kComplete) {
-    state_ = parseStatusLine() ? State::kComplete : State::kError;
+  std::size_t used = 0;
+  while (state_ == State::kIncomplete) {
+    used += head_.feed(in.substr(used));
+    if (head_.state() == HeadParser::State::kError) {
+      state_ = State::kError;
+    } else if (head_.state() == HeadParser::State::kComplete) {
+      state_ = parseStatusLine() ? State::kComplete : State::kError;
+      // An interim answer (103 Early Hints, 100 Continue) comes before the
+      // final one: skip it and read on, a few times at most.
+      if (state_ == State::kComplete && status_ < 200 && status_ != 101) {
+        if (++interim_ > kMaxInterim) {
+          state_ = State::kError;
+          break;
+        }
+        head_ = HeadParser(limits_);
+        state_ = State::kIncomplete;
+        continue;
+      }
+    }
+    break;
   }
   return used;
 }

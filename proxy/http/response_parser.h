@@ -37,9 +37,10 @@ class UpgradeResponseParser {
  public:
   enum class State : std::uint8_t { kIncomplete, kComplete, kError };
 
-  explicit UpgradeResponseParser(HeadLimits limits = {}) : head_(limits) {}
+  explicit UpgradeResponseParser(HeadLimits limits = {}) : limits_(limits), head_(limits) {}
 
-  /// Consumes bytes up to the end of the head; body or frames stay unconsumed.
+  /// Consumes bytes up to the end of the head; body or frames stay
+  /// unconsumed. Interim 1xx answers other than 101 are skipped.
   std::size_t feed(std::string_view in);
   State state() const { return state_; }
 
@@ -57,8 +58,12 @@ class UpgradeResponseParser {
   bool parseStatusLine();
   ResponseVerdict verifyUpgrade(const UpgradeOffer& offer);
 
+  static constexpr int kMaxInterim = 8;
+
+  HeadLimits limits_;
   HeadParser head_;
   State state_ = State::kIncomplete;
+  int interim_ = 0;
   int status_ = 0;
   std::string_view reason_;
   std::string_view protocol_;

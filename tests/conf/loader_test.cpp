@@ -130,6 +130,46 @@ TEST(ConfigLoader, EveryErrorInAFileIsReportedInFileOrder) {
   }
 }
 
+TEST(ConfigLoader, ZeroTurnsTimeoutsOffWhereThatMakesSenseAndIsRefusedElsewhere) {
+  Config c = loadConfigFromString(
+      replace(kValid, "idle_timeout: 90s", "idle_timeout: 0s\n  send_timeout: 0ms"), "t.yaml");
+  EXPECT_EQ(c.limits.idleTimeoutMs, 0u);
+  EXPECT_EQ(c.limits.sendTimeoutMs, 0u);
+  EXPECT_EQ(errorFor(replace(kValid, "idle_timeout: 90s", "connect_timeout: 0s")),
+            "t.yaml:19:20: connect_timeout must be more than 0: a backend that never answers "
+            "would hold the client");
+  EXPECT_EQ(errorFor(replace(kValid, "idle_timeout: 90s", "handshake_timeout: 0ms")),
+            "t.yaml:19:22: handshake_timeout must be more than 0: a client could hold a "
+            "connection without ever asking");
+  EXPECT_EQ(errorFor(replace(kValid, "idle_timeout: 90s", "idle_timeout: 31d")),
+            "t.yaml:19:17: idle_timeout: '31d' is not a duration (such as 10s, 500ms, 5m)");
+  EXPECT_EQ(errorFor(replace(kValid, "idle_timeout: 90s", "idle_timeout: 745h")),
+            "t.yaml:19:17: idle_timeout: '745h' is more than 30 days");
+  EXPECT_EQ(
+      loadConfigFromString(replace(kValid, "idle_timeout: 90s", "idle_timeout: 720h"), "t.yaml")
+          .limits.idleTimeoutMs,
+      720u * 3600 * 1000);
+}
+
+TEST(ConfigLoader, TrustedProxiesAreAddressRanges) {
+  const Config c = loadConfigFromString(
+      replace(kValid, "workers: 2",
+              "workers: 2\ntrusted_proxies: [ 10.0.0.0/8, \"::1\", 192.168.1.7 ]"),
+      "t.yaml");
+  ASSERT_EQ(c.trustedProxies.size(), 3u);
+  const std::uint8_t inside[4] = {10, 200, 3, 4}, outside[4] = {11, 0, 0, 1};
+  EXPECT_TRUE(c.trustedProxies[0].contains(inside, false));
+  EXPECT_FALSE(c.trustedProxies[0].contains(outside, false));
+  std::uint8_t mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 2, 3};
+  EXPECT_TRUE(c.trustedProxies[0].contains(mapped, true)) << "IPv4-mapped IPv6";
+  std::uint8_t loop6[16] = {};
+  loop6[15] = 1;
+  EXPECT_TRUE(c.trustedProxies[1].contains(loop6, true));
+  EXPECT_EQ(errorFor(replace(kValid, "workers: 2", "workers: 2\ntrusted_proxies: [ 10.0.0.0/33 ]")),
+            "t.yaml:3:20: trusted_proxies: '10.0.0.0/33' is not an address or a range (such as "
+            "10.0.0.0/8 or ::1)");
+}
+
 TEST(ConfigLoader, MissingFileIsOneLine) {
   try {
     loadConfig("/nonexistent/wsedge.yaml");

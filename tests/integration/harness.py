@@ -166,6 +166,19 @@ class ProxyTestCase(unittest.TestCase):
         proc.url = f"ws://127.0.0.1:{port}"
         return proc
 
+    def start_proxy_yaml(self, yaml, port, log_level="debug"):
+        """wsedge with this configuration text, listening on port."""
+        path = self.tmp_path(f"wsedge-{port}.yaml")
+        with open(path, "w") as f:
+            f.write(yaml)
+        proc = self.spawn([WSEDGE, "-c", path, "--log-level", log_level], name="wsedge")
+        self._proxies.append(proc)
+        wait_port(port)
+        proc.port = port
+        proc.url = f"ws://127.0.0.1:{port}"
+        proc.config = path
+        return proc
+
     # --- peers --------------------------------------------------------------
 
     def start_py_backend(self, *args):

@@ -33,6 +33,13 @@ def make_certs():
                 "-CAcreateserial", "-days", days, "-extfile", f"{d}/{name}.ext", "-out", f"{d}/{name}.pem")
 
     leaf("localhost", "localhost", "DNS:localhost,IP:127.0.0.1")
+    # An RSA certificate, so that static-RSA suites could be offered at all.
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", f"{d}/rsa.key",
+            "-out", f"{d}/rsa.csr")
+    with open(f"{d}/rsa.ext", "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", f"{d}/rsa.csr", "-CA", f"{d}/ca.pem", "-CAkey", f"{d}/ca.key",
+            "-CAcreateserial", "-days", "2", "-extfile", f"{d}/rsa.ext", "-out", f"{d}/rsa.pem")
     leaf("second", "second.test", "DNS:second.test")
     leaf("expired", "localhost", "DNS:localhost", days="-1")
     with open(f"{d}/notpem.pem", "w") as f:
@@ -187,6 +194,39 @@ class OpensslClient(TlsTestCase):
         first.communicate(b"", timeout=10 * SLOW)
         out = self.s_client(proxy.port, "-sess_in", sess).stdout.decode()
         self.assertIn("Reused, TLSv1.3", out)
+
+
+class TlsHardening(OpensslClient):
+    def test_tls12_offers_ecdhe_with_aead_only(self):
+        backend = self.start_py_backend()
+        proxy = self.start_tls_proxy(backend.port, certs=("rsa",))
+        for weak in ("AES128-SHA", "AES128-GCM-SHA256", "AES256-SHA256", "ECDHE-RSA-AES128-SHA",
+                     "ECDHE-RSA-AES256-SHA384"):
+            out = self.s_client(proxy.port, "-tls1_2", "-cipher", weak)
+            self.assertNotEqual(out.returncode, 0, f"{weak} was negotiated")
+        for strong in ("ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384",
+                       "ECDHE-RSA-CHACHA20-POLY1305"):
+            out = self.s_client(proxy.port, "-tls1_2", "-cipher", strong)
+            self.assertEqual(out.returncode, 0, strong)
+            self.assertIn(f"Cipher is {strong}", out.stdout.decode())
+
+    def test_an_http_refusal_over_tls_ends_with_close_notify(self):
+        backend = self.start_py_backend()
+        proxy = self.start_tls_proxy(backend.port)
+        for request, status in ((b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", b"426"),
+                                (b"GET / HTTP/1.0\r\n\r\n", b"400")):
+            raw = socket.create_connection(("127.0.0.1", proxy.port), timeout=5 * SLOW)
+            # Without suppressed ragged EOFs a TCP end without close_notify raises.
+            s = client_ssl().wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False)
+            s.sendall(request)
+            data = b""
+            while True:
+                chunk = s.recv(65536)  # SSLEOFError here: no close_notify
+                if not chunk:
+                    break
+                data += chunk
+            self.assertIn(b"HTTP/1.1 " + status, data)
+            s.close()
 
 
 class TlsAbuse(TlsTestCase):

@@ -167,5 +167,76 @@ TEST(Loop, PausedConnectionsHoldTheirDataInTheKernel) {
   ::close(p.peer);
 }
 
+TEST(Loop, ACapOnReadingHoldsToWithinOneReceiveBuffer) {
+  Loop::Options o;
+  o.recvBufferSize = 16384;
+  Loop loop(o);
+  Collector c;
+  Pair p = loopbackPair();
+  const ConnId id = loop.adopt(p.server, c);
+  constexpr std::size_t kCap = 100000;
+  loop.limitRecv(id, kCap);
+  constexpr std::size_t kBytes = 4 << 20;
+  std::thread sender([&] {
+    std::vector<char> data(kBytes, 'x');
+    std::size_t sent = 0;
+    while (sent < kBytes) {
+      const ssize_t n = ::send(p.peer, data.data() + sent, kBytes - sent, MSG_NOSIGNAL);
+      if (n <= 0) break;
+      sent += static_cast<std::size_t>(n);
+    }
+  });
+  // A fast sender: give the kernel every chance to run past the cap.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(800);
+  while (std::chrono::steady_clock::now() < until) loop.poll(1'000'000);
+  const std::size_t held = c.received[id.slot].size();
+  if (!loop.recvLimitSupported()) {
+    loop.limitRecv(id, Loop::kNoLimit);
+    runUntil(loop, [&] { return c.received[id.slot].size() == kBytes; });
+    sender.join();
+    loop.close(id, false);
+    runUntil(loop, [&] { return loop.connectionCount() == 0; });
+    ::close(p.peer);
+    GTEST_SKIP() << "the kernel cannot cap multishot receives (Linux 6.17 can); read " << held;
+  }
+  EXPECT_GE(held, kCap) << "reading stops at the cap, not before";
+  EXPECT_LE(held, kCap + o.recvBufferSize) << "at most one receive buffer past it";
+  // Lifting the cap reads the rest, all of it.
+  loop.limitRecv(id, Loop::kNoLimit);
+  ASSERT_TRUE(runUntil(loop, [&] { return c.received[id.slot].size() == kBytes; }));
+  sender.join();
+  loop.close(id, false);
+  runUntil(loop, [&] { return loop.connectionCount() == 0; });
+  ::close(p.peer);
+}
+
+TEST(Loop, ATinySubmissionQueueStillTakesEveryOperation) {
+  // More operations in one batch than the ring has entries: sqe() submits
+  // to make room, and nothing is lost.
+  Loop::Options o;
+  o.ringEntries = 8;
+  Loop loop(o);
+  Collector c;
+  std::vector<Pair> pairs;
+  std::vector<ConnId> ids;
+  for (int i = 0; i < 64; ++i) {
+    pairs.push_back(loopbackPair());
+    ids.push_back(loop.adopt(pairs.back().server, c));
+  }
+  for (int i = 0; i < 64; ++i) {
+    const char b = static_cast<char>('A' + i % 26);
+    ASSERT_EQ(::send(pairs[i].peer, &b, 1, 0), 1);
+  }
+  ASSERT_TRUE(runUntil(loop, [&] {
+    for (ConnId id : ids) {
+      if (c.received[id.slot].empty()) return false;
+    }
+    return true;
+  }));
+  for (ConnId id : ids) loop.close(id, false);
+  runUntil(loop, [&] { return loop.connectionCount() == 0; });
+  for (auto& pr : pairs) ::close(pr.peer);
+}
+
 }  // namespace
 }  // namespace wsedge::io

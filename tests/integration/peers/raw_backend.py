@@ -13,6 +13,9 @@ Every byte received from the proxy is appended to RECORD_FILE. Modes:
   chaos             accept, then (chosen per connection from seed ARG) send random
                     bytes, or frames with random opcodes, bits, lengths and cuts, or
                     echo only half of what arrives; then close or reset
+  flood SIZE        accept, then send binary frames of SIZE bytes as fast as the proxy
+                    takes them; print "got close CODE REASON" for the proxy's close
+  hints             answer 103 Early Hints, then 101; echo every data frame
 Prints "ready" once listening.
 """
 import base64
@@ -73,6 +76,36 @@ def main():
             log(chunk)
 
     seeds = random.Random(int(arg) if mode == "chaos" and arg else 0)
+
+    def frames(conn, data=b""):
+        """Yields (opcode, payload) of the masked frames a client sends."""
+        while True:
+            while len(data) < 2 or len(data) < header_len(data):
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                log(chunk)
+                data += chunk
+            n = data[1] & 0x7F
+            pos = 2
+            if n == 126:
+                n, pos = struct.unpack("!H", data[2:4])[0], 4
+            elif n == 127:
+                n, pos = struct.unpack("!Q", data[2:10])[0], 10
+            key, pos = data[pos:pos + 4], pos + 4
+            while len(data) < pos + n:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                log(chunk)
+                data += chunk
+            payload = bytes(b ^ key[i % 4] for i, b in enumerate(data[pos:pos + n]))
+            yield data[0] & 0x0F, payload
+            data = data[pos + n:]
+
+    def header_len(data):
+        n = data[1] & 0x7F
+        return 2 + (2 if n == 126 else 8 if n == 127 else 0) + 4
 
     def chaos(conn, rng):
         choice = rng.random()
@@ -143,6 +176,31 @@ def main():
             elif mode == "chaos":
                 upgrade(conn, headers)
                 chaos(conn, rng)
+            elif mode == "flood":
+                upgrade(conn, headers)
+
+                def watch():
+                    for op, payload in frames(conn, rest):
+                        if op == 8:
+                            code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+                            print(f"got close {code} {payload[2:].decode()}", flush=True)
+                            return
+
+                threading.Thread(target=watch, daemon=True).start()
+                size = int(arg)
+                head = bytes([0x82, 127]) + struct.pack("!Q", size) if size > 0xFFFF else \
+                    bytes([0x82, 126]) + struct.pack("!H", size)
+                chunk = head + b"f" * size
+                while True:
+                    conn.sendall(chunk)
+            elif mode == "hints":
+                conn.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </app.css>; rel=preload\r\n\r\n")
+                upgrade(conn, headers)
+                for op, payload in frames(conn, rest):
+                    if op == 8:
+                        conn.sendall(bytes([0x88, len(payload)]) + payload)
+                        break
+                    conn.sendall(bytes([0x80 | op, len(payload)]) + payload)
             elif mode == "slow-reader":
                 upgrade(conn, headers)
                 total = len(rest)

@@ -58,6 +58,21 @@ TEST(UpgradeResponseParser, AcceptsAValid101AndLeavesFramesUnconsumed) {
   EXPECT_EQ(p.protocol(), "chat");
 }
 
+TEST(UpgradeResponseParser, InterimAnswersBeforeTheFinalOneAreSkipped) {
+  const std::string hints = "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n";
+  const std::string cont = "HTTP/1.1 100 Continue\r\n\r\n";
+  EXPECT_EQ(verdict(hints + cont + k101), ResponseVerdict::kAccepted);
+  UpgradeResponseParser p;
+  const std::string frame = "\x81\x02hi";
+  EXPECT_EQ(p.feed(hints + k101 + frame), hints.size() + k101.size());
+  EXPECT_EQ(p.status(), 101);
+  EXPECT_FALSE(p.head().find("Link")) << "the interim answer's fields are gone";
+  EXPECT_EQ(verdict(hints + "HTTP/1.1 403 Forbidden\r\n\r\n"), ResponseVerdict::kNotUpgrade);
+  std::string many;
+  for (int i = 0; i < 9; ++i) many += hints;
+  EXPECT_EQ(verdict(many + k101), ResponseVerdict::kMalformed) << "a few, not endless";
+}
+
 TEST(UpgradeResponseParser, Rejects101sThatDoNotCompleteTheOffer) {
   EXPECT_EQ(verdict(replace(k101, "Upgrade: websocket\r\n", "")), ResponseVerdict::kBadUpgrade);
   EXPECT_EQ(verdict(replace(k101, "Connection: Upgrade", "Connection: close")),

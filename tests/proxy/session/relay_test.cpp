@@ -200,6 +200,45 @@ TEST(Relay, LargeFramesAreCutIntoCompleteFragments) {
   EXPECT_EQ(joined, payload);
 }
 
+TEST(Relay, ABigFrameDrippedByteByByteIsNotSentByteByByte) {
+  // Each byte behind a header of its own would be 7 bytes toward the backend.
+  for (bool masked : {true, false}) {
+    Fixture fx;
+    ClientToBackend toBackend(fx.limits, fx.masks);
+    BackendToClient toClient(fx.limits, fx.masks);
+    std::string payload(100000, ' ');
+    for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>('a' + i % 23);
+    Bytes in = frame(ws::Opcode::kBinary, payload, true, masked);
+    Bytes wire;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      std::span<std::byte> one(in.data() + i, 1);
+      const RelayResult r = masked ? toBackend.feed(one, fx.out) : toClient.feed(one, fx.out);
+      ASSERT_EQ(r.status, RelayResult::Status::kOk);
+      const Bytes sent = drain(fx.out);
+      wire.insert(wire.end(), sent.begin(), sent.end());
+    }
+    const Frames got =
+        masked ? parseOutput<ws::Role::kServer>(wire) : parseOutput<ws::Role::kClient>(wire);
+    std::string joined;
+    for (const auto& f : got.list) joined += f.payload;
+    EXPECT_EQ(joined, payload);
+    EXPECT_LE(got.list.size(), payload.size() / ClientToBackend::kMinCutPiece + 1);
+    EXPECT_LT(wire.size(), payload.size() + payload.size() / 100) << "about 1x, not 7x";
+    EXPECT_TRUE(got.list.back().fin);
+  }
+}
+
+TEST(Relay, FramesCompletedCountsFramesNotBytes) {
+  Fixture fx;
+  ClientToBackend relay(fx.limits, fx.masks);
+  Bytes in = frame(ws::Opcode::kText, "abc") + frame(ws::Opcode::kPing, "p");
+  Bytes first(in.begin(), in.begin() + 4), rest(in.begin() + 4, in.end());
+  relay.feed(first, fx.out);
+  EXPECT_EQ(relay.framesCompleted(), 0u) << "a frame that has not ended is not activity";
+  relay.feed(rest, fx.out);
+  EXPECT_EQ(relay.framesCompleted(), 2u);
+}
+
 TEST(Relay, CutThroughThenSourceDiesLeavesAnUnfinishedMessageAndAClose) {
   Fixture fx;
   BackendToClient relay(fx.limits, fx.masks);

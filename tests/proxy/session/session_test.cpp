@@ -40,6 +40,7 @@ limits:
   backend_timeout: 3s
   idle_timeout: 60s
   close_timeout: 5s
+  send_timeout: 20s
   max_buffered: 64KiB
 )";
 
@@ -441,6 +442,76 @@ TEST_F(SessionTest, TheIdleTimeoutClosesBothSidesWith1001) {
   EXPECT_FALSE(client->closed()) << "activity moved the deadline";
   net_.advance(21'000);
   EXPECT_EQ(atClient(client->take()).list.back().code, 1001);
+  EXPECT_EQ(atBackend(backend->take()).list.back().code, 1001);
+  EXPECT_EQ(lastRecord().cause, Cause::kTimeout);
+}
+
+TEST_F(SessionTest, ReadingIsCappedToTheRoomLeftInTheOtherSidesQueue) {
+  auto client = open();
+  client->send(upgradeRequest() + frame(ws::Opcode::kText, "early", true));
+  EXPECT_EQ(client->budget(), 64 * 1024 - frame(ws::Opcode::kText, "early", true).size())
+      << "before the 101: the early-bytes cap";
+  auto backend = net_.dials().back();
+  backend->accept(0);
+  backend->take();
+  backend->setWindow(0);  // the backend reads nothing from now on
+  backend->send(switchingProtocols());
+  const std::string f = frame(ws::Opcode::kBinary, std::string(10000, 'b'), true);
+  client->send(f);
+  const std::size_t queued = frame(ws::Opcode::kText, "early", true).size() + f.size();
+  EXPECT_EQ(client->budget(), 64 * 1024 - queued) << "the room in the backend's queue";
+  EXPECT_EQ(backend->budget(), 64 * 1024u) << "the client's queue is empty";
+}
+
+TEST_F(SessionTest, APausedSenderResumesAtHalfTheCapNotAtOnce) {
+  auto [client, backend] = openTunnel();
+  backend->setWindow(0);
+  const std::string f = frame(ws::Opcode::kBinary, std::string(16 * 1024, 'x'), true);
+  std::size_t queued = 0;
+  while (!client->paused()) {
+    client->send(f);
+    queued += f.size();
+  }
+  backend->setWindow(queued - 40 * 1024);  // 40 KiB left in the queue
+  EXPECT_TRUE(client->paused()) << "not yet: above half";
+  backend->setWindow(10 * 1024);  // 30 KiB left
+  EXPECT_FALSE(client->paused());
+}
+
+TEST_F(SessionTest, ASideThatReadsNothingForTheSendTimeoutEndsTheSessionWith1008) {
+  auto [client, backend] = openTunnel();
+  client->setWindow(0);  // the client stops reading, and keeps pinging
+  for (int i = 0; i < 10; ++i) {
+    backend->send(frame(ws::Opcode::kText, "news " + std::to_string(i), false));
+    client->send(frame(ws::Opcode::kPing, "", true));
+    net_.advance(1000);
+  }
+  EXPECT_FALSE(client->closed()) << "10 s: within send_timeout";
+  client->setWindow(100);  // it reads a little: progress
+  net_.advance(15'000);
+  EXPECT_FALSE(client->closed()) << "progress restarted the clock";
+  backend->send(frame(ws::Opcode::kText, std::string(1000, 'm'), false));  // past its window
+  net_.advance(21'000);
+  ASSERT_TRUE(client->closed()) << "no progress for send_timeout; sessions ended: "
+                                << records_.size();
+  const Frames f = atBackend(backend->take());
+  ASSERT_FALSE(f.list.empty());
+  EXPECT_EQ(f.list.back().code, 1008);
+  EXPECT_EQ(f.list.back().payload, "client not reading");
+  EXPECT_EQ(lastRecord().cause, Cause::kStalled);
+  EXPECT_EQ(lastRecord().endedBy, Side::kClient);
+}
+
+TEST_F(SessionTest, TheIdleTimeoutCountsFramesNotBytes) {
+  auto [client, backend] = openTunnel();
+  // A frame announcing 100 bytes, dripped a byte every 10 s: never finished.
+  const std::string f = frame(ws::Opcode::kBinary, std::string(100, 'd'), true);
+  client->send(f.substr(0, 6));
+  for (std::size_t i = 6; i < 14; ++i) {
+    net_.advance(10'000);
+    client->send(f.substr(i, 1));
+  }
+  EXPECT_TRUE(client->closed()) << "80 s of bytes, but no frame for 60 s";
   EXPECT_EQ(atBackend(backend->take()).list.back().code, 1001);
   EXPECT_EQ(lastRecord().cause, Cause::kTimeout);
 }

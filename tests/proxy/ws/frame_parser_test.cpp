@@ -363,6 +363,17 @@ TEST(FrameParserErrors, MessageOverLimitAcrossFragments) {
   EXPECT_EQ(server(ok + ok, limits).status, ParseStatus::kOk);
 }
 
+TEST(FrameParserErrors, TooManyFragmentsInOneMessage) {
+  FrameParserOptions limits;
+  limits.maxFragments = 3;
+  const Bytes three = frame(Opcode::kText, "a", false) + frame(Opcode::kContinuation, "b", false) +
+                      frame(Opcode::kContinuation, "c");
+  EXPECT_EQ(server(three + three, limits).status, ParseStatus::kOk) << "the count is per message";
+  const Bytes four = frame(Opcode::kText, "a", false) + frame(Opcode::kContinuation, "b", false) +
+                     frame(Opcode::kContinuation, "c", false) + frame(Opcode::kContinuation, "d");
+  EXPECT_EQ(serverError(four, limits), 1009);
+}
+
 TEST(FrameParser, HugeDeclaredLengthWithinLimitIsAccepted) {
   // Lengths near 2^63 are only compared, never allocated for.
   FrameParserOptions limits;
