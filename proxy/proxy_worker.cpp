@@ -122,7 +122,8 @@ void ProxyWorker::onAccept(int socket, int fd) {
   ++sessions_;
 }
 
-void ProxyWorker::sessionEnded(Session& session, const SessionRecord&) {
+void ProxyWorker::sessionEnded(Session& session, const SessionRecord& record) {
+  ++endings_[static_cast<std::size_t>(record.cause)];
   Session* s = &session;
   if (s->prev) {
     s->prev->next = s->next;

@@ -4,6 +4,7 @@
 // read-only snapshot and the per-backend state inside it.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include "io/worker.h"
 #include "proxy/generation.h"
 #include "proxy/session/context.h"
+#include "proxy/session/outcome.h"
 #include "proxy/ws/mask_key.h"
 
 namespace wsedge::proxy {
@@ -40,6 +42,10 @@ class ProxyWorker final : public io::Worker::App, private io::AcceptHandler, pri
   int listenerSocket(const io::SocketAddress& address) const;
   /// Clients refused because the connection table was full.
   std::uint64_t tableFullRefusals() const { return tableFull_; }
+  /// Sessions ended, by cause (send stalls among them).
+  std::uint64_t sessionsEnded(Cause cause) const {
+    return endings_[static_cast<std::size_t>(cause)];
+  }
 
  private:
   struct Bound {
@@ -61,6 +67,7 @@ class ProxyWorker final : public io::Worker::App, private io::AcceptHandler, pri
   Session* head_ = nullptr;
   std::size_t sessions_ = 0;
   std::uint64_t tableFull_ = 0;
+  std::array<std::uint64_t, kCauseCount> endings_{};
   std::uint64_t tableFullLogged_ = 0;
   bool stopping_ = false;
 };

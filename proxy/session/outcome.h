@@ -3,6 +3,7 @@
 // later, metrics and the access log) read, and nothing else.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -20,6 +21,7 @@ enum class Cause : std::uint8_t {
   kShutdown,        // the proxy is stopping
   kStalled,         // a side read nothing of its queue for send_timeout
 };
+inline constexpr std::size_t kCauseCount = 7;
 
 std::string_view sideName(Side side);
 std::string_view causeName(Cause cause);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "conf/units.h"
 
 namespace wsedge::conf {
@@ -168,6 +170,18 @@ TEST(ConfigLoader, TrustedProxiesAreAddressRanges) {
   EXPECT_EQ(errorFor(replace(kValid, "workers: 2", "workers: 2\ntrusted_proxies: [ 10.0.0.0/33 ]")),
             "t.yaml:3:20: trusted_proxies: '10.0.0.0/33' is not an address or a range (such as "
             "10.0.0.0/8 or ::1)");
+}
+
+TEST(ConfigLoader, EveryExampleLoads) {
+  // The examples are documentation: they must never rot.
+  int loaded = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::string(WSEDGE_SOURCE_DIR) + "/conf/examples")) {
+    if (entry.path().extension() != ".yaml") continue;
+    EXPECT_NO_THROW(loadConfig(entry.path().string())) << entry.path();
+    ++loaded;
+  }
+  EXPECT_GE(loaded, 4);
 }
 
 TEST(ConfigLoader, MissingFileIsOneLine) {

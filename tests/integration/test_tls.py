@@ -216,8 +216,10 @@ class TlsHardening(OpensslClient):
         for request, status in ((b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", b"426"),
                                 (b"GET / HTTP/1.0\r\n\r\n", b"400")):
             raw = socket.create_connection(("127.0.0.1", proxy.port), timeout=5 * SLOW)
-            # Without suppressed ragged EOFs a TCP end without close_notify raises.
-            s = client_ssl().wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False)
+            # A TCP end without close_notify must raise, not pass for an end.
+            ctx = client_ssl()
+            ctx.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
+            s = ctx.wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False)
             s.sendall(request)
             data = b""
             while True:
