@@ -16,7 +16,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Everything the build, the tests and the fuzzers need, from Debian.
 DEB_PACKAGES := \
   cmake g++ make pkg-config ca-certificates \
-  liburing-dev android-libboringssl-dev libyaml-cpp-dev libcli11-dev \
+  liburing-dev android-libboringssl-dev libyaml-cpp-dev libcli11-dev libre2-dev \
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev \
   clang clang-format libclang-rt-14-dev \
   python3 python3-websockets nodejs node-ws openssl

@@ -6,8 +6,11 @@
 namespace wsedge::conf {
 namespace {
 
-constexpr std::array<std::pair<BalancePolicy, std::string_view>, 1> kNames{{
+constexpr std::array<std::pair<BalancePolicy, std::string_view>, 4> kNames{{
     {BalancePolicy::kRoundRobin, "round_robin"},
+    {BalancePolicy::kLeastConn, "least_conn"},
+    {BalancePolicy::kRandomTwo, "random_two"},
+    {BalancePolicy::kHash, "hash"},
 }};
 
 }  // namespace
@@ -27,7 +30,7 @@ std::string_view balancePolicyName(BalancePolicy policy) {
 }
 
 std::string_view balancePolicyNames() {
-  return "round_robin";
+  return "round_robin, least_conn, random_two, hash";
 }
 
 }  // namespace wsedge::conf

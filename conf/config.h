@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "conf/balance_policy.h"
@@ -21,23 +22,99 @@ struct SourceLocation {
   std::string toString() const;
 };
 
+/// What a session may do; global `limits:`, overridden per pool, then per
+/// route. Each route ends up with the effective set.
+struct Limits {
+  std::uint64_t maxMessageSize = std::uint64_t{16} << 20;
+  std::uint64_t maxFrameSize = std::uint64_t{16} << 20;
+  std::uint64_t maxBuffered = std::uint64_t{1} << 20;  // per direction
+  std::uint64_t handshakeTimeoutMs = 10'000;
+  std::uint64_t connectTimeoutMs = 5'000;
+  std::uint64_t backendTimeoutMs = 10'000;  // for the backend's answer to the upgrade
+  std::uint64_t idleTimeoutMs = 300'000;    // 0: off
+  std::uint64_t closeTimeoutMs = 5'000;
+  std::uint64_t sendTimeoutMs = 60'000;  // a queue that makes no progress this long; 0: off
+  std::uint32_t maxFragments = 1000;     // per message
+  bool validateUtf8 = true;
+  // Per-connection rate of data messages from the client (0: no limit).
+  double messageRate = 0;
+  double messageBurst = 0;     // tokens; defaults to one second's worth
+  bool closeOverRate = false;  // otherwise the client is paused
+  // Keepalive per hop (0: off).
+  std::uint64_t pingIntervalMs = 0;
+  std::uint64_t pingTimeoutMs = 10'000;
+  bool frameSizeSet = false;  // max_frame_size was written (else it follows the message size)
+};
+
+enum class HealthCheckType : std::uint8_t { kWebSocket, kTcp };
+
+struct HealthCheckConfig {
+  std::uint64_t intervalMs = 5'000;
+  std::uint64_t timeoutMs = 2'000;
+  std::uint32_t healthyThreshold = 2;
+  std::uint32_t unhealthyThreshold = 3;
+  std::string path = "/";
+  HealthCheckType type = HealthCheckType::kWebSocket;
+};
+
+struct OutlierConfig {
+  std::uint32_t consecutiveFailures = 5;
+  std::uint64_t ejectionMs = 30'000;
+};
+
+/// What a hash policy hashes.
+struct HashKey {
+  enum class Source : std::uint8_t { kSourceIp, kHeader, kCookie, kQuery };
+  Source source = Source::kSourceIp;
+  std::string name;  // for header, cookie and query
+};
+
 struct BackendConfig {
   std::string address;  // as written: HOST:PORT
-  std::string host;     // resolved at start-up
+  std::string host;     // resolved at start-up, and again every resolve_interval
   std::uint16_t port = 0;
   SourceLocation where;
   std::uint32_t weight = 1;
+  std::uint32_t maxConnections = 0;  // live sessions at most; 0: no limit
 };
 
 struct PoolConfig {
   std::string name;
+  SourceLocation where;
   BalancePolicy balance = BalancePolicy::kRoundRobin;
+  HashKey hashKey;
   std::vector<BackendConfig> backends;
+  std::uint64_t resolveIntervalMs = 30'000;  // 0: names are resolved once
+  std::optional<HealthCheckConfig> healthCheck;
+  std::optional<OutlierConfig> outlier;
+  std::uint32_t retries = 2;  // other backends tried after a failure
+  Limits limits;              // global limits with the pool's overrides
+};
+
+struct HeaderMatch {
+  std::string name;
+  std::string value;
+};
+
+struct RouteMatch {
+  std::optional<std::string> path;         // exact
+  std::optional<std::string> pathPrefix;   // on segment boundaries
+  std::optional<std::string> pathRegex;    // RE2, whole path
+  std::optional<std::string> host;         // exact or *.suffix, any case, port ignored
+  std::vector<HeaderMatch> headers;        // all must be present with these values
+  std::vector<HeaderMatch> queries;        // query parameters, likewise
+  std::optional<std::string> subprotocol;  // offered in Sec-WebSocket-Protocol
 };
 
 struct RouteConfig {
-  std::string pathPrefix = "/";
+  RouteMatch match;
   std::string pool;
+  SourceLocation where;
+  std::vector<std::string> allowedOrigins;  // empty: any; entries may be https://*.example.com
+  std::optional<std::string> rewritePrefix;
+  std::vector<std::pair<std::string, std::string>> addHeaders;  // set on the backend request
+  std::vector<std::string> removeHeaders;
+  Limits limits;  // effective: global, the pool's, then the route's own
 };
 
 struct CertificateConfig {
@@ -58,23 +135,9 @@ struct ListenerConfig {
   std::string host;
   std::uint16_t port = 0;
   SourceLocation where;
+  std::uint32_t maxConnections = 0;  // client connections, over all workers; 0: no limit
   std::vector<RouteConfig> routes;
   std::optional<TlsConfig> tls;  // wss:// when present
-};
-
-struct Limits {
-  std::uint64_t maxMessageSize = std::uint64_t{16} << 20;
-  std::uint64_t maxFrameSize = std::uint64_t{16} << 20;
-  std::uint64_t maxBuffered = std::uint64_t{1} << 20;  // per direction
-  std::uint64_t handshakeTimeoutMs = 10'000;
-  std::uint64_t connectTimeoutMs = 5'000;
-  std::uint64_t backendTimeoutMs = 10'000;  // for the backend's answer to the upgrade
-  std::uint64_t idleTimeoutMs = 300'000;    // 0: off
-  std::uint64_t closeTimeoutMs = 5'000;
-  std::uint64_t sendTimeoutMs = 60'000;  // a queue that makes no progress this long; 0: off
-  std::uint32_t connectAttempts = 3;
-  std::uint32_t maxFragments = 1000;  // per message
-  bool validateUtf8 = true;
 };
 
 struct Config {

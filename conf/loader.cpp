@@ -1,8 +1,10 @@
 #include "conf/loader.h"
 
+#include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <initializer_list>
 #include <set>
@@ -11,6 +13,17 @@
 
 namespace wsedge::conf {
 namespace {
+
+// An HTTP field name: one or more token characters (RFC 9110 §5.6.2).
+bool isFieldName(std::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    const bool ok = std::isalnum(static_cast<unsigned char>(c)) ||
+                    std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
 
 std::size_t editDistance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> row(b.size() + 1);
@@ -187,15 +200,14 @@ class Reader {
 
 // One key of `limits`. Range checks happen here, so a bad value is
 // reported where it is written.
-void readLimit(const Reader& r, const std::string& key, const YAML::Node& v, Limits& limits,
-               bool& frameSet) {
+void readLimit(const Reader& r, const std::string& key, const YAML::Node& v, Limits& limits) {
   // 0 means off where off makes sense; elsewhere it is refused with why.
   const auto positive = [&](std::uint64_t ms, const char* why) {
     if (ms == 0) r.fail(v, key + " must be more than 0: " + why);
     return ms;
   };
   if (key == "max_message_size") limits.maxMessageSize = r.size(v, key);
-  if (key == "max_frame_size") limits.maxFrameSize = r.size(v, key), frameSet = true;
+  if (key == "max_frame_size") limits.maxFrameSize = r.size(v, key), limits.frameSizeSet = true;
   if (key == "max_buffered") {
     limits.maxBuffered = r.size(v, key);
     if (limits.maxBuffered < 64 * 1024) r.fail(v, "max_buffered must be at least 64KiB");
@@ -216,29 +228,48 @@ void readLimit(const Reader& r, const std::string& key, const YAML::Node& v, Lim
     limits.closeTimeoutMs =
         positive(r.duration(v, key), "a peer that never answers a close would hold the session");
   }
+  if (key == "ping_timeout") {
+    limits.pingTimeoutMs = positive(r.duration(v, key), "an unanswered ping would never count");
+  }
   if (key == "idle_timeout") limits.idleTimeoutMs = r.duration(v, key);
   if (key == "send_timeout") limits.sendTimeoutMs = r.duration(v, key);
-  if (key == "connect_attempts") {
-    limits.connectAttempts = static_cast<std::uint32_t>(r.integer(v, key, 1, 100));
-  }
+  if (key == "ping_interval") limits.pingIntervalMs = r.duration(v, key);
   if (key == "max_fragments") {
     limits.maxFragments = static_cast<std::uint32_t>(r.integer(v, key, 1, 1'000'000));
   }
   if (key == "validate_utf8") limits.validateUtf8 = r.boolean(v, key);
+  if (key == "message_rate") {
+    r.expectMap(v, "message_rate");
+    r.checkKeys(v, "message_rate", {"per_second", "burst", "over_rate"});
+    r.require(v, "per_second", true, "message_rate needs 'per_second'");
+    limits.messageRate =
+        static_cast<double>(r.integer(v["per_second"], "per_second", 1, 1'000'000));
+    limits.messageBurst = v["burst"]
+                              ? static_cast<double>(r.integer(v["burst"], "burst", 1, 10'000'000))
+                              : limits.messageRate;
+    if (v["over_rate"]) {
+      const std::string what = r.scalar(v["over_rate"], "over_rate");
+      if (what != "pause" && what != "close") {
+        r.fail(v["over_rate"], "over_rate must be pause or close, got '" + what + "'");
+      }
+      limits.closeOverRate = what == "close";
+    }
+  }
 }
 
+// `limits:` on top of what is already in force (global, pool, route).
 void readLimits(const Reader& r, const YAML::Node& n, Limits& limits) {
   r.expectMap(n, "limits");
-  r.checkKeys(n, "limits",
-              {"max_message_size", "max_frame_size", "max_buffered", "max_fragments",
-               "handshake_timeout", "connect_timeout", "backend_timeout", "idle_timeout",
-               "close_timeout", "send_timeout", "connect_attempts", "validate_utf8"});
-  bool frameSet = false;
+  r.checkKeys(
+      n, "limits",
+      {"max_message_size", "max_frame_size", "max_buffered", "max_fragments", "handshake_timeout",
+       "connect_timeout", "backend_timeout", "idle_timeout", "close_timeout", "send_timeout",
+       "validate_utf8", "message_rate", "ping_interval", "ping_timeout"});
   for (auto it = n.begin(); it != n.end(); ++it) {
-    r.attempt([&] { readLimit(r, it->first.as<std::string>(), it->second, limits, frameSet); });
+    r.attempt([&] { readLimit(r, it->first.as<std::string>(), it->second, limits); });
   }
-  // A frame can never be larger than a message.
-  if (!frameSet || limits.maxFrameSize > limits.maxMessageSize) {
+  // A frame can never be larger than a message; unless written, it follows it.
+  if (!limits.frameSizeSet || limits.maxFrameSize > limits.maxMessageSize) {
     limits.maxFrameSize = limits.maxMessageSize;
   }
 }
@@ -253,7 +284,7 @@ BackendConfig readBackend(const Reader& r, const YAML::Node& b) {
     return backend;
   }
   r.expectMap(b, "a backend");
-  const bool known = r.checkKeys(b, "backend", {"address", "weight"});
+  const bool known = r.checkKeys(b, "backend", {"address", "weight", "max_connections"});
   r.require(b, "address", known, "backend needs an 'address'");
   backend.address = r.scalar(b["address"], "address");
   const HostPort hp = r.hostPort(b["address"], "backend address");
@@ -261,13 +292,97 @@ BackendConfig readBackend(const Reader& r, const YAML::Node& b) {
   if (b["weight"]) {
     backend.weight = static_cast<std::uint32_t>(r.integer(b["weight"], "weight", 1, 1000));
   }
+  if (b["max_connections"]) {
+    backend.maxConnections = static_cast<std::uint32_t>(
+        r.integer(b["max_connections"], "max_connections", 1, 100'000'000));
+  }
   return backend;
 }
 
-void readPool(const Reader& r, const YAML::Node& n, PoolConfig& pool) {
+HashKey readHashKey(const Reader& r, const YAML::Node& n) {
+  const std::string text = r.scalar(n, "hash_key");
+  HashKey key;
+  const std::size_t colon = text.find(':');
+  const std::string kind = text.substr(0, colon);
+  const std::string name = colon == std::string::npos ? "" : text.substr(colon + 1);
+  if (kind == "source_ip" && colon == std::string::npos) return key;
+  if ((kind == "header" || kind == "cookie" || kind == "query") && !name.empty()) {
+    key.source = kind == "header"   ? HashKey::Source::kHeader
+                 : kind == "cookie" ? HashKey::Source::kCookie
+                                    : HashKey::Source::kQuery;
+    key.name = name;
+    return key;
+  }
+  r.fail(n,
+         "hash_key must be source_ip, header:NAME, cookie:NAME or query:NAME, got '" + text + "'");
+}
+
+HealthCheckConfig readHealthCheck(const Reader& r, const YAML::Node& n) {
+  r.expectMap(n, "health_check");
+  r.checkKeys(n, "health_check",
+              {"interval", "timeout", "healthy_threshold", "unhealthy_threshold", "path", "type"});
+  HealthCheckConfig h;
+  const auto positive = [&](const char* key, std::uint64_t& out) {
+    if (!n[key]) return;
+    r.attempt([&] {
+      out = r.duration(n[key], key);
+      if (out == 0) r.fail(n[key], std::string(key) + " must be more than 0");
+    });
+  };
+  positive("interval", h.intervalMs);
+  positive("timeout", h.timeoutMs);
+  if (n["healthy_threshold"]) {
+    r.attempt([&] {
+      h.healthyThreshold = static_cast<std::uint32_t>(
+          r.integer(n["healthy_threshold"], "healthy_threshold", 1, 100));
+    });
+  }
+  if (n["unhealthy_threshold"]) {
+    r.attempt([&] {
+      h.unhealthyThreshold = static_cast<std::uint32_t>(
+          r.integer(n["unhealthy_threshold"], "unhealthy_threshold", 1, 100));
+    });
+  }
+  if (n["path"]) {
+    r.attempt([&] {
+      h.path = r.scalar(n["path"], "path");
+      if (h.path.empty() || h.path.front() != '/') r.fail(n["path"], "path must start with '/'");
+    });
+  }
+  if (n["type"]) {
+    r.attempt([&] {
+      const std::string t = r.scalar(n["type"], "type");
+      if (t != "websocket" && t != "tcp") {
+        r.fail(n["type"], "health_check type must be websocket or tcp, got '" + t + "'");
+      }
+      h.type = t == "tcp" ? HealthCheckType::kTcp : HealthCheckType::kWebSocket;
+    });
+  }
+  return h;
+}
+
+OutlierConfig readOutlier(const Reader& r, const YAML::Node& n) {
+  r.expectMap(n, "outlier");
+  r.checkKeys(n, "outlier", {"consecutive_failures", "ejection"});
+  OutlierConfig o;
+  if (n["consecutive_failures"]) {
+    o.consecutiveFailures = static_cast<std::uint32_t>(
+        r.integer(n["consecutive_failures"], "consecutive_failures", 1, 1000));
+  }
+  if (n["ejection"]) {
+    o.ejectionMs = r.duration(n["ejection"], "ejection");
+    if (o.ejectionMs == 0) r.fail(n["ejection"], "ejection must be more than 0");
+  }
+  return o;
+}
+
+void readPool(const Reader& r, const YAML::Node& n, PoolConfig& pool, const Limits& global) {
   const std::string what = "pool '" + pool.name + "'";
+  pool.limits = global;
   r.expectMap(n, what);
-  const bool known = r.checkKeys(n, what, {"balance", "backends"});
+  const bool known = r.checkKeys(n, what,
+                                 {"balance", "hash_key", "backends", "resolve_interval",
+                                  "health_check", "outlier", "retries", "limits"});
   if (n["balance"]) {
     r.attempt([&] {
       const std::string name = r.scalar(n["balance"], "balance");
@@ -279,9 +394,31 @@ void readPool(const Reader& r, const YAML::Node& n, PoolConfig& pool) {
       pool.balance = *policy;
     });
   }
+  if (n["hash_key"]) {
+    r.attempt([&] {
+      pool.hashKey = readHashKey(r, n["hash_key"]);
+      if (pool.balance != BalancePolicy::kHash) {
+        r.fail(n["hash_key"], "hash_key is for balance: hash");
+      }
+    });
+  }
+  if (n["resolve_interval"]) {
+    r.attempt(
+        [&] { pool.resolveIntervalMs = r.duration(n["resolve_interval"], "resolve_interval"); });
+  }
+  if (n["health_check"])
+    r.attempt([&] { pool.healthCheck = readHealthCheck(r, n["health_check"]); });
+  if (n["outlier"]) r.attempt([&] { pool.outlier = readOutlier(r, n["outlier"]); });
+  if (n["retries"]) {
+    r.attempt([&] {
+      pool.retries = static_cast<std::uint32_t>(r.integer(n["retries"], "retries", 0, 100));
+    });
+  }
+  if (n["limits"]) r.attempt([&] { readLimits(r, n["limits"], pool.limits); });
   r.require(n, "backends", known, what + " has no 'backends' list");
   const YAML::Node backends = n["backends"];
   r.expectSequence(backends, "backends");
+  if (backends.size() == 0) r.fail(backends, what + " has no backends");
   for (const YAML::Node& b : backends) {
     r.attempt([&] { pool.backends.push_back(readBackend(r, b)); });
   }
@@ -338,43 +475,145 @@ TlsConfig readTls(const Reader& r, const YAML::Node& n) {
   return tls;
 }
 
-RouteConfig readRoute(const Reader& r, const YAML::Node& rn, const Config& config) {
-  r.expectMap(rn, "a route");
-  const bool known = r.checkKeys(rn, "route", {"match", "pool"});
-  RouteConfig route;
-  if (rn["match"]) {
+std::string absolutePath(const Reader& r, const YAML::Node& n, const char* what) {
+  const std::string path = r.scalar(n, what);
+  if (path.empty() || path.front() != '/') r.fail(n, std::string(what) + " must start with '/'");
+  return path;
+}
+
+// One {name, value} or a list of them.
+std::vector<HeaderMatch> readNameValues(const Reader& r, const YAML::Node& n, const char* what) {
+  std::vector<HeaderMatch> out;
+  const auto one = [&](const YAML::Node& m) {
+    r.expectMap(m, what);
+    const bool known = r.checkKeys(m, what, {"name", "value"});
+    const std::string both = std::string(what) + " needs a 'name' and a 'value'";
+    r.require(m, "name", known, both);
+    r.require(m, "value", known, both);
+    out.push_back({r.scalar(m["name"], "name"), r.scalar(m["value"], "value")});
+  };
+  if (n.IsSequence()) {
+    for (const YAML::Node& m : n) r.attempt([&] { one(m); });
+  } else {
+    one(n);
+  }
+  return out;
+}
+
+RouteMatch readMatch(const Reader& r, const YAML::Node& m) {
+  r.expectMap(m, "match");
+  r.checkKeys(m, "match",
+              {"path", "path_prefix", "path_regex", "host", "header", "query", "subprotocol"});
+  RouteMatch match;
+  if (m["path"]) r.attempt([&] { match.path = absolutePath(r, m["path"], "path"); });
+  if (m["path_prefix"]) {
+    r.attempt([&] { match.pathPrefix = absolutePath(r, m["path_prefix"], "path_prefix"); });
+  }
+  if (m["path_regex"]) {
     r.attempt([&] {
-      const YAML::Node m = rn["match"];
-      r.expectMap(m, "match");
-      r.checkKeys(m, "match", {"path_prefix"});
-      if (m["path_prefix"]) {
-        route.pathPrefix = r.scalar(m["path_prefix"], "path_prefix");
-        if (route.pathPrefix.empty() || route.pathPrefix.front() != '/') {
-          r.fail(m["path_prefix"], "path_prefix must start with '/'");
-        }
+      match.pathRegex = r.scalar(m["path_regex"], "path_regex");
+      const RE2 re(*match.pathRegex, RE2::Quiet);
+      if (!re.ok()) r.fail(m["path_regex"], "path_regex does not compile: " + re.error());
+    });
+  }
+  const int paths = (m["path"] ? 1 : 0) + (m["path_prefix"] ? 1 : 0) + (m["path_regex"] ? 1 : 0);
+  if (paths > 1) r.note(m, "a match takes one of path, path_prefix and path_regex");
+  if (m["host"]) {
+    r.attempt([&] {
+      std::string host = r.scalar(m["host"], "host");
+      for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      const std::string_view name =
+          host.rfind("*.", 0) == 0 ? std::string_view(host).substr(2) : host;
+      if (name.empty() || name.find_first_of("*:/ ") != std::string_view::npos) {
+        r.fail(m["host"], "host must be a name or *.suffix, got '" + host + "'");
+      }
+      match.host = host;
+    });
+  }
+  if (m["header"]) r.attempt([&] { match.headers = readNameValues(r, m["header"], "header"); });
+  if (m["query"]) r.attempt([&] { match.queries = readNameValues(r, m["query"], "query"); });
+  if (m["subprotocol"]) {
+    r.attempt([&] { match.subprotocol = r.scalar(m["subprotocol"], "subprotocol"); });
+  }
+  return match;
+}
+
+void readHeaderEdits(const Reader& r, const YAML::Node& n, RouteConfig& route) {
+  r.expectMap(n, "request_headers");
+  r.checkKeys(n, "request_headers", {"add", "remove"});
+  if (n["add"]) {
+    r.attempt([&] {
+      r.expectMap(n["add"], "add");
+      for (auto it = n["add"].begin(); it != n["add"].end(); ++it) {
+        const std::string name = it->first.as<std::string>();
+        if (!isFieldName(name)) r.fail(it->first, "'" + name + "' is not a header name");
+        route.addHeaders.emplace_back(name, r.scalar(it->second, name));
       }
     });
   }
+  if (n["remove"]) {
+    r.attempt([&] {
+      r.expectSequence(n["remove"], "remove");
+      for (const YAML::Node& h : n["remove"]) route.removeHeaders.push_back(r.scalar(h, "remove"));
+    });
+  }
+}
+
+RouteConfig readRoute(const Reader& r, const YAML::Node& rn, const Config& config) {
+  r.expectMap(rn, "a route");
+  const bool known = r.checkKeys(
+      rn, "route",
+      {"match", "pool", "allowed_origins", "rewrite_prefix", "request_headers", "limits"});
+  RouteConfig route;
+  route.where = r.at(rn);
+  if (rn["match"]) r.attempt([&] { route.match = readMatch(r, rn["match"]); });
+  if (rn["allowed_origins"]) {
+    r.attempt([&] {
+      r.expectSequence(rn["allowed_origins"], "allowed_origins");
+      for (const YAML::Node& o : rn["allowed_origins"]) {
+        route.allowedOrigins.push_back(r.scalar(o, "an origin"));
+      }
+    });
+  }
+  if (rn["rewrite_prefix"]) {
+    r.attempt([&] {
+      route.rewritePrefix = absolutePath(r, rn["rewrite_prefix"], "rewrite_prefix");
+      if (!route.match.pathPrefix) {
+        r.fail(rn["rewrite_prefix"],
+               "rewrite_prefix replaces a path_prefix, and this route has none");
+      }
+    });
+  }
+  if (rn["request_headers"]) r.attempt([&] { readHeaderEdits(r, rn["request_headers"], route); });
   r.require(rn, "pool", known, "route needs a 'pool'");
   route.pool = r.scalar(rn["pool"], "pool");
-  if (!config.pools.count(route.pool)) {
+  const auto pool = config.pools.find(route.pool);
+  if (pool == config.pools.end()) {
     std::string pools;
     for (const auto& [name, p] : config.pools) pools += (pools.empty() ? "" : ", ") + name;
     r.fail(rn["pool"], "route refers to pool '" + route.pool + "', which is not defined" +
                            (pools.empty() ? "" : " (pools: " + pools + ")"));
   }
+  route.limits = pool->second.limits;
+  if (rn["limits"]) r.attempt([&] { readLimits(r, rn["limits"], route.limits); });
   return route;
 }
 
 ListenerConfig readListener(const Reader& r, const YAML::Node& n, const Config& config) {
   r.expectMap(n, "a listener");
-  const bool known = r.checkKeys(n, "listener", {"address", "tls", "routes"});
+  const bool known = r.checkKeys(n, "listener", {"address", "tls", "routes", "max_connections"});
   ListenerConfig l;
   r.require(n, "address", known, "listener needs an 'address' (such as 0.0.0.0:8080)");
   l.address = r.scalar(n["address"], "address");
   const HostPort hp = r.hostPort(n["address"], "listener address");
   l.host = hp.host, l.port = hp.port;
   l.where = r.at(n["address"]);
+  if (n["max_connections"]) {
+    r.attempt([&] {
+      l.maxConnections = static_cast<std::uint32_t>(
+          r.integer(n["max_connections"], "max_connections", 1, 100'000'000));
+    });
+  }
   if (n["tls"]) r.attempt([&] { l.tls = readTls(r, n["tls"]); });
   r.require(n, "routes", known, "listener " + l.address + " has no 'routes'");
   const YAML::Node routes = n["routes"];
@@ -423,6 +662,7 @@ void readTop(const Reader& r, const YAML::Node& root, Config& config) {
     });
   }
   if (root["limits"]) r.attempt([&] { readLimits(r, root["limits"], config.limits); });
+  if (!config.limits.frameSizeSet) config.limits.maxFrameSize = config.limits.maxMessageSize;
 
   if (!root["pools"]) {
     // Missing because misspelt: that was said; the routes cannot be checked.
@@ -435,11 +675,16 @@ void readTop(const Reader& r, const YAML::Node& root, Config& config) {
       for (auto it = pools.begin(); it != pools.end(); ++it) {
         r.attempt([&] {
           const std::string name = it->first.as<std::string>();
+          if (config.pools.count(name)) {
+            r.fail(it->first, "pool '" + name + "' is defined twice (first at " +
+                                  config.pools[name].where.toString() + ")");
+          }
           // Known even if its body has errors, so routes naming it do not
           // report a second, misleading error.
           PoolConfig& pool = config.pools[name];
           pool.name = name;
-          readPool(r, it->second, pool);
+          pool.where = r.at(it->first);
+          readPool(r, it->second, pool, config.limits);
         });
       }
     });

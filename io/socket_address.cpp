@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace wsedge::io {
@@ -29,9 +30,11 @@ std::optional<SocketAddress> SocketAddress::parseNumeric(const std::string& host
   return std::nullopt;
 }
 
-std::optional<SocketAddress> SocketAddress::resolve(const std::string& host, std::uint16_t port,
-                                                    std::string* error) {
-  if (auto numeric = parseNumeric(host, port)) return numeric;
+namespace {
+
+// Every address getaddrinfo gives for host:port, in its order of
+// preference, each once (it lists one per protocol it knows).
+std::vector<SocketAddress> lookup(const std::string& host, std::uint16_t port, std::string* error) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -40,11 +43,39 @@ std::optional<SocketAddress> SocketAddress::resolve(const std::string& host, std
   const int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &res);
   if (rc != 0 || res == nullptr) {
     if (error) *error = "cannot resolve '" + host + "': " + gai_strerror(rc);
-    return std::nullopt;
+    return {};
   }
-  SocketAddress a(res->ai_addr, res->ai_addrlen);
+  std::vector<SocketAddress> out;
+  for (addrinfo* a = res; a; a = a->ai_next) {
+    SocketAddress s(a->ai_addr, a->ai_addrlen);
+    bool seen = false;
+    for (const SocketAddress& o : out) seen = seen || o.toString() == s.toString();
+    if (!seen) out.push_back(s);
+  }
   freeaddrinfo(res);
-  return a;
+  return out;
+}
+
+}  // namespace
+
+std::optional<SocketAddress> SocketAddress::resolve(const std::string& host, std::uint16_t port,
+                                                    std::string* error) {
+  if (auto numeric = parseNumeric(host, port)) return numeric;
+  std::vector<SocketAddress> all = lookup(host, port, error);
+  if (all.empty()) return std::nullopt;
+  return all.front();
+}
+
+std::vector<SocketAddress> SocketAddress::resolveAll(const std::string& host, std::uint16_t port,
+                                                     std::string* error) {
+  if (auto numeric = parseNumeric(host, port)) return {*numeric};
+  std::vector<SocketAddress> out = lookup(host, port, error);
+  // In a stable order, so that a re-resolution that finds the same set is
+  // seen as unchanged.
+  std::sort(out.begin(), out.end(), [](const SocketAddress& a, const SocketAddress& b) {
+    return a.toString() < b.toString();
+  });
+  return out;
 }
 
 std::uint16_t SocketAddress::port() const {

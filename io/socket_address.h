@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace wsedge::io {
 
@@ -23,6 +24,12 @@ class SocketAddress {
   /// reload, never on a worker. Returns an error message on failure.
   static std::optional<SocketAddress> resolve(const std::string& host, std::uint16_t port,
                                               std::string* error);
+  /// Every address the name has, each once, in a stable order. Blocking,
+  /// as resolve(). Empty (with *error) on failure.
+  static std::vector<SocketAddress> resolveAll(const std::string& host, std::uint16_t port,
+                                               std::string* error);
+  /// A numeric address needs no lookup.
+  static bool isNumeric(const std::string& host) { return parseNumeric(host, 0).has_value(); }
 
   const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage_); }
   sockaddr* get() { return reinterpret_cast<sockaddr*>(&storage_); }

@@ -99,10 +99,14 @@ void Worker::post(Mailbox::Task task) {
   if (loop_) loop_->post(std::move(task));
 }
 
-void Worker::stop() {
-  post([this] {
-    if (app_) app_->stop();
+void Worker::postToApp(std::function<void(App&)> fn) {
+  post([this, fn = std::move(fn)] {
+    if (app_) fn(*app_);
   });
+}
+
+void Worker::stop() {
+  postToApp([](App& app) { app.stop(); });
 }
 
 void Worker::join() {

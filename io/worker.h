@@ -40,6 +40,8 @@ class Worker {
   /// Runs task on the worker's loop thread (thread-safe). Dropped once the
   /// loop has ended.
   void post(Mailbox::Task task);
+  /// Posts fn(app) to the loop thread (thread-safe); dropped if the app is gone.
+  void postToApp(std::function<void(App&)> fn);
   /// Posts the app's stop().
   void stop();
   void join();

@@ -4,7 +4,7 @@ namespace wsedge::proxy {
 
 Generation::Generation(std::shared_ptr<const Snapshot> snap) : snapshot(std::move(snap)) {
   for (const PoolSnapshot& pool : snapshot->pools) {
-    balancers.push_back(makeBalancer(pool.policy, pool.weights()));
+    balancers.push_back(makeBalancer(pool.config->balance, pool.weights(), pool.maglev));
   }
   for (const ListenerSnapshot& l : snapshot->listeners) {
     tls.push_back(l.certificates

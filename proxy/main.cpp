@@ -13,10 +13,11 @@
 #include <vector>
 
 #include "conf/loader.h"
+#include "io/loop.h"
 #include "io/notice.h"
 #include "io/worker.h"
+#include "proxy/control.h"
 #include "proxy/log.h"
-#include "proxy/proxy_worker.h"
 #include "proxy/snapshot.h"
 #include "proxy/ws/simd_level.h"
 
@@ -64,27 +65,10 @@ int serve(std::shared_ptr<const proxy::Snapshot> snapshot, unsigned workerCount)
       return 1;
     }
   }
-  const std::vector<int> cpus = io::allowedCpus();
-  io::Loop::Options options;
-  options.maxConnections = snapshot->config.workerConnections;
-  std::vector<std::unique_ptr<io::Worker>> workers;
-  try {
-    for (unsigned i = 0; i < workerCount; ++i) {
-      auto setup = [snapshot, i](io::Loop& loop) -> std::shared_ptr<io::Worker::App> {
-        log::setThreadName("w" + std::to_string(i));
-        auto app = std::make_shared<proxy::ProxyWorker>(loop);
-        std::string error;
-        if (!app->install(snapshot, &error)) throw std::runtime_error(error);
-        return app;
-      };
-      workers.push_back(
-          std::make_unique<io::Worker>(static_cast<int>(i), cpus[i % cpus.size()], options, setup));
-      workers.back()->start();
-    }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "wsedge: cannot start: %s\n", e.what());
-    for (auto& w : workers) w->stop();
-    for (auto& w : workers) w->join();
+  proxy::Control control(snapshot, workerCount);
+  std::string error;
+  if (!control.start(&error)) {
+    std::fprintf(stderr, "wsedge: cannot start: %s\n", error.c_str());
     return 1;
   }
 
@@ -93,12 +77,22 @@ int serve(std::shared_ptr<const proxy::Snapshot> snapshot, unsigned workerCount)
   WSEDGE_LOG(kInfo, "listening on%s with %u workers (SIMD: %s)", listening.c_str(), workerCount,
              std::string(ws::simdLevelName(ws::activeSimdLevel())).c_str());
 
-  int sig = 0;
-  sigwait(&stopSignals, &sig);
-  WSEDGE_LOG(kInfo, "%s: closing every connection and stopping",
-             sig == SIGINT ? "SIGINT" : "SIGTERM");
-  for (auto& w : workers) w->stop();
-  for (auto& w : workers) w->join();
+  // The main thread waits for signals, and once a second lets the control
+  // plane re-resolve names.
+  for (;;) {
+    const timespec second{1, 0};
+    const int sig = sigtimedwait(&stopSignals, nullptr, &second);
+    if (sig == SIGINT || sig == SIGTERM) {
+      WSEDGE_LOG(kInfo, "%s: closing every connection and stopping",
+                 sig == SIGINT ? "SIGINT" : "SIGTERM");
+      break;
+    }
+    timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    control.tick(static_cast<std::uint64_t>(now.tv_sec) * 1000 +
+                 static_cast<std::uint64_t>(now.tv_nsec) / 1000000);
+  }
+  control.stop();
   WSEDGE_LOG(kInfo, "stopped");
   return 0;
 }
@@ -133,7 +127,7 @@ int main(int argc, char** argv) {
                                ? *snapshot->config.workers
                                : static_cast<unsigned>(io::allowedCpus().size());
   if (check) {
-    std::printf("%s: OK (%zu listeners, %zu pools, %u workers)\n", configPath.c_str(),
+    std::printf("configuration ok: %s (%zu listeners, %zu pools, %u workers)\n", configPath.c_str(),
                 snapshot->listeners.size(), snapshot->pools.size(), workers);
     return 0;
   }

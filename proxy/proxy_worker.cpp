@@ -79,21 +79,21 @@ void ProxyWorker::stop() {
   loop_.quit();
 }
 
-void ProxyWorker::refuseFull(std::size_t listener, int fd) {
-  ++tableFull_;
+void ProxyWorker::refuse(std::size_t listener, int fd, std::string_view why) {
+  ++refused_;
   // A flood fills the table: say so once a second, not once a client.
   const std::uint64_t now = loop_.now();
-  if (tableFullLogged_ == 0 || now - tableFullLogged_ >= 1000) {
-    WSEDGE_LOG(kWarn, "connection table full (worker_connections): %llu clients refused so far",
-               static_cast<unsigned long long>(tableFull_));
-    tableFullLogged_ = now;
+  if (refusedLogged_ == 0 || now - refusedLogged_ >= 1000) {
+    WSEDGE_LOG(kWarn, "refusing clients with 503: %.*s (%llu so far)", static_cast<int>(why.size()),
+               why.data(), static_cast<unsigned long long>(refused_));
+    refusedLogged_ = now;
   }
   if (current_->snapshot->listeners[listener].certificates) {
     loop_.refuse(fd, {});  // no plaintext answer makes sense before TLS
     return;
   }
   std::string response;
-  http::writeErrorResponse(response, 503, "the proxy has no room for another connection");
+  http::writeErrorResponse(response, 503, why);
   loop_.refuse(fd, std::as_bytes(std::span(response)));
 }
 
@@ -104,8 +104,19 @@ void ProxyWorker::onAccept(int socket, int fd) {
     return;
   }
   const std::size_t listener = *listenerOf_[at];
+  const ListenerSnapshot& l = current_->snapshot->listeners[listener];
+  // max_connections counts over every worker: take a place, or refuse.
+  if (l.active->fetch_add(1, std::memory_order_relaxed) >= l.maxConnections &&
+      l.maxConnections != 0) {
+    l.active->fetch_sub(1, std::memory_order_relaxed);
+    return refuse(listener, fd, "this listener is at its connection limit");
+  }
   transport::ConnectionPtr conn = net_.adopt(fd);
-  if (!conn) return refuseFull(listener, fd);
+  if (!conn) l.active->fetch_sub(1, std::memory_order_relaxed);
+  if (!conn) {
+    ++tableFull_;
+    return refuse(listener, fd, "the proxy has no room for another connection");
+  }
   if (tls::ServerContext* tls = current_->tls[listener].get()) {
     bssl::UniquePtr<SSL> ssl = tls->newSsl();
     if (!ssl) {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "io/loop.h"
@@ -55,7 +56,8 @@ class ProxyWorker final : public io::Worker::App, private io::AcceptHandler, pri
 
   void onAccept(int socket, int fd) override;
   void sessionEnded(Session& session, const SessionRecord& record) override;
-  void refuseFull(std::size_t listener, int fd);
+  /// A client not served: 503 with why (over TLS, just a close).
+  void refuse(std::size_t listener, int fd, std::string_view why);
 
   io::Loop& loop_;
   transport::LoopNetwork net_;
@@ -68,7 +70,8 @@ class ProxyWorker final : public io::Worker::App, private io::AcceptHandler, pri
   std::size_t sessions_ = 0;
   std::uint64_t tableFull_ = 0;
   std::array<std::uint64_t, kCauseCount> endings_{};
-  std::uint64_t tableFullLogged_ = 0;
+  std::uint64_t refused_ = 0;
+  std::uint64_t refusedLogged_ = 0;
   bool stopping_ = false;
 };
 

@@ -1,7 +1,6 @@
 #include "proxy/snapshot.h"
 
 #include <map>
-#include <optional>
 
 #include "conf/loader.h"
 
@@ -12,47 +11,88 @@ namespace {
 struct CarryOver {
   std::map<std::string, std::shared_ptr<BackendState>> backends;       // "pool address"
   std::map<std::string, std::shared_ptr<tls::TicketKeys>> ticketKeys;  // "address rotation"
+  std::map<std::string, std::shared_ptr<std::atomic<std::uint32_t>>> listeners;  // address
+  std::map<std::string, std::vector<io::SocketAddress>> resolved;                // "pool written"
 
-  static std::string backendKey(const std::string& pool, const io::SocketAddress& a) {
-    return pool + " " + a.toString();
-  }
-  static std::string listenerKey(const io::SocketAddress& a, std::uint64_t rotationSeconds) {
-    return a.toString() + " " + std::to_string(rotationSeconds);
+  static std::string backendKey(const std::string& pool, const std::string& address) {
+    return pool + " " + address;
   }
 
   explicit CarryOver(const Snapshot* previous) {
     if (!previous) return;
     for (const PoolSnapshot& p : previous->pools) {
       for (std::size_t i = 0; i < p.backends.size(); ++i) {
-        backends[backendKey(p.name, p.backends[i].address)] = p.state.shared(i);
+        const BackendSnapshot& b = p.backends[i];
+        backends[backendKey(p.name, b.address.toString())] = p.state.shared(i);
+        resolved[backendKey(p.name, b.written)].push_back(b.address);
       }
     }
     for (const ListenerSnapshot& l : previous->listeners) {
+      listeners[l.address.toString()] = l.active;
       if (const auto& keys = l.tlsOptions.ticketKeys) {
-        ticketKeys[listenerKey(l.address, keys->rotationSeconds())] = keys;
+        ticketKeys[l.address.toString() + " " + std::to_string(keys->rotationSeconds())] = keys;
       }
     }
   }
 
   std::shared_ptr<BackendState> backend(const std::string& pool, const io::SocketAddress& a) {
-    auto it = backends.find(backendKey(pool, a));
+    auto it = backends.find(backendKey(pool, a.toString()));
     return it != backends.end() ? it->second : std::make_shared<BackendState>();
   }
-
   std::shared_ptr<tls::TicketKeys> keys(const io::SocketAddress& a, std::uint64_t rotation) {
-    auto it = ticketKeys.find(listenerKey(a, rotation));
+    auto it = ticketKeys.find(a.toString() + " " + std::to_string(rotation));
     return it != ticketKeys.end() ? it->second : std::make_shared<tls::TicketKeys>(rotation);
+  }
+  std::shared_ptr<std::atomic<std::uint32_t>> active(const io::SocketAddress& a) {
+    auto it = listeners.find(a.toString());
+    return it != listeners.end() ? it->second : std::make_shared<std::atomic<std::uint32_t>>(0);
   }
 };
 
-// Resolves what the configuration names; a failure is recorded as an error.
-std::optional<io::SocketAddress> resolve(const std::string& host, std::uint16_t port,
-                                         const std::string& what,
-                                         std::vector<std::string>& errors) {
+// Every address of a backend as written; a failure is an error, or (when
+// re-resolving) the addresses it had before.
+std::vector<io::SocketAddress> resolveBackend(const std::string& pool, const conf::BackendConfig& b,
+                                              CarryOver& carry, OnLookupFailure onFailure,
+                                              std::vector<std::string>& errors,
+                                              std::vector<std::string>* warnings) {
   std::string error;
-  auto addr = io::SocketAddress::resolve(host, port, &error);
-  if (!addr) errors.push_back(what + ": " + error);
-  return addr;
+  std::vector<io::SocketAddress> addrs = io::SocketAddress::resolveAll(b.host, b.port, &error);
+  if (!addrs.empty()) return addrs;
+  const std::string what = b.where.toString() + ": backend " + b.address + ": " + error;
+  const auto previous = carry.resolved.find(CarryOver::backendKey(pool, b.address));
+  if (onFailure == OnLookupFailure::kKeepPrevious && previous != carry.resolved.end()) {
+    if (warnings) warnings->push_back(what + " (the addresses it had are kept)");
+    return previous->second;
+  }
+  errors.push_back(what);
+  return {};
+}
+
+void buildPool(PoolSnapshot& p, const conf::PoolConfig& pool, CarryOver& carry,
+               OnLookupFailure onFailure, std::vector<std::string>& errors,
+               std::vector<std::string>* warnings) {
+  p.name = pool.name;
+  p.config = &pool;
+  std::vector<std::shared_ptr<BackendState>> states;
+  for (const conf::BackendConfig& b : pool.backends) {
+    const std::vector<io::SocketAddress> addrs =
+        resolveBackend(pool.name, b, carry, onFailure, errors, warnings);
+    // A name with several addresses is several backends, each with its weight.
+    const bool named = !io::SocketAddress::isNumeric(b.host);
+    for (const io::SocketAddress& a : addrs) {
+      p.backends.push_back(
+          {named ? b.address + " (" + a.toString() + ")" : b.address, b.address, a, b.weight});
+      std::shared_ptr<BackendState> state = carry.backend(pool.name, a);
+      state->maxConnections.store(b.maxConnections, std::memory_order_relaxed);
+      states.push_back(std::move(state));
+    }
+  }
+  p.state = PoolState(std::move(states));
+  if (pool.balance == conf::BalancePolicy::kHash && !p.backends.empty()) {
+    std::vector<std::string> identities;
+    for (const BackendSnapshot& b : p.backends) identities.push_back(b.address.toString());
+    p.maglev = std::make_shared<MaglevTable>(identities, p.weights());
+  }
 }
 
 }  // namespace
@@ -63,39 +103,37 @@ std::vector<std::uint32_t> PoolSnapshot::weights() const {
   return w;
 }
 
-const RouteSnapshot* ListenerSnapshot::route(std::string_view path) const {
+const RouteSnapshot* ListenerSnapshot::route(const RequestView& request) const {
   for (const RouteSnapshot& r : routes) {
-    if (path.substr(0, r.pathPrefix.size()) == r.pathPrefix) return &r;
+    if (r.matcher.matches(request)) return &r;
   }
   return nullptr;
 }
 
 std::shared_ptr<const Snapshot> buildSnapshot(conf::Config config, const Snapshot* previous,
-                                              std::vector<std::string>* warnings) {
+                                              std::vector<std::string>* warnings,
+                                              OnLookupFailure onFailure) {
   auto snap = std::make_shared<Snapshot>();
   snap->generation = previous ? previous->generation + 1 : 1;
+  snap->config = std::move(config);
+  const conf::Config& cfg = snap->config;
   CarryOver carry(previous);
   std::vector<std::string> errors;
   std::map<std::string, std::size_t> poolIndex;
-  for (const auto& [name, pool] : config.pools) {
+  for (const auto& [name, pool] : cfg.pools) {
     PoolSnapshot p;
-    p.name = name;
-    p.policy = pool.balance;
-    std::vector<std::shared_ptr<BackendState>> states;
-    for (const conf::BackendConfig& b : pool.backends) {
-      auto addr = resolve(b.host, b.port, b.where.toString() + ": backend " + b.address, errors);
-      if (!addr) continue;
-      p.backends.push_back({b.address, *addr, b.weight});
-      states.push_back(carry.backend(name, *addr));
-    }
-    p.state = PoolState(std::move(states));
+    buildPool(p, pool, carry, onFailure, errors, warnings);
     poolIndex[name] = snap->pools.size();
     snap->pools.push_back(std::move(p));
   }
   std::vector<std::string> listenerAt;  // where each listener is written
-  for (const conf::ListenerConfig& l : config.listeners) {
-    auto addr = resolve(l.host, l.port, l.where.toString() + ": listener " + l.address, errors);
-    if (!addr) continue;
+  for (const conf::ListenerConfig& l : cfg.listeners) {
+    std::string error;
+    auto addr = io::SocketAddress::resolve(l.host, l.port, &error);
+    if (!addr) {
+      errors.push_back(l.where.toString() + ": listener " + l.address + ": " + error);
+      continue;
+    }
     // Two listeners that would share a port split its traffic between them
     // without a word: refuse it, naming both.
     bool collides = false;
@@ -107,9 +145,15 @@ std::shared_ptr<const Snapshot> buildSnapshot(conf::Config config, const Snapsho
                        listenerAt[i]);
     }
     if (collides) continue;
-    ListenerSnapshot ls{l.address, *addr, {}, nullptr, {}};
-    for (const conf::RouteConfig& r : l.routes) {
-      ls.routes.push_back({r.pathPrefix, poolIndex.at(r.pool), config.limits});
+    ListenerSnapshot ls;
+    ls.name = l.address;
+    ls.address = *addr;
+    ls.maxConnections = l.maxConnections;
+    ls.active = carry.active(*addr);
+    for (std::size_t i = 0; i < l.routes.size(); ++i) {
+      const conf::RouteConfig& r = l.routes[i];
+      ls.routes.push_back({i, RouteMatcher(r.match), poolIndex.at(r.pool), &r, r.limits,
+                           OriginPolicy(r.allowedOrigins)});
     }
     if (l.tls) {
       std::vector<tls::CertificateSpec> specs;
@@ -133,8 +177,20 @@ std::shared_ptr<const Snapshot> buildSnapshot(conf::Config config, const Snapsho
     snap->listeners.push_back(std::move(ls));
   }
   if (!errors.empty()) throw conf::ConfigError(std::move(errors));
-  snap->config = std::move(config);
   return snap;
+}
+
+bool sameAddresses(const Snapshot& a, const Snapshot& b) {
+  if (a.pools.size() != b.pools.size()) return false;
+  for (std::size_t i = 0; i < a.pools.size(); ++i) {
+    const auto& x = a.pools[i].backends;
+    const auto& y = b.pools[i].backends;
+    if (x.size() != y.size()) return false;
+    for (std::size_t k = 0; k < x.size(); ++k) {
+      if (x[k].address.toString() != y[k].address.toString()) return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace wsedge::proxy

@@ -1,48 +1,61 @@
 // The configuration made ready to serve: addresses resolved, certificates
-// loaded, routes bound to pools, limits settled per route. Built off the
-// workers (name lookups block), immutable once built, and shared read-only
-// by every worker. A session pins the snapshot it was accepted with, so a
-// newer one never changes what a live session sees.
+// loaded, routes compiled and bound to pools, limits settled per route,
+// Maglev tables built. Built off the workers (name lookups block),
+// immutable once built, and shared read-only by every worker. A session
+// pins the snapshot it was accepted with, so a newer one never changes what
+// a live session sees.
 //
 // What has identity outlives a snapshot: a rebuilt snapshot takes over the
 // previous one's per-backend state (health, live sessions) for every backend
-// whose pool and address are unchanged, and its ticket keys for every TLS
-// listener whose address and rotation are unchanged.
+// whose pool and address are unchanged, its ticket keys for every TLS
+// listener whose address and rotation are unchanged, and its connection
+// count for every listener whose address is unchanged.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "conf/config.h"
 #include "io/socket_address.h"
+#include "proxy/pool/maglev.h"
 #include "proxy/pool/pool_state.h"
+#include "proxy/route/origin_policy.h"
+#include "proxy/route/route_matcher.h"
 #include "tls/certificates.h"
 #include "tls/server_context.h"
 
 namespace wsedge::proxy {
 
 struct BackendSnapshot {
-  std::string name;  // as written in the configuration
+  std::string name;     // as written, with the address when it came from a name
+  std::string written;  // the address as written (HOST:PORT)
   io::SocketAddress address;
   std::uint32_t weight = 1;
 };
 
 struct PoolSnapshot {
   std::string name;
-  conf::BalancePolicy policy = conf::BalancePolicy::kRoundRobin;
+  const conf::PoolConfig* config = nullptr;  // inside the snapshot's own config
   std::vector<BackendSnapshot> backends;
-  PoolState state;  // by backend, shared by every worker
+  PoolState state;                            // by backend, shared by every worker
+  std::shared_ptr<const MaglevTable> maglev;  // balance: hash only
 
   std::vector<std::uint32_t> weights() const;
 };
 
 struct RouteSnapshot {
-  std::string pathPrefix;
+  std::size_t index = 0;  // in its listener, from 0, as written
+  RouteMatcher matcher;
   std::size_t pool = 0;  // index into Snapshot::pools
-  conf::Limits limits;   // the limits in force for sessions on this route
+  const conf::RouteConfig* config = nullptr;
+  conf::Limits limits;  // in force for sessions on this route
+  OriginPolicy origins;
 };
 
 struct ListenerSnapshot {
@@ -52,9 +65,12 @@ struct ListenerSnapshot {
   /// wss:// when set: loaded and checked once, shared by every worker.
   std::shared_ptr<const tls::CertificateSet> certificates;
   tls::ServerOptions tlsOptions;
+  std::uint32_t maxConnections = 0;  // 0: no limit
+  /// Client connections open on this listener, over every worker.
+  std::shared_ptr<std::atomic<std::uint32_t>> active;
 
-  /// The first route, in configuration order, whose prefix starts the path.
-  const RouteSnapshot* route(std::string_view path) const;
+  /// The first route, in configuration order, that matches the request.
+  const RouteSnapshot* route(const RequestView& request) const;
 };
 
 struct Snapshot {
@@ -64,12 +80,23 @@ struct Snapshot {
   std::vector<PoolSnapshot> pools;
 };
 
+/// How a name that no longer resolves is treated.
+enum class OnLookupFailure : std::uint8_t {
+  kError,         // at load: a configuration error
+  kKeepPrevious,  // on re-resolution: the previous snapshot's addresses stay
+};
+
 /// Resolves every address and loads every certificate, carrying over what
 /// has identity from `previous` (may be null). Throws conf::ConfigError with
-/// every file:line:col that is wrong. Warnings (an expired certificate) are
-/// appended to *warnings.
+/// every file:line:col that is wrong. Warnings (an expired certificate, a
+/// name that no longer resolves) are appended to *warnings.
 std::shared_ptr<const Snapshot> buildSnapshot(conf::Config config,
                                               const Snapshot* previous = nullptr,
-                                              std::vector<std::string>* warnings = nullptr);
+                                              std::vector<std::string>* warnings = nullptr,
+                                              OnLookupFailure onFailure = OnLookupFailure::kError);
+
+/// Whether two snapshots of the same configuration resolved the same
+/// addresses (so re-resolving changed nothing).
+bool sameAddresses(const Snapshot& a, const Snapshot& b);
 
 }  // namespace wsedge::proxy

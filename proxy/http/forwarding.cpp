@@ -39,7 +39,10 @@ bool isHopByHop(std::string_view name, const HeadParser& head) {
 void writeBackendRequest(std::string& out, const UpgradeRequestParser& request,
                          const ForwardInfo& info) {
   const HeadParser& head = request.head();
-  out.append("GET ").append(request.path()).append(request.query()).append(" HTTP/1.1\r\n");
+  out.append("GET ")
+      .append(info.path.empty() ? request.path() : info.path)
+      .append(request.query())
+      .append(" HTTP/1.1\r\n");
   std::string forwardedFor;
   for (std::size_t i = 0; i < head.fieldCount() && info.trustedPeer; ++i) {
     const Field f = head.field(i);
@@ -47,13 +50,20 @@ void writeBackendRequest(std::string& out, const UpgradeRequestParser& request,
       forwardedFor.append(forwardedFor.empty() ? "" : ", ").append(f.value);
     }
   }
-  copyEndToEnd(out, head, [](std::string_view name) {
+  copyEndToEnd(out, head, [&](std::string_view name) {
+    for (const auto& [set, value] : info.setHeaders) {
+      if (equalsIgnoreCase(name, set)) return true;
+    }
+    for (const std::string& removed : info.removeHeaders) {
+      if (equalsIgnoreCase(name, removed)) return true;
+    }
     return name.find('_') != std::string_view::npos || equalsIgnoreCase(name, "X-Forwarded-For") ||
            equalsIgnoreCase(name, "X-Forwarded-Proto") ||
            equalsIgnoreCase(name, "X-Forwarded-Host") || equalsIgnoreCase(name, "Forwarded") ||
            equalsIgnoreCase(name, "X-Real-IP");
   });
   out.append("Upgrade: websocket\r\nConnection: Upgrade\r\n");
+  for (const auto& [name, value] : info.setHeaders) appendField(out, name, value);
   forwardedFor.append(forwardedFor.empty() ? "" : ", ").append(info.clientIp);
   appendField(out, "X-Forwarded-For", forwardedFor);
   appendField(out, "X-Forwarded-Proto", info.proto);

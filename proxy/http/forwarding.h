@@ -4,8 +4,10 @@
 // Connection header names) are dropped or replaced.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "proxy/http/request_parser.h"
 #include "proxy/http/response_parser.h"
@@ -19,6 +21,13 @@ struct ForwardInfo {
   /// X-Forwarded-For is kept and the peer appended; otherwise the client's
   /// claim is dropped and X-Forwarded-For is the peer alone.
   bool trustedPeer = false;
+  /// The path for the backend (a route's rewrite_prefix applied); empty:
+  /// the request's normalised path.
+  std::string_view path;
+  /// The route's header edits: fields set (replacing the client's) and
+  /// fields removed.
+  std::span<const std::pair<std::string, std::string>> setHeaders;
+  std::span<const std::string> removeHeaders;
 };
 
 /// True for hop-by-hop fields of this message: the fixed list and every

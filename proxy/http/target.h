@@ -9,6 +9,14 @@
 
 namespace wsedge::http {
 
+/// The value of one hex digit, either case; -1 if c is not one.
+constexpr int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 /// Normalises an absolute path: percent-encoded unreserved characters are
 /// decoded (%61 -> a, %2e -> .) and other escapes get upper-case hex, dot
 /// segments are removed and repeated slashes merged; a trailing slash

@@ -16,9 +16,11 @@
 
 namespace wsedge::proxy {
 
+class MaglevTable;
+
 /// What the balancer knows of the session it picks for.
 struct PickContext {
-  std::optional<std::uint64_t> hashKey;  // for policies that hash (not yet used)
+  std::optional<std::uint64_t> hashKey;  // the request's hash_key, hashed (hash pools)
   std::span<const std::uint32_t> tried;  // backends this session already tried
   std::uint64_t nowMs = 0;               // for ejection deadlines
 
@@ -37,8 +39,10 @@ class Balancer {
   virtual std::optional<std::size_t> pick(const PickContext& context, const PoolState& pool) = 0;
 };
 
-/// The policy for backends with these weights (all >= 1).
+/// The policy for backends with these weights (all >= 1); kHash needs the
+/// pool's Maglev table.
 std::unique_ptr<Balancer> makeBalancer(conf::BalancePolicy policy,
-                                       const std::vector<std::uint32_t>& weights);
+                                       const std::vector<std::uint32_t>& weights,
+                                       std::shared_ptr<const MaglevTable> table = nullptr);
 
 }  // namespace wsedge::proxy

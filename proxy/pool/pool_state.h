@@ -1,8 +1,8 @@
 // What every worker knows of a pool's backends at this moment: live
-// sessions, health, ejection, draining. One BackendState per backend is
-// shared by every worker through the snapshot and carried over, by
-// identity, when a snapshot is rebuilt. Touched once per session, never per
-// message, so relaxed atomics are enough.
+// sessions, health, ejection, draining, capacity. One BackendState per
+// backend is shared by every worker through the snapshot and carried over,
+// by identity, when a snapshot is rebuilt. Touched once per session, never
+// per message, so relaxed atomics are enough.
 #pragma once
 
 #include <atomic>
@@ -15,15 +15,22 @@ namespace wsedge::proxy {
 
 struct BackendState {
   std::atomic<std::uint32_t> liveSessions{0};
-  std::atomic<bool> healthy{true};
+  std::atomic<std::uint32_t> maxConnections{0};  // 0: no limit
+  std::atomic<bool> healthy{true};               // the active health check's verdict
   std::atomic<std::uint64_t> ejectedUntilMs{0};  // monotonic ms; 0: not ejected
   std::atomic<bool> draining{false};
+  // Passive health (see outlier.h).
+  std::atomic<std::uint32_t> consecutiveFailures{0};
+  std::atomic<std::uint32_t> ejections{0};  // in a row: each one lasts longer
 
   /// May take a new session now.
   bool eligible(std::uint64_t nowMs) const {
+    const std::uint32_t max = maxConnections.load(std::memory_order_relaxed);
     return healthy.load(std::memory_order_relaxed) && !draining.load(std::memory_order_relaxed) &&
-           ejectedUntilMs.load(std::memory_order_relaxed) <= nowMs;
+           ejectedUntilMs.load(std::memory_order_relaxed) <= nowMs &&
+           (max == 0 || liveSessions.load(std::memory_order_relaxed) < max);
   }
+  std::uint32_t live() const { return liveSessions.load(std::memory_order_relaxed); }
 };
 
 class PoolState {

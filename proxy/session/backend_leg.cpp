@@ -4,6 +4,7 @@
 
 #include "io/loop.h"
 #include "proxy/log.h"
+#include "proxy/pool/outlier.h"
 #include "proxy/session/refused_response.h"
 #include "proxy/session/session.h"
 #include "proxy/session/tunnel.h"
@@ -21,14 +22,36 @@ BackendLeg::~BackendLeg() {
   release();
 }
 
-void BackendLeg::start(const PoolSnapshot& pool, Balancer& balancer, std::string request) {
+void BackendLeg::start(const PoolSnapshot& pool, Balancer& balancer, std::string request,
+                       std::optional<std::uint64_t> hashKey) {
   pool_ = &pool;
   trying_ = std::make_unique<Trying>();
   trying_->balancer = &balancer;
   trying_->request = std::move(request);
-  trying_->maxAttempts = std::min<std::uint32_t>(session_.route().limits.connectAttempts,
+  trying_->hashKey = hashKey;
+  trying_->maxAttempts = std::min<std::uint32_t>(pool.config->retries + 1,
                                                  static_cast<std::uint32_t>(pool.backends.size()));
   connectNext();
+}
+
+bool BackendLeg::canRetry() const {
+  return trying_->tried.size() < trying_->maxAttempts;
+}
+
+void BackendLeg::failed() {
+  const std::optional<conf::OutlierConfig>& outlier = pool_->config->outlier;
+  if (!outlier || current_ == kNone) return;
+  if (noteFailure(pool_->state.backend(current_), *outlier, session_.now())) {
+    WSEDGE_LOG(kWarn, "backend %s of pool %s ejected after %u failures in a row",
+               backend()->name.c_str(), pool_->name.c_str(), outlier->consecutiveFailures);
+  }
+}
+
+void BackendLeg::succeeded() {
+  const std::optional<conf::OutlierConfig>& outlier = pool_->config->outlier;
+  if (outlier && current_ != kNone) {
+    noteSuccess(pool_->state.backend(current_), *outlier, session_.now());
+  }
 }
 
 const BackendSnapshot* BackendLeg::backend() const {
@@ -64,9 +87,15 @@ void BackendLeg::connectNext() {
   Trying& t = *trying_;
   while (t.tried.size() < t.maxAttempts) {
     PickContext ctx;
+    ctx.hashKey = t.hashKey;
     ctx.tried = t.tried;
     ctx.nowMs = session_.now();
     const std::optional<std::size_t> pick = t.balancer->pick(ctx, pool_->state);
+    if (!pick && t.tried.empty()) {
+      // Unhealthy, ejected, draining or full, every one of them.
+      return session_.end(
+          Outcome::reply(Side::kProxy, Cause::kRefused, 503, "no healthy backend for this route"));
+    }
     if (!pick) break;
     t.tried.push_back(static_cast<std::uint32_t>(*pick));
     current_ = static_cast<std::uint32_t>(*pick);
@@ -110,6 +139,7 @@ void BackendLeg::onConnected(int error) {
   if (error != 0) {
     WSEDGE_LOG(kWarn, "connect to backend %s of pool %s failed: %s", backend()->name.c_str(),
                pool_->name.c_str(), std::strerror(-error));
+    failed();
     dropAttempt(false);
     return connectNext();
   }
@@ -122,10 +152,12 @@ void BackendLeg::onConnected(int error) {
 void BackendLeg::onTimeout() {
   if (phase_ == Phase::kConnecting) {
     WSEDGE_LOG(kWarn, "connect to backend %s timed out", backend()->name.c_str());
+    failed();
     dropAttempt(true);
     return connectNext();
   }
   if (phase_ == Phase::kUpgrading) {
+    failed();
     session_.end(Outcome::reply(Side::kBackend, Cause::kTimeout, 504,
                                 "the backend did not answer the upgrade in time"));
   }
@@ -148,26 +180,53 @@ void BackendLeg::onAnswer(std::span<std::byte> data) {
   const std::size_t used = response_->feed(text(data));
   if (response_->state() == http::UpgradeResponseParser::State::kIncomplete) return;
   if (response_->state() == http::UpgradeResponseParser::State::kError) {
-    WSEDGE_LOG(kWarn, "malformed answer from a backend of pool %s", pool_->name.c_str());
-    return session_.end(Outcome::reply(Side::kBackend, Cause::kProtocolError, 502,
-                                       "malformed response from the backend"));
+    WSEDGE_LOG(kWarn, "malformed answer from backend %s of pool %s", backend()->name.c_str(),
+               pool_->name.c_str());
+    return retryOr(Outcome::reply(Side::kBackend, Cause::kProtocolError, 502,
+                                  "malformed response from the backend"));
   }
   const http::UpgradeRequestParser& request = session_.client().request();
   const http::ResponseVerdict verdict =
       response_->verify({request.key(), request.protocols(), request.extensions()});
   switch (verdict) {
     case http::ResponseVerdict::kAccepted:
+      succeeded();
       return session_.upgraded(data.subspan(used));
     case http::ResponseVerdict::kNotUpgrade:
+      // A 5xx may be this backend's trouble: another may serve. Anything
+      // else (a 403, say) is the answer, and is relayed.
+      if (response_->status() >= 500) {
+        WSEDGE_LOG(kWarn, "backend %s of pool %s answered the upgrade with %d",
+                   backend()->name.c_str(), pool_->name.c_str(), response_->status());
+        failed();
+        if (canRetry()) return retry();
+      } else {
+        succeeded();
+      }
       return session_.refused(data.subspan(used));
     default: {
       const std::string_view why = http::describe(verdict);
-      WSEDGE_LOG(kWarn, "invalid upgrade answer from a backend of pool %s: %.*s",
-                 pool_->name.c_str(), static_cast<int>(why.size()), why.data());
-      return session_.end(Outcome::reply(Side::kBackend, Cause::kProtocolError, 502,
-                                         "invalid WebSocket handshake from the backend"));
+      WSEDGE_LOG(kWarn, "invalid upgrade answer from backend %s of pool %s: %.*s",
+                 backend()->name.c_str(), pool_->name.c_str(), static_cast<int>(why.size()),
+                 why.data());
+      return retryOr(Outcome::reply(Side::kBackend, Cause::kProtocolError, 502,
+                                    "invalid WebSocket handshake from the backend"));
     }
   }
+}
+
+void BackendLeg::retryOr(const Outcome& outcome) {
+  failed();
+  if (canRetry()) return retry();
+  session_.end(outcome);
+}
+
+void BackendLeg::retry() {
+  // Nothing the client sent has reached this backend but the request, and
+  // the client has seen nothing yet: another backend may answer instead.
+  dropAttempt(false);
+  response_.reset();
+  connectNext();
 }
 
 void BackendLeg::onReadEnd(int error) {

@@ -6,12 +6,14 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "proxy/http/response_parser.h"
 #include "proxy/pool/balancer.h"
 #include "proxy/session/leg.h"
+#include "proxy/session/outcome.h"
 #include "proxy/snapshot.h"
 
 namespace wsedge::proxy {
@@ -23,8 +25,10 @@ class BackendLeg final : public Leg, private transport::Handler {
   explicit BackendLeg(Session& session) : session_(session) {}
   ~BackendLeg();
 
-  /// Starts trying the pool's backends with this upgrade request.
-  void start(const PoolSnapshot& pool, Balancer& balancer, std::string request);
+  /// Starts trying the pool's backends with this upgrade request (and the
+  /// request's hash key, for a hashing pool).
+  void start(const PoolSnapshot& pool, Balancer& balancer, std::string request,
+             std::optional<std::uint64_t> hashKey);
   /// Valid from the answer until the session ends.
   const http::UpgradeResponseParser& response() const { return *response_; }
   void enterTunnel();
@@ -45,6 +49,14 @@ class BackendLeg final : public Leg, private transport::Handler {
   void onDrained() override;
 
   void connectNext();
+  /// Another backend may still be tried.
+  bool canRetry() const;
+  void retry();
+  /// A failed answer: retry if allowed, else end with the outcome.
+  void retryOr(const Outcome& outcome);
+  // Passive health of the backend being tried.
+  void failed();
+  void succeeded();
   /// Gives up the current attempt's connection.
   void dropAttempt(bool timedOut);
   void onAnswer(std::span<std::byte> data);
@@ -55,6 +67,7 @@ class BackendLeg final : public Leg, private transport::Handler {
   // What trying backends takes; released once the tunnel opens.
   struct Trying {
     Balancer* balancer = nullptr;
+    std::optional<std::uint64_t> hashKey;
     std::string request;
     std::vector<std::uint32_t> tried;
     std::uint32_t maxAttempts = 0;

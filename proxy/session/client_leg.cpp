@@ -1,7 +1,9 @@
 #include "proxy/session/client_leg.h"
 
 #include "proxy/http/forwarding.h"
+#include "proxy/http/query.h"
 #include "proxy/log.h"
+#include "proxy/pool/stable_hash.h"
 #include "proxy/session/session.h"
 #include "proxy/session/tunnel.h"
 
@@ -40,14 +42,43 @@ bool trusted(const io::SocketAddress& peer, const std::vector<conf::Cidr>& range
 
 }  // namespace
 
-std::string ClientLeg::backendRequest() const {
+std::string ClientLeg::peerIp() const {
+  const auto peer = connected() ? connection().peerAddress() : std::nullopt;
+  return peer ? peer->ipString() : "unknown";
+}
+
+std::string ClientLeg::backendRequest(const RouteSnapshot& route) const {
   const auto peer = connected() ? connection().peerAddress() : std::nullopt;
   const std::string ip = peer ? peer->ipString() : "unknown";
   const bool trust = peer && trusted(*peer, session_.snapshot().config.trustedProxies);
+  const http::UpgradeRequestParser& req = handshake_->request;
+  const conf::RouteConfig& rc = *route.config;
+  const std::string path =
+      rc.rewritePrefix ? rewritePath(req.path(), route.matcher.pathPrefix(), *rc.rewritePrefix)
+                       : std::string();
   std::string out;
-  http::writeBackendRequest(out, handshake_->request,
-                            {ip, connection().ssl() ? "https" : "http", trust});
+  http::writeBackendRequest(
+      out, req,
+      {ip, connection().ssl() ? "https" : "http", trust, path, rc.addHeaders, rc.removeHeaders});
   return out;
+}
+
+std::optional<std::uint64_t> ClientLeg::hashKey(const conf::HashKey& key) const {
+  const http::UpgradeRequestParser& req = handshake_->request;
+  switch (key.source) {
+    case conf::HashKey::Source::kSourceIp:
+      return stableHash(peerIp());
+    case conf::HashKey::Source::kHeader:
+      if (auto v = req.head().find(key.name)) return stableHash(*v);
+      return std::nullopt;
+    case conf::HashKey::Source::kCookie:
+      if (auto v = http::cookieValue(req.head(), key.name)) return stableHash(*v);
+      return std::nullopt;
+    case conf::HashKey::Source::kQuery:
+      if (auto v = http::queryParameter(req.query(), key.name)) return stableHash(*v);
+      return std::nullopt;
+  }
+  return std::nullopt;
 }
 
 std::vector<std::byte> ClientLeg::enterTunnel() {
@@ -119,10 +150,21 @@ void ClientLeg::onRequestBytes(std::span<std::byte> data) {
         Outcome::reply(Side::kClient, Cause::kRefused, 421,
                        "this connection's certificate does not serve the requested host"));
   }
-  const RouteSnapshot* route = session_.listener().route(handshake_->request.path());
+  const http::UpgradeRequestParser& req = handshake_->request;
+  const RequestView view{req.path(), req.query(), req.host(), &req.head(), req.protocols()};
+  const RouteSnapshot* route = session_.listener().route(view);
   if (!route) {
     return session_.end(
-        Outcome::reply(Side::kProxy, Cause::kRefused, 404, "no route for this path"));
+        Outcome::reply(Side::kProxy, Cause::kRefused, 404, "no route for this request"));
+  }
+  // Cross-site WebSocket hijacking: refused before any backend hears of it.
+  const std::optional<std::string_view> origin = req.head().find("Origin");
+  if (!route->origins.allows(origin)) {
+    const std::string_view shown = origin.value_or("(none)");
+    WSEDGE_LOG(kInfo, "refused an upgrade from origin %.*s", static_cast<int>(shown.size()),
+               shown.data());
+    return session_.end(Outcome::reply(Side::kClient, Cause::kRefused, 403,
+                                       "this origin may not open a WebSocket here"));
   }
   session_.routed(*route);
 }

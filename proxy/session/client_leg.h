@@ -5,11 +5,13 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "proxy/http/request_parser.h"
 #include "proxy/session/leg.h"
+#include "proxy/snapshot.h"
 
 namespace wsedge::proxy {
 
@@ -21,9 +23,12 @@ class ClientLeg final : public Leg, private transport::Handler {
 
   /// Valid until enterTunnel() or enterRefused().
   const http::UpgradeRequestParser& request() const { return handshake_->request; }
-  /// The upgrade request for the backend (X-Forwarded-* as the peer's
-  /// trust allows).
-  std::string backendRequest() const;
+  /// The upgrade request for the backend: the route's rewrite and header
+  /// edits, X-Forwarded-* as the peer's trust allows.
+  std::string backendRequest(const RouteSnapshot& route) const;
+  /// The hash of the request's key for a hashing pool; empty if it has none.
+  std::optional<std::uint64_t> hashKey(const conf::HashKey& key) const;
+  std::string peerIp() const;
   SSL* ssl() { return connected() ? connection().ssl() : nullptr; }
 
   /// The 101 went out: the request is released and the bytes the client

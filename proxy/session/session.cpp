@@ -20,7 +20,9 @@ Session::Session(const SessionContext& context, std::shared_ptr<Generation> gene
   arm(snapshot().config.limits.handshakeTimeoutMs);
 }
 
-Session::~Session() = default;
+Session::~Session() {
+  listener().active->fetch_sub(1, std::memory_order_relaxed);
+}
 
 void Session::arm(std::uint64_t ms) {
   ctx_.net.timers().scheduleIn(timer_, ms);
@@ -55,7 +57,10 @@ void Session::routed(const RouteSnapshot& route) {
     return end(
         Outcome::reply(Side::kProxy, Cause::kRefused, 503, "no backend available for this route"));
   }
-  backend_.start(pool(), *gen_->balancers[route.pool], client_.backendRequest());
+  const conf::PoolConfig& pc = *pool().config;
+  backend_.start(
+      pool(), *gen_->balancers[route.pool], client_.backendRequest(route),
+      pc.balance == conf::BalancePolicy::kHash ? client_.hashKey(pc.hashKey) : std::nullopt);
 }
 
 void Session::upgraded(std::span<std::byte> rest) {

@@ -31,7 +31,8 @@ namespace wsedge::proxy {
 class Session final : private io::TimerHandler {
  public:
   /// listener: its index in the generation's snapshot. context must
-  /// outlive the session.
+  /// outlive the session. The session holds one of the listener's places
+  /// (ListenerSnapshot::active), taken by the caller, until it is destroyed.
   Session(const SessionContext& context, std::shared_ptr<Generation> generation,
           std::size_t listener, transport::ConnectionPtr client);
   ~Session();

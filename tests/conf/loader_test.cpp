@@ -53,8 +53,8 @@ TEST(ConfigLoader, LoadsAValidFile) {
   EXPECT_EQ(c.listeners[0].host, "127.0.0.1");
   EXPECT_EQ(c.listeners[0].port, 8080);
   ASSERT_EQ(c.listeners[0].routes.size(), 2u);
-  EXPECT_EQ(c.listeners[0].routes[0].pathPrefix, "/chat");
-  EXPECT_EQ(c.listeners[0].routes[1].pathPrefix, "/");
+  EXPECT_EQ(c.listeners[0].routes[0].match.pathPrefix, "/chat");
+  EXPECT_FALSE(c.listeners[0].routes[1].match.pathPrefix) << "no match: every request";
   EXPECT_EQ(c.pools.at("chat").backends[1].weight, 2u);
   EXPECT_EQ(c.pools.at("chat").backends[1].host, "localhost");
   EXPECT_EQ(c.pools.at("default").backends[0].port, 9000);
@@ -91,7 +91,8 @@ TEST(ConfigLoader, BadValuesNameTheirPlace) {
   EXPECT_EQ(errorFor(replace(kValid, "workers: 2", "workers: 0")),
             "t.yaml:2:10: workers (or auto) must be a whole number from 1 to 1024, got '0'");
   EXPECT_EQ(errorFor(replace(kValid, "round_robin", "fastest")),
-            "t.yaml:11:14: unknown balance policy 'fastest'; supported: round_robin");
+            "t.yaml:11:14: unknown balance policy 'fastest'; supported: round_robin, least_conn, "
+            "random_two, hash");
   EXPECT_EQ(errorFor(replace(kValid, "path_prefix: /chat", "path_prefix: chat")),
             "t.yaml:6:31: path_prefix must start with '/'");
   EXPECT_EQ(errorFor(replace(kValid, "validate_utf8: false", "validate_utf8: maybe")),

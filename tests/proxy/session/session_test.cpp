@@ -27,13 +27,13 @@ listeners:
     routes:
       - match: { path_prefix: /chat }
         pool: chat
-      - match: { path_prefix: /empty }
-        pool: empty
+      - match: { path_prefix: /down }
+        pool: down
 pools:
   chat:
     backends: [ 127.0.0.1:9001, 127.0.0.1:9002 ]
-  empty:
-    backends: []
+  down:
+    backends: [ 127.0.0.1:9003 ]
 limits:
   handshake_timeout: 2s
   connect_timeout: 1s
@@ -149,6 +149,7 @@ class SessionTest : public ::testing::Test, protected SessionOwner {
   /// A new session; returns the client's peer.
   std::shared_ptr<FakePeer> open() {
     auto [conn, peer] = net_.accept();
+    generation_->snapshot->listeners[0].active->fetch_add(1);  // as the worker does
     live_.push_back(new Session(ctx_, generation_, 0, std::move(conn)));
     return peer;
   }
@@ -298,13 +299,16 @@ TEST_F(SessionTest, EveryBackendRefusingGives502AndATimeoutGives504) {
   EXPECT_EQ(body(response), "no backend accepted the connection in time\n");
 }
 
-TEST_F(SessionTest, TheRoutesPoolDecidesAndAnEmptyOneGives503) {
+TEST_F(SessionTest, TheRoutesPoolDecidesAndOneWithNoHealthyBackendGives503) {
   auto client = open();
   client->send(upgradeRequest("/nowhere"));
   EXPECT_EQ(client->take().rfind("HTTP/1.1 404 ", 0), 0u);
+  generation_->snapshot->pools[1].state.backend(0).healthy = false;
   client = open();
-  client->send(upgradeRequest("/empty"));
-  EXPECT_EQ(client->take().rfind("HTTP/1.1 503 ", 0), 0u);
+  client->send(upgradeRequest("/down"));
+  const std::string response = client->take();
+  EXPECT_EQ(response.rfind("HTTP/1.1 503 ", 0), 0u);
+  EXPECT_EQ(body(response), "no healthy backend for this route\n");
   EXPECT_TRUE(net_.dials().empty());
 }
 

@@ -1,0 +1,53 @@
+#include "proxy/pool/maglev.h"
+
+#include <algorithm>
+
+#include "proxy/pool/stable_hash.h"
+
+namespace wsedge::proxy {
+
+MaglevTable::MaglevTable(const std::vector<std::string>& identities,
+                         const std::vector<std::uint32_t>& weights, std::uint32_t size) {
+  constexpr std::uint32_t kEmpty = ~std::uint32_t{0};
+  entry_.assign(size, kEmpty);
+  const std::size_t n = identities.size();
+  if (n == 0) return;
+  // Each backend's permutation: offset + j * skip (mod size), skip != 0.
+  std::vector<std::uint64_t> offset(n), skip(n), next(n, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    offset[i] = stableHash(identities[i], 0x6d61676c6576ull) % size;
+    skip[i] = stableHash(identities[i], 0x736b6970ull) % (size - 1) + 1;
+  }
+  // In each round a backend takes as many slots as its weight.
+  std::uint32_t filled = 0;
+  while (filled < size) {
+    for (std::size_t i = 0; i < n && filled < size; ++i) {
+      for (std::uint32_t w = 0; w < std::max<std::uint32_t>(weights[i], 1) && filled < size; ++w) {
+        std::uint64_t slot;
+        do {
+          slot = (offset[i] + next[i] * skip[i]) % size;
+          ++next[i];
+        } while (entry_[slot] != kEmpty);
+        entry_[slot] = static_cast<std::uint32_t>(i);
+        ++filled;
+      }
+    }
+  }
+}
+
+MaglevBalancer::MaglevBalancer(std::shared_ptr<const MaglevTable> table,
+                               const std::vector<std::uint32_t>& weights)
+    : table_(std::move(table)), fallback_(weights) {}
+
+std::optional<std::size_t> MaglevBalancer::pick(const PickContext& context, const PoolState& pool) {
+  if (!context.hashKey) return fallback_.pick(context, pool);
+  bool any = false;
+  for (std::size_t i = 0; i < pool.size() && !any; ++i) any = !context.excluded(i, pool);
+  if (!any) return std::nullopt;
+  for (std::uint64_t k = 0;; ++k) {
+    const std::size_t i = table_->entry(*context.hashKey + k);
+    if (!context.excluded(i, pool)) return i;
+  }
+}
+
+}  // namespace wsedge::proxy
