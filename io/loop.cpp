@@ -379,6 +379,12 @@ void Loop::cancelRecv(std::uint32_t slot) {
   ++c.inflight;
 }
 
+void Loop::stopRecvIfUnwanted(std::uint32_t slot) {
+  const Conn& c = conns_[slot];
+  if (!c.recvArmed || c.closing || c.recvCancelling) return;
+  if (!c.recvWanted || (recvLimitSupported_ && c.armedLimit > c.recvBudget)) cancelRecv(slot);
+}
+
 void Loop::limitRecv(ConnId id, std::size_t bytes) {
   Conn* c = find(id);
   if (!c) return;
@@ -426,6 +432,7 @@ void Loop::onRecv(const OpTag& t, const io_uring_cqe& cqe) {
     buffers_->recycle(bid);
     // The handler may have closed the connection; a closing one re-arms in advanceClose.
     if (!more && !c.closing && c.recvWanted && !c.readEnded) armRecv(t.slot);
+    if (more) stopRecvIfUnwanted(t.slot);
   } else if (res == 0) {
     const bool report = !c.closing && !c.readEnded;
     c.readEnded = true;
@@ -594,7 +601,8 @@ void Loop::dispatch(const io_uring_cqe& cqe) {
       Conn& c = conns_[t.slot];
       --c.inflight;
       c.recvCancelling = false;
-      if (c.closing) advanceClose(t.slot);
+      if (c.closing) return advanceClose(t.slot);
+      stopRecvIfUnwanted(t.slot);  // the cancel may have missed a receive under way
       return;
     }
     default:

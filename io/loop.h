@@ -239,6 +239,8 @@ class Loop final : private TimerHandler, private StreamHandler {
 
   void armRecv(std::uint32_t slot);
   void cancelRecv(std::uint32_t slot);
+  /// Cancels an armed receive that is paused or may take more than the cap.
+  void stopRecvIfUnwanted(std::uint32_t slot);
   void armAccept(int listener);
   void armWake();
   void submitSend(std::uint32_t slot);

@@ -17,6 +17,7 @@ class Leg {
     kBackpressure = 1,  // the other side's queue is full
     kEarly = 2,         // client bytes before the 101 reached their cap
     kRefused = 4,       // the upgrade was refused: nothing more is read
+    kRate = 8,          // the client is over its message rate until tokens return
   };
 
   bool connected() const { return conn_ != nullptr; }
@@ -27,6 +28,8 @@ class Leg {
   void pause(Pause why);
   void resume(Pause why);
   bool paused(Pause why) const { return (pauses_ & why) != 0; }
+  /// Reading is paused for some reason.
+  bool paused() const { return pauses_ != 0; }
 
  protected:
   Leg() = default;

@@ -23,9 +23,9 @@ std::string_view sideName(Side side) {
 }
 
 std::string_view causeName(Cause cause) {
-  constexpr std::array<std::string_view, 7> kNames{
-      "normal close",    "refused",  "protocol error", "timeout",
-      "transport error", "shutdown", "send stalled"};
+  constexpr std::array<std::string_view, kCauseCount> kNames{
+      "normal close", "refused",      "protocol error", "timeout",  "transport error",
+      "shutdown",     "send stalled", "no pong",        "over rate"};
   return kNames[static_cast<std::size_t>(cause)];
 }
 

@@ -20,8 +20,10 @@ enum class Cause : std::uint8_t {
   kTransportError,  // a connection dropped or failed (TCP or TLS)
   kShutdown,        // the proxy is stopping
   kStalled,         // a side read nothing of its queue for send_timeout
+  kUnresponsive,    // a side did not answer the proxy's ping within ping_timeout
+  kOverRate,        // the client sent messages faster than message_rate (over_rate: close)
 };
-inline constexpr std::size_t kCauseCount = 7;
+inline constexpr std::size_t kCauseCount = 9;
 
 std::string_view sideName(Side side);
 std::string_view causeName(Cause cause);

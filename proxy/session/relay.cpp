@@ -118,14 +118,29 @@ struct Relay<R>::Sink {
     r.held_ = {};  // nothing kept while idle
   }
 
+  bool admit(const FrameHeader&) {
+    if (r.started_ >= r.messageLimit_) return false;
+    ++r.started_;
+    return true;
+  }
+
   void onFrameEnd(const FrameHeader& h) {
     if (r.mode_ == Mode::kWhole) out.commit();
     r.mode_ = Mode::kIdle;
     ++r.frames_;
     if (h.fin) ++r.messages_;
+    if (r.pingDue_) {
+      r.pingDue_ = false;
+      r.writeControl(out, Opcode::kPing, r.ping_);
+    }
   }
 
   void onControl(Opcode op, std::span<const std::byte> payload) {
+    if (op == Opcode::kPong && r.pongExpected_ && payload.size() == r.pong_.size() &&
+        std::memcmp(payload.data(), r.pong_.data(), r.pong_.size()) == 0) {
+      r.pongExpected_ = false;  // the answer to our own ping: it stops here
+      return;
+    }
     ++r.frames_;
     r.writeControl(out, op, payload);
   }
@@ -148,11 +163,17 @@ template <ws::Role R>
 RelayResult Relay<R>::feed(std::span<std::byte> in, io::SendQueue& out) {
   if (closeSent_) return {RelayResult::Status::kClosed, closeCode_, closeReason_};
   Sink sink{*this, out};
-  switch (parser_.feed(in, sink)) {
+  std::size_t consumed = 0;
+  switch (parser_.feed(in, sink, &consumed)) {
     case ws::ParseStatus::kOk:
       return {};
     case ws::ParseStatus::kClosed:
       return {RelayResult::Status::kClosed, closeCode_, closeReason_};
+    case ws::ParseStatus::kHeld: {
+      RelayResult held{RelayResult::Status::kHeld};
+      held.consumed = consumed;
+      return held;
+    }
     case ws::ParseStatus::kError:
       break;
   }
@@ -161,10 +182,30 @@ RelayResult Relay<R>::feed(std::span<std::byte> in, io::SendQueue& out) {
 }
 
 template <ws::Role R>
+void Relay<R>::sendPing(io::SendQueue& out, const PingPayload& payload) {
+  if (closeSent_) return;
+  ping_ = payload;
+  // A frame being gathered sits uncommitted in the queue: the ping goes
+  // behind it (a control frame may come between fragments, never inside one).
+  if (mode_ == Mode::kWhole) {
+    pingDue_ = true;
+    return;
+  }
+  writeControl(out, Opcode::kPing, ping_);
+}
+
+template <ws::Role R>
+void Relay<R>::expectPong(const PingPayload& payload) {
+  pong_ = payload;
+  pongExpected_ = true;
+}
+
+template <ws::Role R>
 void Relay<R>::sendClose(io::SendQueue& out, std::uint16_t code, std::string_view reason) {
   if (closeSent_) return;
   out.rollback();  // a frame still being gathered never goes out
   mode_ = Mode::kIdle;
+  pingDue_ = false;
   held_ = {};
   std::byte payload[ws::kMaxControlPayload];
   const std::size_t n = ws::writeClosePayload(payload, code, reason);

@@ -13,6 +13,7 @@
 // holds whole frames, so a close frame can always follow.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -30,12 +31,18 @@ struct RelayResult {
     kOk,      // everything forwarded
     kClosed,  // the source sent a close frame; it was forwarded
     kError,   // the source broke the protocol; nothing more is read
+    kHeld,    // a new message is over limitMessages(); input from `consumed` on is not read
   };
   Status status = Status::kOk;
   /// kClosed: the code forwarded (1005: none). kError: the code to send back.
   std::uint16_t code = 0;
   std::string_view reason;
+  std::size_t consumed = 0;  // kHeld: bytes of the input read
 };
+
+/// The payload of the proxy's own pings: random, so that a peer's own
+/// pongs are never taken for answers to ours.
+using PingPayload = std::array<std::byte, 8>;
 
 /// R is the proxy's role toward the source: kServer for frames from a
 /// client (masked; re-masked toward the backend), kClient for frames from
@@ -56,6 +63,21 @@ class Relay {
   /// Writes a close frame of the proxy's own (after dropping any frame still
   /// being gathered). Nothing is forwarded to `out` after it.
   void sendClose(io::SendQueue& out, std::uint16_t code, std::string_view reason);
+
+  /// Data messages from the source are started at most up to this count
+  /// (see messagesStarted()); the next one is held (kHeld) until the limit
+  /// is raised. No limit at first.
+  void limitMessages(std::uint64_t started) { messageLimit_ = started; }
+  std::uint64_t messagesStarted() const { return started_; }
+
+  /// The proxy's own ping toward the destination. Written at once, or
+  /// behind the frame being gathered.
+  void sendPing(io::SendQueue& out, const PingPayload& payload);
+  /// The ping waits behind the frame being gathered: it has not left yet.
+  bool pingWaiting() const { return pingDue_; }
+  /// A pong from the source with this payload answers the proxy's own ping:
+  /// it is swallowed, not forwarded, and is not activity (framesCompleted).
+  void expectPong(const PingPayload& payload);
 
   /// A close frame went out this way (forwarded or our own).
   bool closeSent() const { return closeSent_; }
@@ -93,7 +115,13 @@ class Relay {
   std::uint64_t messages_ = 0;
   std::uint64_t bytes_ = 0;
   std::uint64_t frames_ = 0;
+  std::uint64_t started_ = 0;  // data messages started
+  std::uint64_t messageLimit_ = ~std::uint64_t{0};
   std::uint16_t closeCode_ = 0;  // of the close that went out, whoever wrote it
+  bool pongExpected_ = false;
+  bool pingDue_ = false;  // a ping waits for the frame being gathered
+  PingPayload pong_{};
+  PingPayload ping_{};
   // Only a close fills it (at the end of a session): nothing held while idle.
   std::string closeReason_;
 };

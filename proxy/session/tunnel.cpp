@@ -1,6 +1,7 @@
 #include "proxy/session/tunnel.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "proxy/log.h"
 #include "proxy/session/session.h"
@@ -18,14 +19,18 @@ ws::FrameParserOptions frameOptions(const conf::Limits& limits, std::uint8_t all
 }
 
 Tunnel::Tunnel(Session& session, const ws::FrameParserOptions& options, ws::MaskKeySource& masks)
-    : session_(session), toBackend_(options, masks), toClient_(options, masks) {}
+    : session_(session), masks_(masks), toBackend_(options, masks), toClient_(options, masks) {}
 
 const conf::Limits& Tunnel::limits() const {
   return session_.route().limits;
 }
 
 void Tunnel::start(std::span<std::byte> fromBackendBytes, std::vector<std::byte> early) {
-  lastFrame_ = session_.now();
+  const std::uint64_t now = session_.now();
+  lastFrame_ = now;
+  clientHop_.heard = backendHop_.heard = now;
+  tokens_ = limits().messageBurst;
+  refilledAt_ = now;
   rearm();
   if (!fromBackendBytes.empty()) fromBackend(fromBackendBytes);
   if (!early.empty() && !session_.ended()) fromClient(early);
@@ -71,7 +76,7 @@ RelayResult Tunnel::forward(Relay& relay, std::span<std::byte> data, Leg& source
   const RelayResult r = relay.feed(data, out.output());
   out.flush();
   if (relay.framesCompleted() != frames) lastFrame_ = session_.now();
-  if (r.status == RelayResult::Status::kOk) {
+  if (r.status == RelayResult::Status::kOk || r.status == RelayResult::Status::kHeld) {
     applyBackpressure(source, destination);
     watch(destination, queue);
   }
@@ -128,8 +133,34 @@ void Tunnel::closeForwarded(Side from) {
 }
 
 void Tunnel::fromClient(std::span<std::byte> data) {
+  clientHop_.heard = session_.now();
+  // Behind a message held for the rate, bytes wait their turn (a receive
+  // already under way when the client was paused still completes).
+  if (rateResumeAt_ != 0) {
+    heldBytes_.insert(heldBytes_.end(), data.begin(), data.end());
+    return;
+  }
+  relayClient(data);
+}
+
+void Tunnel::refill(std::uint64_t now) {
+  const conf::Limits& l = limits();
+  tokens_ = std::min(l.messageBurst,
+                     tokens_ + static_cast<double>(now - refilledAt_) * l.messageRate / 1000);
+  refilledAt_ = now;
+}
+
+void Tunnel::relayClient(std::span<std::byte> data) {
+  const bool limited = limits().messageRate > 0;
+  const std::uint64_t started = toBackend_.messagesStarted();
+  if (limited) {
+    refill(session_.now());
+    toBackend_.limitMessages(started + static_cast<std::uint64_t>(tokens_));
+  }
   const RelayResult r =
       forward(toBackend_, data, session_.client(), session_.backend(), backendQueue_);
+  if (limited) tokens_ -= static_cast<double>(toBackend_.messagesStarted() - started);
+  if (r.status == RelayResult::Status::kHeld) return overRate(data.subspan(r.consumed));
   if (r.status == RelayResult::Status::kClosed) return closeForwarded(Side::kClient);
   if (r.status != RelayResult::Status::kError) return;
   WSEDGE_LOG(kInfo, "client broke the protocol: %u %.*s", r.code, static_cast<int>(r.reason.size()),
@@ -138,7 +169,24 @@ void Tunnel::fromClient(std::span<std::byte> data) {
                               "client protocol error"));
 }
 
+void Tunnel::overRate(std::span<const std::byte> rest) {
+  const conf::Limits& l = limits();
+  if (l.closeOverRate) {
+    WSEDGE_LOG(kInfo, "client over its message rate (%.0f/s): closing with 1008", l.messageRate);
+    return session_.end(Outcome::close(Side::kClient, Cause::kOverRate, 1008,
+                                       "message rate exceeded", 1001, "client over its rate"));
+  }
+  // Not read until a token is back, so that TCP pushes back on the client.
+  heldBytes_.assign(rest.begin(), rest.end());
+  session_.client().pause(Leg::kRate);
+  const double wait = (1 - tokens_) * 1000 / l.messageRate;
+  rateResumeAt_ =
+      session_.now() + std::max<std::uint64_t>(1, static_cast<std::uint64_t>(wait + 0.999));
+  session_.armBy(rateResumeAt_);
+}
+
 void Tunnel::fromBackend(std::span<std::byte> data) {
+  backendHop_.heard = session_.now();
   const RelayResult r =
       forward(toClient_, data, session_.backend(), session_.client(), clientQueue_);
   if (r.status == RelayResult::Status::kClosed) return closeForwarded(Side::kBackend);
@@ -169,10 +217,67 @@ void Tunnel::backendEnded(int) {
       Outcome::close(Side::kBackend, Cause::kTransportError, 1014, "backend went away", 0, {}));
 }
 
+template <class PingRelay, class PongRelay>
+bool Tunnel::keepAlive(Leg& side, Hop& hop, PingRelay& toSide, PongRelay& fromSide,
+                       std::uint64_t now) {
+  const transport::Connection& c = side.connection();
+  // A side that takes bytes it was behind on is reading: it is alive, even
+  // if a ping of ours waits behind them.
+  if (hop.behind && c.bytesSent() != hop.sent) hop.heard = now;
+  hop.sent = c.bytesSent();
+  hop.behind = c.pending() > 0;
+  // A side we do not read could not be heard: its silence says nothing.
+  if (side.paused()) hop.heard = now;
+  // Its clock starts when the ping leaves, not while it waits behind a frame.
+  if (toSide.pingWaiting()) hop.pingAt = now;
+  if (hop.pingAt != 0) {
+    if (hop.heard >= hop.pingAt) {
+      hop.pingAt = 0;
+    } else {
+      return now - hop.pingAt < limits().pingTimeoutMs;
+    }
+  }
+  if (now - hop.heard < limits().pingIntervalMs) return true;
+  PingPayload payload;
+  const ws::MaskKey a = masks_.next(), b = masks_.next();
+  std::memcpy(payload.data(), a.data(), 4);
+  std::memcpy(payload.data() + 4, b.data(), 4);
+  fromSide.expectPong(payload);
+  transport::Connection& out = side.connection();
+  toSide.sendPing(out.output(), payload);
+  out.flush();
+  hop.pingAt = now;
+  return true;
+}
+
 void Tunnel::onTimeout() {
   const std::uint64_t now = session_.now();
   if (stalled(session_.client(), clientQueue_, now)) return endStalled(Side::kClient);
   if (stalled(session_.backend(), backendQueue_, now)) return endStalled(Side::kBackend);
+  if (rateResumeAt_ != 0 && now >= rateResumeAt_) {
+    // Tokens are back: the held message goes first, then what followed it.
+    rateResumeAt_ = 0;
+    std::vector<std::byte> held = std::move(heldBytes_);
+    heldBytes_ = {};
+    relayClient(held);
+    if (session_.ended()) return;
+    if (rateResumeAt_ == 0) session_.client().resume(Leg::kRate);
+  }
+  if (limits().pingIntervalMs != 0 && closeDeadline_ == 0) {
+    if (!keepAlive(session_.client(), clientHop_, toClient_, toBackend_, now)) {
+      WSEDGE_LOG(kInfo, "the client did not answer a ping within %llu ms: closing",
+                 static_cast<unsigned long long>(limits().pingTimeoutMs));
+      return session_.end(Outcome::close(Side::kClient, Cause::kUnresponsive, 1001, "ping timeout",
+                                         1001, "client not answering"));
+    }
+    if (!keepAlive(session_.backend(), backendHop_, toBackend_, toClient_, now)) {
+      WSEDGE_LOG(kWarn, "a backend of pool %s did not answer a ping within %llu ms: closing",
+                 session_.pool().name.c_str(),
+                 static_cast<unsigned long long>(limits().pingTimeoutMs));
+      return session_.end(Outcome::close(Side::kBackend, Cause::kUnresponsive, 1014,
+                                         "backend not answering", 1001, "ping timeout"));
+    }
+  }
   if (closeDeadline_ != 0) {
     // The other side never answered the close frame.
     if (now >= closeDeadline_) {
@@ -196,6 +301,13 @@ void Tunnel::rearm() {
   for (const Watch* w : {&clientQueue_, &backendQueue_}) {
     if (w->active) next = std::min(next, w->since + limits().sendTimeoutMs);
   }
+  if (limits().pingIntervalMs != 0 && closeDeadline_ == 0) {
+    for (const Hop* h : {&clientHop_, &backendHop_}) {
+      next = std::min(next, h->pingAt != 0 ? h->pingAt + limits().pingTimeoutMs
+                                           : h->heard + limits().pingIntervalMs);
+    }
+  }
+  if (rateResumeAt_ != 0) next = std::min(next, rateResumeAt_);
   session_.armAt(next);
 }
 

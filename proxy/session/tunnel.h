@@ -3,8 +3,12 @@
 // and reading is capped so the queue never runs past max_buffered by more
 // than a receive buffer), the close handshake (each side's close is
 // forwarded and its answer awaited for close_timeout), the idle timeout (no
-// frame either way), and the send timeout (a side whose queue makes no
-// progress). It ends the session through Session::end() and nothing else.
+// frame either way), the send timeout (a side whose queue makes no
+// progress), per-hop keepalive (each side pinged once it has sent nothing
+// for ping_interval, and closed if it does not answer within ping_timeout),
+// and the client's message rate (a token bucket: over it, the client is not
+// read until tokens return, or is closed). It ends the session through
+// Session::end() and nothing else.
 #pragma once
 
 #include <cstdint>
@@ -52,6 +56,23 @@ class Tunnel {
     std::uint64_t since = 0;  // when that was
   };
 
+  // Keepalive of one side (ping_interval).
+  struct Hop {
+    std::uint64_t heard = 0;   // bytes last came from it (or it took bytes it was behind on)
+    std::uint64_t pingAt = 0;  // our ping to it went out, unanswered; 0: none
+    std::uint64_t sent = 0;    // bytesSent() toward it at the last look
+    bool behind = false;       // its queue held bytes at the last look
+  };
+
+  /// Relays client bytes, within the message rate.
+  void relayClient(std::span<std::byte> data);
+  /// A new message from the client is over the rate; `rest` follows its header.
+  void overRate(std::span<const std::byte> rest);
+  /// Tokens earned since the last refill (message_rate).
+  void refill(std::uint64_t now);
+  /// Pings the side if it is due; false when it never answered the last one.
+  template <class PingRelay, class PongRelay>
+  bool keepAlive(Leg& side, Hop& hop, PingRelay& toSide, PongRelay& fromSide, std::uint64_t now);
   /// Relays bytes from source to destination; the caller handles a close
   /// or an error.
   template <class Relay>
@@ -73,6 +94,7 @@ class Tunnel {
   const conf::Limits& limits() const;
 
   Session& session_;
+  ws::MaskKeySource& masks_;  // also for the payloads of our pings
   ClientToBackend toBackend_;
   BackendToClient toClient_;
   std::uint64_t lastFrame_ = 0;      // a frame ended, either way
@@ -82,6 +104,12 @@ class Tunnel {
   bool closeFromClient_ = false;     // the client's close frame was forwarded
   bool closeFromBackend_ = false;    // the backend's close frame was forwarded
   Side closedFirst_ = Side::kNone;
+  Hop clientHop_;
+  Hop backendHop_;
+  double tokens_ = 0;  // message_rate: messages the client may start now
+  std::uint64_t refilledAt_ = 0;
+  std::uint64_t rateResumeAt_ = 0;    // the client is held for its rate until then; 0: not
+  std::vector<std::byte> heldBytes_;  // what the client sent behind the held message
 };
 
 }  // namespace wsedge::proxy

@@ -9,6 +9,10 @@
 //   void onControl(Opcode op, std::span<const std::byte> payload);  // ping, pong: whole
 //   void onClose(std::uint16_t code, std::string_view reason);      // 1005 if empty
 //
+// A sink may also have `bool admit(const FrameHeader&)`, asked before the
+// first frame of each data message: false holds that message back (feed()
+// returns kHeld, its header consumed) until a later feed() admits it.
+//
 // Data payloads are unmasked in place in the caller's buffer and handed over
 // without copying. Control payloads (at most 125 bytes) are gathered in the
 // parser so they arrive whole. A protocol violation stops the parser with a
@@ -52,6 +56,7 @@ enum class ParseStatus : std::uint8_t {
   kOk,      // all input consumed; more may follow
   kError,   // protocol violation: see error(); the parser accepts nothing more
   kClosed,  // a valid close frame was parsed; input after it is not consumed
+  kHeld,    // the sink did not admit a new message; input after its header is not consumed
 };
 
 template <Role R>
@@ -62,7 +67,8 @@ class FrameParser {
   explicit FrameParser(Options options = {}) : limits_(options) {}
 
   /// Parses as much of in as it can. *consumed (if given) receives the
-  /// number of bytes used: all of them unless the result is kError or kClosed.
+  /// number of bytes used: all of them unless the result is kError, kClosed
+  /// or kHeld. After kHeld, feed() asks the sink again first, even with no input.
   template <class Sink>
   ParseStatus feed(std::span<std::byte> in, Sink& sink, std::size_t* consumed = nullptr);
 
@@ -77,7 +83,8 @@ class FrameParser {
   void setOptions(const Options& options) { limits_ = options; }
 
  private:
-  enum class Stage : std::uint8_t { kHeader, kPayload, kControl, kClosed, kFailed };
+  // kHeld: a data frame's header is read, and the sink has not admitted it.
+  enum class Stage : std::uint8_t { kHeader, kHeld, kPayload, kControl, kClosed, kFailed };
 
   ParseStatus fail(CloseCode code, std::string_view reason) {
     error_ = {code, reason};
@@ -192,6 +199,12 @@ ParseStatus FrameParser<R>::startFrame(Sink& sink) {
     stage_ = Stage::kControl;
     return remaining_ == 0 ? finishControl(sink) : ParseStatus::kOk;
   }
+  if constexpr (requires { sink.admit(frame_); }) {
+    if (frame_.opcode != Opcode::kContinuation && !sink.admit(frame_)) {
+      stage_ = Stage::kHeld;
+      return ParseStatus::kHeld;
+    }
+  }
   if (frame_.opcode == Opcode::kContinuation) {
     // Counted so that a message cannot be sent as endless tiny frames.
     if (++fragments_ >= limits_.maxFragments) {
@@ -278,7 +291,7 @@ template <Role R>
 template <class Sink>
 ParseStatus FrameParser<R>::feed(std::span<std::byte> in, Sink& sink, std::size_t* consumed) {
   std::size_t pos = 0;
-  ParseStatus status = ParseStatus::kOk;
+  ParseStatus status = stage_ == Stage::kHeld ? startFrame(sink) : ParseStatus::kOk;
   const auto* bytes = reinterpret_cast<const std::uint8_t*>(in.data());
   while (status == ParseStatus::kOk && pos < in.size()) {
     switch (stage_) {
@@ -327,6 +340,9 @@ ParseStatus FrameParser<R>::feed(std::span<std::byte> in, Sink& sink, std::size_
         if (remaining_ == 0) status = finishControl(sink);
         break;
       }
+      case Stage::kHeld:
+        status = ParseStatus::kHeld;
+        break;
       case Stage::kClosed:
         status = ParseStatus::kClosed;
         break;

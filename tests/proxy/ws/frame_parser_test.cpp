@@ -248,6 +248,37 @@ TEST(FrameParser, TextSplitAcrossFragmentsMidCodePoint) {
 
 // --- The close-code table of the issue: one test per row ---------------------
 
+// A sink that admits a given number of data messages.
+struct Gate : Recorder {
+  int admits = 0;
+  bool admit(const FrameHeader&) { return admits > 0 ? (--admits, true) : false; }
+};
+
+TEST(FrameParser, ASinkCanHoldBackANewMessageAndAdmitItLater) {
+  Bytes in = frame(Opcode::kText, "one") + frame(Opcode::kText, "tw", false) +
+             frame(Opcode::kPing, "p") + frame(Opcode::kContinuation, "o") +
+             frame(Opcode::kBinary, "three");
+  Gate sink;
+  sink.admits = 1;
+  ServerFrameParser p;
+  std::size_t consumed = 0;
+  EXPECT_EQ(p.feed(in, sink, &consumed), ParseStatus::kHeld);
+  EXPECT_EQ(sink.log, "start(1,fin,3)[one]end ");
+  EXPECT_EQ(consumed, frame(Opcode::kText, "one").size() + 6) << "the second header is read";
+  Bytes rest(in.begin() + static_cast<std::ptrdiff_t>(consumed), in.end());
+  EXPECT_EQ(p.feed({}, sink, &consumed), ParseStatus::kHeld) << "still no admission";
+  EXPECT_EQ(consumed, 0u);
+  sink.admits = 1;
+  EXPECT_EQ(p.feed(rest, sink, &consumed), ParseStatus::kHeld);
+  EXPECT_EQ(sink.log, "start(1,fin,3)[one]end start(1,2)[tw]end ctl(9,p) start(0,fin,1)[o]end ")
+      << "control frames and continuations need no admission";
+  sink.admits = 1;
+  rest.erase(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(consumed));
+  EXPECT_EQ(p.feed(rest, sink, &consumed), ParseStatus::kOk);
+  EXPECT_EQ(consumed, rest.size());
+  EXPECT_NE(sink.log.find("start(2,fin,5)[three]end"), std::string::npos);
+}
+
 TEST(FrameParserErrors, RsvBitsWithoutExtension) {
   EXPECT_EQ(serverError(frame(Opcode::kText, "x", true, true, kRsv1)), 1002);
   EXPECT_EQ(serverError(frame(Opcode::kText, "x", true, true, kRsv2)), 1002);
