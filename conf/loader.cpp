@@ -5,10 +5,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
+#include <cstdio>
+#include <cstring>
 #include <initializer_list>
 #include <set>
 
+#include "conf/origin.h"
 #include "conf/units.h"
 
 namespace wsedge::conf {
@@ -240,8 +244,8 @@ void readLimit(const Reader& r, const std::string& key, const YAML::Node& v, Lim
   if (key == "validate_utf8") limits.validateUtf8 = r.boolean(v, key);
   if (key == "message_rate") {
     r.expectMap(v, "message_rate");
-    r.checkKeys(v, "message_rate", {"per_second", "burst", "over_rate"});
-    r.require(v, "per_second", true, "message_rate needs 'per_second'");
+    const bool known = r.checkKeys(v, "message_rate", {"per_second", "burst", "over_rate"});
+    r.require(v, "per_second", known, "message_rate needs 'per_second'");
     limits.messageRate =
         static_cast<double>(r.integer(v["per_second"], "per_second", 1, 1'000'000));
     limits.messageBurst = v["burst"]
@@ -286,16 +290,30 @@ BackendConfig readBackend(const Reader& r, const YAML::Node& b) {
   r.expectMap(b, "a backend");
   const bool known = r.checkKeys(b, "backend", {"address", "weight", "max_connections"});
   r.require(b, "address", known, "backend needs an 'address'");
-  backend.address = r.scalar(b["address"], "address");
-  const HostPort hp = r.hostPort(b["address"], "backend address");
-  backend.host = hp.host, backend.port = hp.port;
-  if (b["weight"]) {
-    backend.weight = static_cast<std::uint32_t>(r.integer(b["weight"], "weight", 1, 1000));
-  }
-  if (b["max_connections"]) {
-    backend.maxConnections = static_cast<std::uint32_t>(
-        r.integer(b["max_connections"], "max_connections", 1, 100'000'000));
-  }
+  // Each field is checked, so that every error in the backend is reported.
+  bool ok = true;
+  const auto field = [&](const char* key, auto&& read) {
+    if (!b[key]) return;
+    bool done = false;
+    r.attempt([&] {
+      read(b[key]);
+      done = true;
+    });
+    ok = ok && done;
+  };
+  field("address", [&](const YAML::Node& n) {
+    backend.address = r.scalar(n, "address");
+    const HostPort hp = r.hostPort(n, "backend address");
+    backend.host = hp.host, backend.port = hp.port;
+  });
+  field("weight", [&](const YAML::Node& n) {
+    backend.weight = static_cast<std::uint32_t>(r.integer(n, "weight", 1, 1000));
+  });
+  field("max_connections", [&](const YAML::Node& n) {
+    backend.maxConnections =
+        static_cast<std::uint32_t>(r.integer(n, "max_connections", 1, 100'000'000));
+  });
+  if (!ok) throw Skip{};  // recorded above
   return backend;
 }
 
@@ -448,8 +466,19 @@ TlsConfig readTls(const Reader& r, const YAML::Node& n) {
       const std::string both = "a certificate needs both 'cert' and 'key' (PEM files)";
       r.require(c, "cert", keys, both);
       r.require(c, "key", keys, both);
-      tls.certificates.push_back({relativeTo(r.file(), r.scalar(c["cert"], "cert")),
-                                  relativeTo(r.file(), r.scalar(c["key"], "key")), r.at(c)});
+      CertificateConfig cert{relativeTo(r.file(), r.scalar(c["cert"], "cert")),
+                             relativeTo(r.file(), r.scalar(c["key"], "key")), r.at(c)};
+      // Unreadable files are reported with everything else; what they hold
+      // is checked when the certificates are loaded.
+      for (const auto& [path, what] : {std::pair{&cert.cert, "certificate"}, {&cert.key, "key"}}) {
+        if (std::FILE* f = std::fopen(path->c_str(), "rb")) {
+          std::fclose(f);
+        } else {
+          r.note(c, std::string("cannot read ") + what + " file '" + *path +
+                        "': " + std::strerror(errno));
+        }
+      }
+      tls.certificates.push_back(std::move(cert));
     });
   }
   if (n["min_version"]) {
@@ -569,9 +598,21 @@ RouteConfig readRoute(const Reader& r, const YAML::Node& rn, const Config& confi
   if (rn["match"]) r.attempt([&] { route.match = readMatch(r, rn["match"]); });
   if (rn["allowed_origins"]) {
     r.attempt([&] {
-      r.expectSequence(rn["allowed_origins"], "allowed_origins");
-      for (const YAML::Node& o : rn["allowed_origins"]) {
-        route.allowedOrigins.push_back(r.scalar(o, "an origin"));
+      const YAML::Node list = rn["allowed_origins"];
+      r.expectSequence(list, "allowed_origins");
+      if (list.size() == 0) {
+        r.fail(list, "allowed_origins is empty: leave it out to allow every origin");
+      }
+      for (const YAML::Node& o : list) {
+        r.attempt([&] {
+          const std::string text = r.scalar(o, "an origin");
+          if (!parseOrigin(text)) {
+            r.fail(o, "allowed_origins: '" + text +
+                          "' is not an origin (such as https://app.example.com or "
+                          "https://*.example.com)");
+          }
+          route.allowedOrigins.push_back(text);
+        });
       }
     });
   }

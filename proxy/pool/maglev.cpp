@@ -18,10 +18,18 @@ MaglevTable::MaglevTable(const std::vector<std::string>& identities,
     offset[i] = stableHash(identities[i], 0x6d61676c6576ull) % size;
     skip[i] = stableHash(identities[i], 0x736b6970ull) % (size - 1) + 1;
   }
+  // Rounds go through the backends by identity, not as listed: the
+  // addresses of one name come back from DNS in any order, and every
+  // process must still build the same table.
+  std::vector<std::size_t> order(n);
+  for (std::size_t i = 0; i < n; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return identities[a] < identities[b]; });
   // In each round a backend takes as many slots as its weight.
   std::uint32_t filled = 0;
   while (filled < size) {
-    for (std::size_t i = 0; i < n && filled < size; ++i) {
+    for (std::size_t k = 0; k < n && filled < size; ++k) {
+      const std::size_t i = order[k];
       for (std::uint32_t w = 0; w < std::max<std::uint32_t>(weights[i], 1) && filled < size; ++w) {
         std::uint64_t slot;
         do {

@@ -14,9 +14,27 @@ class RoundRobin final : public Balancer {
   explicit RoundRobin(const std::vector<std::uint32_t>& weights);
   std::optional<std::size_t> pick(const PickContext& context, const PoolState& pool) override;
 
+  /// One round among the backends for which candidate(i) holds.
+  template <class Candidate>
+  std::optional<std::size_t> pickAmong(Candidate&& candidate);
+
  private:
   std::vector<std::int64_t> weight_;
   std::vector<std::int64_t> current_;
 };
+
+template <class Candidate>
+std::optional<std::size_t> RoundRobin::pickAmong(Candidate&& candidate) {
+  std::optional<std::size_t> best;
+  std::int64_t total = 0;
+  for (std::size_t i = 0; i < weight_.size(); ++i) {
+    if (!candidate(i)) continue;
+    current_[i] += weight_[i];
+    total += weight_[i];
+    if (!best || current_[i] > current_[*best]) best = i;
+  }
+  if (best) current_[*best] -= total;
+  return best;
+}
 
 }  // namespace wsedge::proxy

@@ -49,6 +49,8 @@ RouteMatcher::RouteMatcher(const conf::RouteMatch& m)
   if (m.host) {
     hostWildcard_ = m.host->rfind("*.", 0) == 0;
     host_ = hostWildcard_ ? m.host->substr(1) : *m.host;
+    // RouteMatch::host is "any case"; the request's side is lowered by hostName().
+    for (char& c : host_) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
 }
 

@@ -143,10 +143,14 @@ void Tunnel::fromClient(std::span<std::byte> data) {
   relayClient(data);
 }
 
-void Tunnel::refill(std::uint64_t now) {
+void Tunnel::refill(std::uint64_t now, std::uint64_t lateMs) {
   const conf::Limits& l = limits();
-  tokens_ = std::min(l.messageBurst,
-                     tokens_ + static_cast<double>(now - refilledAt_) * l.messageRate / 1000);
+  const double perMs = l.messageRate / 1000;
+  // Tokens the timer's lateness kept from the client are its own: without
+  // them a coarse timer would hold it below its rate.
+  const double cap = l.messageBurst + static_cast<double>(lateMs) * perMs;
+  const double earned = tokens_ + static_cast<double>(now - refilledAt_) * perMs;
+  tokens_ = std::max(tokens_, std::min(cap, earned));
   refilledAt_ = now;
 }
 
@@ -256,6 +260,7 @@ void Tunnel::onTimeout() {
   if (stalled(session_.backend(), backendQueue_, now)) return endStalled(Side::kBackend);
   if (rateResumeAt_ != 0 && now >= rateResumeAt_) {
     // Tokens are back: the held message goes first, then what followed it.
+    refill(now, now - rateResumeAt_);
     rateResumeAt_ = 0;
     std::vector<std::byte> held = std::move(heldBytes_);
     heldBytes_ = {};

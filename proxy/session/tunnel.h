@@ -68,8 +68,9 @@ class Tunnel {
   void relayClient(std::span<std::byte> data);
   /// A new message from the client is over the rate; `rest` follows its header.
   void overRate(std::span<const std::byte> rest);
-  /// Tokens earned since the last refill (message_rate).
-  void refill(std::uint64_t now);
+  /// Tokens earned since the last refill (message_rate), up to the burst,
+  /// and beyond it by what a resume lateMs late would otherwise lose.
+  void refill(std::uint64_t now, std::uint64_t lateMs = 0);
   /// Pings the side if it is due; false when it never answered the last one.
   template <class PingRelay, class PongRelay>
   bool keepAlive(Leg& side, Hop& hop, PingRelay& toSide, PongRelay& fromSide, std::uint64_t now);

@@ -181,9 +181,9 @@ class ProxyTestCase(unittest.TestCase):
 
     # --- peers --------------------------------------------------------------
 
-    def start_py_backend(self, *args):
+    def start_py_backend(self, *args, port=None):
         """peers/py_backend.py: a Python websockets server (see its --help)."""
-        port = free_port()
+        port = port or free_port()
         p = self.spawn([PYTHON, os.path.join(PEERS, "py_backend.py"), "--port", str(port), *args],
                        name="py_backend")
         p.wait_for_output("ready")
@@ -234,9 +234,9 @@ class RawClient:
     def close(self):
         self.sock.close()
 
-    def upgrade_request(self, path="/", extra="", key=None):
+    def upgrade_request(self, path="/", extra="", key=None, host="127.0.0.1"):
         key = key or base64.b64encode(os.urandom(16)).decode()
-        return (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        return (f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
                 f"Sec-WebSocket-Version: 13\r\n{extra}\r\n").encode()
 

@@ -5,7 +5,9 @@ Echoes every message by default. Prints "ready" once listening, and
 """
 import argparse
 import asyncio
+import http
 import json
+import os
 import resource
 import sys
 
@@ -26,6 +28,10 @@ def main():
                     help="flip one byte in the middle of the Nth echo (1-based)")
     ap.add_argument("--sink-delay-ms", type=int, default=0,
                     help="do not echo: count bytes, sleeping this long per message")
+    ap.add_argument("--name", default="",
+                    help="say who this is: an X-Backend field in every 101")
+    ap.add_argument("--health-file", default="",
+                    help="answer GET /healthz with 503 while this file exists (200-style 101 otherwise)")
     args = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -56,8 +62,16 @@ def main():
             print(f"received {received}", flush=True)
         print(f"closed {ws.close_code} {ws.close_reason}", flush=True)
 
+    async def process_request(path, headers):
+        # A health check's request: refused while the health file exists.
+        if args.health_file and path.split("?")[0] == "/healthz" and os.path.exists(args.health_file):
+            return http.HTTPStatus.SERVICE_UNAVAILABLE, [], b"unhealthy\n"
+        return None
+
     async def serve():
         async with websockets.serve(handler, "127.0.0.1", args.port, max_size=None,
+                                    process_request=process_request,
+                                    extra_headers={"X-Backend": args.name} if args.name else None,
                                     subprotocols=args.subprotocol or None,
                                     max_queue=1 if args.sink_delay_ms else 32,
                                     ping_interval=None):

@@ -16,6 +16,8 @@ Every byte received from the proxy is appended to RECORD_FILE. Modes:
   flood SIZE        accept, then send binary frames of SIZE bytes as fast as the proxy
                     takes them; print "got close CODE REASON" for the proxy's close
   hints             answer 103 Early Hints, then 101; echo every data frame
+  mute              accept, echo the first data frame (answering pings until then), print
+                    "muted", then neither read nor write again (a host that vanished)
 Prints "ready" once listening.
 """
 import base64
@@ -201,6 +203,16 @@ def main():
                         conn.sendall(bytes([0x88, len(payload)]) + payload)
                         break
                     conn.sendall(bytes([0x80 | op, len(payload)]) + payload)
+            elif mode == "mute":
+                upgrade(conn, headers)
+                for op, payload in frames(conn, rest):
+                    if op == 9:
+                        conn.sendall(bytes([0x8A, len(payload)]) + payload)
+                    elif op in (1, 2):
+                        conn.sendall(bytes([0x80 | op, len(payload)]) + payload)
+                        break
+                print("muted", flush=True)
+                time.sleep(3600)
             elif mode == "slow-reader":
                 upgrade(conn, headers)
                 total = len(rest)
