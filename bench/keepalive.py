@@ -7,8 +7,8 @@ Each session is pinged on both hops every second (the client, wsedge-bench
 --mode idle, and the backend, wsedge-bench echo, answer every ping), so
 10,000 sessions mean 20,000 pings and 20,000 pongs a second. This machine
 caps each process at 20,000 descriptors and a session holds two, so the
-sessions are split over two single-worker wsedge processes sharing the port
-(SO_REUSEPORT). CPU is user + system time of both, over the measured
+sessions are split over three single-worker wsedge processes sharing the
+port (SO_REUSEPORT spreads them unevenly; two could overflow). CPU is user + system time of both, over the measured
 window, as a share of one core; memory is the growth of their resident
 sets while the sessions are held, per session.
 
@@ -31,19 +31,21 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pids):
-    total = 0
+    """(user, system) seconds of these processes."""
+    user = system = 0
     for pid in pids:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / TICKS
+        user += int(fields[11])
+        system += int(fields[12])
+    return user / TICKS, system / TICKS
 
 
 def measure(build, work, echo_port, conns, seconds, ping):
     port = free_port()
     limits = "limits: { ping_interval: 1s, ping_timeout: 10s }\n" if ping else ""
     procs = []
-    for i in range(2):
+    for i in range(3):
         conf = os.path.join(work, f"wsedge-{'ping' if ping else 'off'}-{i}.yaml")
         with open(conf, "w") as f:
             f.write(f"workers: 1\nlisteners:\n  - address: 127.0.0.1:{port}\n    routes: [ {{ pool: e }} ]\n"
@@ -77,7 +79,9 @@ def measure(build, work, echo_port, conns, seconds, ping):
         for p in procs:
             p.terminate()
             p.wait(10)
-    return {"ping": ping, "conns": conns, "cpu_share": (cpu1 - cpu0) / (t1 - t0),
+    span = t1 - t0
+    return {"ping": ping, "conns": conns, "cpu_share": (sum(cpu1) - sum(cpu0)) / span,
+            "user_share": (cpu1[0] - cpu0[0]) / span, "system_share": (cpu1[1] - cpu0[1]) / span,
             "kib_per_conn": (during - before) / conns, "upgraded": report["upgraded"], "errors": report["errors"]}
 
 
@@ -105,10 +109,12 @@ def main():
     finally:
         echo.terminate()
         echo.wait(10)
-    lines = ["| ping_interval | idle sessions | wsedge CPU (share of one core) | RSS per session | upgraded | errors |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = ["| ping_interval | idle sessions | wsedge CPU (share of one core) | of which user | of which kernel "
+             "| RSS per session | upgraded | errors |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {'1s' if r['ping'] else 'off'} | {r['conns']:,} | {r['cpu_share'] * 100:.2f}% | "
+                     f"{r['user_share'] * 100:.2f}% | {r['system_share'] * 100:.2f}% | "
                      f"{r['kib_per_conn']:.2f} KiB | {r['upgraded']:,} | {r['errors']} |")
     table = "\n".join(lines) + "\n"
     print(table)

@@ -438,7 +438,16 @@ void readPool(const Reader& r, const YAML::Node& n, PoolConfig& pool, const Limi
   r.expectSequence(backends, "backends");
   if (backends.size() == 0) r.fail(backends, what + " has no backends");
   for (const YAML::Node& b : backends) {
-    r.attempt([&] { pool.backends.push_back(readBackend(r, b)); });
+    r.attempt([&] {
+      BackendConfig backend = readBackend(r, b);
+      for (const BackendConfig& o : pool.backends) {
+        if (o.host == backend.host && o.port == backend.port) {
+          r.fail(b, "backend " + backend.address + " is listed twice in " + what + " (first at " +
+                        o.where.toString() + ")");
+        }
+      }
+      pool.backends.push_back(std::move(backend));
+    });
   }
 }
 
@@ -567,6 +576,22 @@ RouteMatch readMatch(const Reader& r, const YAML::Node& m) {
   return match;
 }
 
+// A header a route may set or remove: a field name that is not one the
+// proxy writes itself (the handshake, framing, hop-by-hop and forwarding
+// fields); empty if it may, else why not.
+std::string headerEditProblem(const std::string& name) {
+  if (!isFieldName(name)) return "'" + name + "' is not a header name";
+  std::string lower = name;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static constexpr std::string_view kOwn[] = {
+      "host", "upgrade", "connection",      "content-length",    "transfer-encoding", "keep-alive",
+      "te",   "trailer", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"};
+  const bool own = std::find(std::begin(kOwn), std::end(kOwn), lower) != std::end(kOwn) ||
+                   lower.rfind("sec-websocket-", 0) == 0 || lower.rfind("proxy-", 0) == 0;
+  if (own) return name + " is written by wsedge itself and cannot be edited";
+  return {};
+}
+
 void readHeaderEdits(const Reader& r, const YAML::Node& n, RouteConfig& route) {
   r.expectMap(n, "request_headers");
   r.checkKeys(n, "request_headers", {"add", "remove"});
@@ -574,16 +599,32 @@ void readHeaderEdits(const Reader& r, const YAML::Node& n, RouteConfig& route) {
     r.attempt([&] {
       r.expectMap(n["add"], "add");
       for (auto it = n["add"].begin(); it != n["add"].end(); ++it) {
-        const std::string name = it->first.as<std::string>();
-        if (!isFieldName(name)) r.fail(it->first, "'" + name + "' is not a header name");
-        route.addHeaders.emplace_back(name, r.scalar(it->second, name));
+        r.attempt([&] {
+          const std::string name = it->first.as<std::string>();
+          if (const std::string why = headerEditProblem(name); !why.empty()) r.fail(it->first, why);
+          const std::string value = r.scalar(it->second, name);
+          // Visible characters, spaces and tabs only: a CR or LF would end the field.
+          for (char c : value) {
+            const auto u = static_cast<unsigned char>(c);
+            if ((u < 0x20 && c != '\t') || u == 0x7f) {
+              r.fail(it->second, "the value of " + name + " holds a control character");
+            }
+          }
+          route.addHeaders.emplace_back(name, value);
+        });
       }
     });
   }
   if (n["remove"]) {
     r.attempt([&] {
       r.expectSequence(n["remove"], "remove");
-      for (const YAML::Node& h : n["remove"]) route.removeHeaders.push_back(r.scalar(h, "remove"));
+      for (const YAML::Node& h : n["remove"]) {
+        r.attempt([&] {
+          const std::string name = r.scalar(h, "remove");
+          if (const std::string why = headerEditProblem(name); !why.empty()) r.fail(h, why);
+          route.removeHeaders.push_back(name);
+        });
+      }
     });
   }
 }
@@ -619,6 +660,14 @@ RouteConfig readRoute(const Reader& r, const YAML::Node& rn, const Config& confi
   if (rn["rewrite_prefix"]) {
     r.attempt([&] {
       route.rewritePrefix = absolutePath(r, rn["rewrite_prefix"], "rewrite_prefix");
+      // Path characters only (RFC 3986 pchar and '/'): it goes into the request line.
+      constexpr std::string_view kPath = "-._~!$&'()*+,;=:@/%";
+      for (char c : *route.rewritePrefix) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) &&
+            kPath.find(c) == std::string_view::npos) {
+          r.fail(rn["rewrite_prefix"], "rewrite_prefix may hold only path characters");
+        }
+      }
       if (!route.match.pathPrefix) {
         r.fail(rn["rewrite_prefix"],
                "rewrite_prefix replaces a path_prefix, and this route has none");

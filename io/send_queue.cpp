@@ -1,5 +1,6 @@
 #include "io/send_queue.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -74,11 +75,17 @@ SendQueue::SendQueue(SendQueue&& o) noexcept
   o.pending_ = o.uncommitted_ = 0;
 }
 
-std::byte* SendQueue::reserve(std::size_t n) {
+std::byte* SendQueue::reserve(std::size_t n, std::size_t expected) {
   if (!tail_ || tail_->cap - tail_->written < n) {
     // Grow with the backlog: a queue that is backing up gets bigger chunks,
-    // and never one smaller than the reservation.
-    const std::size_t want = std::max(n, std::min<std::size_t>(pending_ / 2, 65536));
+    // and never one smaller than the reservation. Only the first chunk of
+    // an empty queue may be small: a queue that grows a chain is busy.
+    // What is only expected takes a page at most: a peer that announces a
+    // large frame and sends nothing must not make the queue hold it.
+    constexpr std::size_t kMaxGrowth = 65536;
+    std::size_t want = std::max({n, std::min<std::size_t>(expected, ChunkPool::kClasses[1]),
+                                 std::min<std::size_t>(pending_ / 2, kMaxGrowth)});
+    if (tail_) want = std::max<std::size_t>(want, ChunkPool::kClasses[1]);
     Chunk* c = pool_->get(want);
     if (tail_) {
       tail_->next = c;

@@ -27,8 +27,12 @@ class ChunkPool {
     std::byte* data() { return reinterpret_cast<std::byte*>(this + 1); }
   };
 
-  static constexpr std::uint32_t kClasses[] = {4096 - sizeof(Chunk), 16384 - sizeof(Chunk),
-                                               65536 + 512 - sizeof(Chunk), 262144 - sizeof(Chunk)};
+  // The smallest class holds a control frame or a short message alone in
+  // an empty queue (a keepalive ping, a chat line): thousands of them sent
+  // at once must not each pin a page.
+  static constexpr std::uint32_t kClasses[] = {256 - sizeof(Chunk), 4096 - sizeof(Chunk),
+                                               16384 - sizeof(Chunk), 65536 + 512 - sizeof(Chunk),
+                                               262144 - sizeof(Chunk)};
   /// Free chunks kept for reuse, in bytes over all classes: beyond this
   /// high-water mark chunks go back to the allocator at once.
   static constexpr std::size_t kMaxFreeBytes = 64 << 20;
@@ -66,8 +70,10 @@ class SendQueue {
   SendQueue(const SendQueue&) = delete;
 
   /// n (> 0) contiguous bytes of room after everything written so far. The
-  /// bytes are not sent until commit().
-  std::byte* reserve(std::size_t n);
+  /// bytes are not sent until commit(). `expected` (at least n) is what the
+  /// writer means to write in all (a frame whose header it writes first):
+  /// a new chunk has room for it, up to a page.
+  std::byte* reserve(std::size_t n, std::size_t expected = 0);
   /// Copies bytes in and reserves them (a convenience over reserve()).
   void write(std::span<const std::byte> bytes);
   /// Everything written so far may be sent.

@@ -9,19 +9,11 @@
 namespace wsedge::proxy {
 namespace {
 
-// The shortest resolve_interval of a pool that names a backend by name (0: none).
-std::uint64_t resolveInterval(const Snapshot& s) {
-  std::uint64_t best = 0;
-  for (const PoolSnapshot& p : s.pools) {
-    if (p.config->resolveIntervalMs == 0) continue;
-    const bool named = std::any_of(
-        p.config->backends.begin(), p.config->backends.end(),
-        [](const conf::BackendConfig& b) { return !io::SocketAddress::isNumeric(b.host); });
-    if (named && (best == 0 || p.config->resolveIntervalMs < best)) {
-      best = p.config->resolveIntervalMs;
-    }
-  }
-  return best;
+// Whether a pool names a backend by name (so that looking again may change it).
+bool hasNames(const conf::PoolConfig& p) {
+  return std::any_of(p.backends.begin(), p.backends.end(), [](const conf::BackendConfig& b) {
+    return !io::SocketAddress::isNumeric(b.host);
+  });
 }
 
 }  // namespace
@@ -86,16 +78,22 @@ void Control::install(std::shared_ptr<const Snapshot> next) {
 }
 
 void Control::tick(std::uint64_t nowMs) {
-  const std::uint64_t interval = resolveInterval(*snapshot_);
-  if (interval == 0) return;
-  if (nextResolveMs_ == 0) nextResolveMs_ = nowMs + interval;
-  if (nowMs < nextResolveMs_) return;
-  nextResolveMs_ = nowMs + interval;
+  // Each pool with names is looked up again on its own resolve_interval.
+  Refresh refresh;
+  for (const PoolSnapshot& p : snapshot_->pools) {
+    const std::uint64_t interval = p.config->resolveIntervalMs;
+    if (interval == 0 || !hasNames(*p.config)) continue;
+    std::uint64_t& due = nextResolveMs_[p.name];
+    if (due == 0) due = nowMs + interval;
+    if (nowMs < due) continue;
+    due = nowMs + interval;
+    refresh.pools.insert(p.name);
+  }
+  if (refresh.pools.empty()) return;
   std::vector<std::string> warnings;
   std::shared_ptr<const Snapshot> next;
   try {
-    next = buildSnapshot(snapshot_->config, snapshot_.get(), &warnings,
-                         OnLookupFailure::kKeepPrevious);
+    next = buildSnapshot(snapshot_->config, snapshot_.get(), &warnings, &refresh);
   } catch (const std::exception& e) {
     WSEDGE_LOG(kWarn, "re-resolving the backends failed: %s", e.what());
     return;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -37,8 +38,8 @@ class Control {
   unsigned workerCount_;
   std::vector<std::unique_ptr<io::Worker>> workers_;
   std::unique_ptr<io::Worker> prober_;
-  std::uint64_t nextResolveMs_ = 0;
-  std::set<std::string> failingNames_;  // said once, until they resolve again
+  std::map<std::string, std::uint64_t> nextResolveMs_;  // by pool
+  std::set<std::string> failingNames_;                  // said once, until they resolve again
 };
 
 }  // namespace wsedge::proxy

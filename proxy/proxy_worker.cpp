@@ -105,15 +105,17 @@ void ProxyWorker::onAccept(int socket, int fd) {
   }
   const std::size_t listener = *listenerOf_[at];
   const ListenerSnapshot& l = current_->snapshot->listeners[listener];
-  // max_connections counts over every worker: take a place, or refuse.
+  // max_connections counts over every worker: take a place, or refuse. The
+  // session gives it back as it ends; until there is one, every way out does.
+  const auto release = [&] { l.active->fetch_sub(1, std::memory_order_relaxed); };
   if (l.active->fetch_add(1, std::memory_order_relaxed) >= l.maxConnections &&
       l.maxConnections != 0) {
-    l.active->fetch_sub(1, std::memory_order_relaxed);
+    release();
     return refuse(listener, fd, "this listener is at its connection limit");
   }
   transport::ConnectionPtr conn = net_.adopt(fd);
-  if (!conn) l.active->fetch_sub(1, std::memory_order_relaxed);
   if (!conn) {
+    release();
     ++tableFull_;
     return refuse(listener, fd, "the proxy has no room for another connection");
   }
@@ -121,6 +123,7 @@ void ProxyWorker::onAccept(int socket, int fd) {
     bssl::UniquePtr<SSL> ssl = tls->newSsl();
     if (!ssl) {
       WSEDGE_LOG(kError, "cannot create a TLS session for a new connection");
+      release();
       transport::close(conn, false);
       return;
     }

@@ -1,5 +1,6 @@
 #include "proxy/snapshot.h"
 
+#include <algorithm>
 #include <map>
 
 #include "conf/loader.h"
@@ -13,12 +14,13 @@ struct CarryOver {
   std::map<std::string, std::shared_ptr<tls::TicketKeys>> ticketKeys;  // "address rotation"
   std::map<std::string, std::shared_ptr<std::atomic<std::uint32_t>>> listeners;  // address
   std::map<std::string, std::vector<io::SocketAddress>> resolved;                // "pool written"
+  const Snapshot* previous = nullptr;
 
   static std::string backendKey(const std::string& pool, const std::string& address) {
     return pool + " " + address;
   }
 
-  explicit CarryOver(const Snapshot* previous) {
+  explicit CarryOver(const Snapshot* previous) : previous(previous) {
     if (!previous) return;
     for (const PoolSnapshot& p : previous->pools) {
       for (std::size_t i = 0; i < p.backends.size(); ++i) {
@@ -49,18 +51,21 @@ struct CarryOver {
   }
 };
 
-// Every address of a backend as written; a failure is an error, or (when
-// re-resolving) the addresses it had before.
+// Every address of a backend as written. On a refresh, a pool that is not
+// due keeps its addresses, and a failed lookup keeps them too; otherwise a
+// failure is an error.
 std::vector<io::SocketAddress> resolveBackend(const std::string& pool, const conf::BackendConfig& b,
-                                              CarryOver& carry, OnLookupFailure onFailure,
+                                              CarryOver& carry, const Refresh* refresh,
                                               std::vector<std::string>& errors,
                                               std::vector<std::string>* warnings) {
+  const auto previous = carry.resolved.find(CarryOver::backendKey(pool, b.address));
+  const bool had = refresh && previous != carry.resolved.end();
+  if (had && !refresh->pools.count(pool)) return previous->second;
   std::string error;
   std::vector<io::SocketAddress> addrs = io::SocketAddress::resolveAll(b.host, b.port, &error);
   if (!addrs.empty()) return addrs;
   const std::string what = b.where.toString() + ": backend " + b.address + ": " + error;
-  const auto previous = carry.resolved.find(CarryOver::backendKey(pool, b.address));
-  if (onFailure == OnLookupFailure::kKeepPrevious && previous != carry.resolved.end()) {
+  if (had) {
     if (warnings) warnings->push_back(what + " (the addresses it had are kept)");
     return previous->second;
   }
@@ -69,17 +74,29 @@ std::vector<io::SocketAddress> resolveBackend(const std::string& pool, const con
 }
 
 void buildPool(PoolSnapshot& p, const conf::PoolConfig& pool, CarryOver& carry,
-               OnLookupFailure onFailure, std::vector<std::string>& errors,
+               const Refresh* refresh, std::vector<std::string>& errors,
                std::vector<std::string>* warnings) {
   p.name = pool.name;
   p.config = &pool;
   std::vector<std::shared_ptr<BackendState>> states;
   for (const conf::BackendConfig& b : pool.backends) {
     const std::vector<io::SocketAddress> addrs =
-        resolveBackend(pool.name, b, carry, onFailure, errors, warnings);
+        resolveBackend(pool.name, b, carry, refresh, errors, warnings);
     // A name with several addresses is several backends, each with its weight.
     const bool named = !io::SocketAddress::isNumeric(b.host);
     for (const io::SocketAddress& a : addrs) {
+      // An address the pool already has (a name that resolves to a backend
+      // also listed) is one backend, with one state.
+      const auto same = [&](const BackendSnapshot& o) {
+        return o.address.toString() == a.toString();
+      };
+      if (std::any_of(p.backends.begin(), p.backends.end(), same)) {
+        if (warnings) {
+          warnings->push_back(b.where.toString() + ": backend " + b.address + " (" + a.toString() +
+                              ") is already in pool " + pool.name + "; it counts once");
+        }
+        continue;
+      }
       p.backends.push_back(
           {named ? b.address + " (" + a.toString() + ")" : b.address, b.address, a, b.weight});
       std::shared_ptr<BackendState> state = carry.backend(pool.name, a);
@@ -112,7 +129,7 @@ const RouteSnapshot* ListenerSnapshot::route(const RequestView& request) const {
 
 std::shared_ptr<const Snapshot> buildSnapshot(conf::Config config, const Snapshot* previous,
                                               std::vector<std::string>* warnings,
-                                              OnLookupFailure onFailure) {
+                                              const Refresh* refresh) {
   auto snap = std::make_shared<Snapshot>();
   snap->generation = previous ? previous->generation + 1 : 1;
   snap->config = std::move(config);
@@ -122,14 +139,19 @@ std::shared_ptr<const Snapshot> buildSnapshot(conf::Config config, const Snapsho
   std::map<std::string, std::size_t> poolIndex;
   for (const auto& [name, pool] : cfg.pools) {
     PoolSnapshot p;
-    buildPool(p, pool, carry, onFailure, errors, warnings);
+    buildPool(p, pool, carry, refresh, errors, warnings);
     poolIndex[name] = snap->pools.size();
     snap->pools.push_back(std::move(p));
   }
   std::vector<std::string> listenerAt;  // where each listener is written
   for (const conf::ListenerConfig& l : cfg.listeners) {
+    // A refresh takes the listeners over as they are, in the same order.
+    const ListenerSnapshot* same = refresh && snap->listeners.size() < previous->listeners.size()
+                                       ? &previous->listeners[snap->listeners.size()]
+                                       : nullptr;
     std::string error;
-    auto addr = io::SocketAddress::resolve(l.host, l.port, &error);
+    auto addr =
+        same ? std::optional(same->address) : io::SocketAddress::resolve(l.host, l.port, &error);
     if (!addr) {
       errors.push_back(l.where.toString() + ": listener " + l.address + ": " + error);
       continue;
@@ -161,12 +183,12 @@ std::shared_ptr<const Snapshot> buildSnapshot(conf::Config config, const Snapsho
         specs.push_back({c.cert, c.key, c.where.toString()});
       }
       try {
-        ls.certificates = tls::loadCertificates(specs);
+        ls.certificates = same ? same->certificates : tls::loadCertificates(specs);
       } catch (const tls::TlsConfigError& e) {
         errors.push_back(e.what());
         continue;
       }
-      if (warnings) {
+      if (warnings && !same) {
         warnings->insert(warnings->end(), ls.certificates->warnings.begin(),
                          ls.certificates->warnings.end());
       }

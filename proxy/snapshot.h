@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -80,10 +81,12 @@ struct Snapshot {
   std::vector<PoolSnapshot> pools;
 };
 
-/// How a name that no longer resolves is treated.
-enum class OnLookupFailure : std::uint8_t {
-  kError,         // at load: a configuration error
-  kKeepPrevious,  // on re-resolution: the previous snapshot's addresses stay
+/// A refresh of the previous snapshot, with the same configuration: only
+/// the names of these pools are looked up again (a lookup that fails keeps
+/// the addresses they had); everything else, listeners and certificates
+/// included, is taken over as it is.
+struct Refresh {
+  std::set<std::string> pools;
 };
 
 /// Resolves every address and loads every certificate, carrying over what
@@ -93,7 +96,7 @@ enum class OnLookupFailure : std::uint8_t {
 std::shared_ptr<const Snapshot> buildSnapshot(conf::Config config,
                                               const Snapshot* previous = nullptr,
                                               std::vector<std::string>* warnings = nullptr,
-                                              OnLookupFailure onFailure = OnLookupFailure::kError);
+                                              const Refresh* refresh = nullptr);
 
 /// Whether two snapshots of the same configuration resolved the same
 /// addresses (so re-resolving changed nothing).

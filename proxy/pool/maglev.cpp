@@ -49,13 +49,14 @@ MaglevBalancer::MaglevBalancer(std::shared_ptr<const MaglevTable> table,
 
 std::optional<std::size_t> MaglevBalancer::pick(const PickContext& context, const PoolState& pool) {
   if (!context.hashKey) return fallback_.pick(context, pool);
-  bool any = false;
-  for (std::size_t i = 0; i < pool.size() && !any; ++i) any = !context.excluded(i, pool);
-  if (!any) return std::nullopt;
-  for (std::uint64_t k = 0;; ++k) {
+  // The owner of the key's slot, else the next slots' owners in turn: one
+  // pass over the table at most (other workers change who is eligible
+  // meanwhile, so "someone is" cannot be known beforehand).
+  for (std::uint64_t k = 0; k < table_->size(); ++k) {
     const std::size_t i = table_->entry(*context.hashKey + k);
     if (!context.excluded(i, pool)) return i;
   }
+  return std::nullopt;
 }
 
 }  // namespace wsedge::proxy

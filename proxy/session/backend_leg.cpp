@@ -35,7 +35,17 @@ void BackendLeg::start(const PoolSnapshot& pool, Balancer& balancer, std::string
 }
 
 bool BackendLeg::canRetry() const {
-  return trying_->tried.size() < trying_->maxAttempts;
+  const Trying& t = *trying_;
+  if (t.tried.size() >= t.maxAttempts) return false;
+  // Only if another backend could take it: otherwise the answer in hand
+  // (a 5xx, say) says more than a 502 of our own would.
+  PickContext ctx;
+  ctx.tried = t.tried;
+  ctx.nowMs = session_.now();
+  for (std::size_t i = 0; i < pool_->state.size(); ++i) {
+    if (!ctx.excluded(i, pool_->state)) return true;
+  }
+  return false;
 }
 
 void BackendLeg::failed() {
@@ -232,7 +242,11 @@ void BackendLeg::retry() {
 void BackendLeg::onReadEnd(int error) {
   switch (phase_) {
     case Phase::kUpgrading:
-      return session_.end(
+      // Accepted, then closed or reset: a backend in trouble, as a refused
+      // connection is. The client has seen nothing: another may serve.
+      WSEDGE_LOG(kWarn, "backend %s of pool %s closed the connection before answering",
+                 backend()->name.c_str(), pool_->name.c_str());
+      return retryOr(
           Outcome::reply(Side::kBackend, Cause::kTransportError, 502,
                          "the backend closed the connection before answering the upgrade"));
     case Phase::kRefused:

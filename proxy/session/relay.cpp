@@ -69,7 +69,8 @@ struct Relay<R>::Sink {
       // Gather the whole frame uncommitted; it goes out when complete.
       r.mode_ = Mode::kWhole;
       const FrameHeader o = r.outputHeader(h.opcode, h.fin, h.rsv, h.length);
-      ws::writeFrameHeader(out.reserve(ws::frameHeaderSize(h.length, o.masked)), o);
+      const std::size_t header = ws::frameHeaderSize(h.length, o.masked);
+      ws::writeFrameHeader(out.reserve(header, header + h.length), o);
       r.key_ = o.mask;
     } else {
       r.mode_ = Mode::kCut;

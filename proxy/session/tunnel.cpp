@@ -132,8 +132,17 @@ void Tunnel::closeForwarded(Side from) {
   rearm();
 }
 
+void Tunnel::heard(Hop& hop) {
+  hop.heard = session_.now();
+  // An answer to our ping: the next one is due ping_interval from now.
+  if (hop.pingAt != 0) {
+    hop.pingAt = 0;
+    session_.armBy(hop.heard + limits().pingIntervalMs);
+  }
+}
+
 void Tunnel::fromClient(std::span<std::byte> data) {
-  clientHop_.heard = session_.now();
+  heard(clientHop_);
   // Behind a message held for the rate, bytes wait their turn (a receive
   // already under way when the client was paused still completes).
   if (rateResumeAt_ != 0) {
@@ -190,7 +199,7 @@ void Tunnel::overRate(std::span<const std::byte> rest) {
 }
 
 void Tunnel::fromBackend(std::span<std::byte> data) {
-  backendHop_.heard = session_.now();
+  heard(backendHop_);
   const RelayResult r =
       forward(toClient_, data, session_.backend(), session_.client(), clientQueue_);
   if (r.status == RelayResult::Status::kClosed) return closeForwarded(Side::kBackend);
@@ -202,6 +211,12 @@ void Tunnel::fromBackend(std::span<std::byte> data) {
 }
 
 void Tunnel::clientEnded(int error) {
+  if (rateResumeAt_ != 0) {
+    // What it sent before it went is still held for its rate: that goes
+    // first, its close frame included.
+    clientEnd_ = error;
+    return;
+  }
   WSEDGE_LOG(kDebug, "client closed its connection (%d) in the tunnel", error);
   // A client may stop sending after its close frame: the backend's answer
   // still goes back to it (the close timer runs meanwhile). Not after TLS
@@ -235,7 +250,7 @@ bool Tunnel::keepAlive(Leg& side, Hop& hop, PingRelay& toSide, PongRelay& fromSi
   // Its clock starts when the ping leaves, not while it waits behind a frame.
   if (toSide.pingWaiting()) hop.pingAt = now;
   if (hop.pingAt != 0) {
-    if (hop.heard >= hop.pingAt) {
+    if (hop.heard >= hop.pingAt) {  // answered, or alive (see above)
       hop.pingAt = 0;
     } else {
       return now - hop.pingAt < limits().pingTimeoutMs;
@@ -266,7 +281,10 @@ void Tunnel::onTimeout() {
     heldBytes_ = {};
     relayClient(held);
     if (session_.ended()) return;
-    if (rateResumeAt_ == 0) session_.client().resume(Leg::kRate);
+    if (rateResumeAt_ == 0) {
+      session_.client().resume(Leg::kRate);
+      if (clientEnd_) return clientEnded(*clientEnd_);
+    }
   }
   if (limits().pingIntervalMs != 0 && closeDeadline_ == 0) {
     if (!keepAlive(session_.client(), clientHop_, toClient_, toBackend_, now)) {

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -64,6 +65,8 @@ class Tunnel {
     bool behind = false;       // its queue held bytes at the last look
   };
 
+  /// Bytes came from this side.
+  void heard(Hop& hop);
   /// Relays client bytes, within the message rate.
   void relayClient(std::span<std::byte> data);
   /// A new message from the client is over the rate; `rest` follows its header.
@@ -111,6 +114,7 @@ class Tunnel {
   std::uint64_t refilledAt_ = 0;
   std::uint64_t rateResumeAt_ = 0;    // the client is held for its rate until then; 0: not
   std::vector<std::byte> heldBytes_;  // what the client sent behind the held message
+  std::optional<int> clientEnd_;      // the client's read ended while bytes were held
 };
 
 }  // namespace wsedge::proxy

@@ -152,6 +152,31 @@ TEST(ConfigLoader, ZeroTurnsTimeoutsOffWhereThatMakesSenseAndIsRefusedElsewhere)
       720u * 3600 * 1000);
 }
 
+TEST(ConfigLoader, HeaderEditsAndRewritesCannotBreakTheRequest) {
+  const auto route = [](const std::string& extra) {
+    return errorFor(
+        "listeners:\n  - address: 127.0.0.1:1\n    routes:\n      - match: { path_prefix: /a }\n"
+        "        pool: p\n" +
+        extra + "pools: { p: { backends: [ 127.0.0.1:2, 127.0.0.1:3 ] } }\n");
+  };
+  EXPECT_EQ(route("        request_headers: { add: { X-Edge: \"a\\r\\nX-Injected: 1\" } }\n"),
+            "t.yaml:6:43: the value of X-Edge holds a control character");
+  EXPECT_EQ(route("        request_headers: { add: { Sec-WebSocket-Key: x } }\n"),
+            "t.yaml:6:35: Sec-WebSocket-Key is written by wsedge itself and cannot be edited");
+  EXPECT_EQ(route("        request_headers: { remove: [ Host, \"bad name\" ] }\n"),
+            "t.yaml:6:38: Host is written by wsedge itself and cannot be edited\n"
+            "t.yaml:6:44: 'bad name' is not a header name");
+  EXPECT_EQ(route("        request_headers: { add: { X-Forwarded-For: 1.2.3.4 } }\n"),
+            "t.yaml:6:35: X-Forwarded-For is written by wsedge itself and cannot be edited");
+  EXPECT_EQ(route("        rewrite_prefix: \"/v2 HTTP/1.1\"\n"),
+            "t.yaml:6:25: rewrite_prefix may hold only path characters");
+  EXPECT_EQ(route("        request_headers: { add: { X-Edge: wsedge }, remove: [ Cookie ] }\n"),
+            "no error");
+  EXPECT_EQ(errorFor("listeners: [ { address: 127.0.0.1:1, routes: [ { pool: p } ] } ]\n"
+                     "pools: { p: { backends: [ 127.0.0.1:2, \"127.0.0.1:2\" ] } }\n"),
+            "t.yaml:2:40: backend 127.0.0.1:2 is listed twice in pool 'p' (first at t.yaml:2:27)");
+}
+
 TEST(ConfigLoader, TrustedProxiesAreAddressRanges) {
   const Config c = loadConfigFromString(
       replace(kValid, "workers: 2",

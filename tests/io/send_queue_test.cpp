@@ -52,7 +52,7 @@ TEST(SendQueue, RollbackDropsOnlyTheUncommittedSuffix) {
 TEST(SendQueue, RollbackOfAFreshChunkKeepsEarlierChunks) {
   ChunkPool pool;
   SendQueue q(pool);
-  std::string big(ChunkPool::kClasses[0] - 10, 'a');
+  std::string big(ChunkPool::kClasses[1] - 10, 'a');
   put(q, big);
   q.commit();
   std::memset(q.reserve(200), 'b', 200);  // does not fit: a new chunk
@@ -100,6 +100,26 @@ TEST(SendQueue, BigReservationBehindABigBacklog) {
   std::memset(p, 'b', 131086);  // ASan catches any overrun
   q.commit();
   EXPECT_EQ(q.pending(), 20u * 60000 + 131086);
+}
+
+TEST(SendQueue, ASmallWriteToAnEmptyQueueTakesASmallChunkAndAFrameFitsOneChunk) {
+  ChunkPool pool;
+  SendQueue q(pool);
+  put(q, "a ping");
+  q.commit();
+  EXPECT_LE(pool.bytesInUse(), 256u) << "not a page per ping";
+  SendQueue frame(pool);
+  const std::size_t before = pool.bytesInUse();
+  frame.reserve(4, 4 + 3000);  // a header, for a 3000-byte payload to come
+  const std::size_t chunk = pool.bytesInUse() - before;
+  EXPECT_GE(chunk, 3004u);
+  frame.reserve(3000);
+  EXPECT_EQ(pool.bytesInUse() - before, chunk) << "the payload went into the same chunk";
+  SendQueue announced(pool);
+  announced.reserve(10, 10 + (1 << 20));
+  EXPECT_LE(pool.bytesInUse() - before - chunk, 4096u) << "what is only announced takes a page";
+  put(q, std::string(300, 'x'));  // a queue that grows a chain gets full-size chunks
+  EXPECT_GE(pool.bytesInUse() - chunk - before, 4000u);
 }
 
 TEST(SendQueue, ReserveIsContiguous) {

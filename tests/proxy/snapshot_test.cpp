@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "conf/loader.h"
 #include "tests/support/test_certs.h"
 
@@ -59,6 +61,51 @@ TEST(Snapshot, ARebuildCarriesOverWhatHasIdentity) {
   // The old snapshot is untouched: a session pinned to it sees what it saw.
   EXPECT_EQ(a->pools.at(0).backends.size(), 2u);
   EXPECT_EQ(a->pools.at(0).backends[1].name, "127.0.0.1:9002");
+}
+
+TEST(Snapshot, ARefreshLooksUpOnlyItsPoolsAndTakesListenersAndCertificatesOverAsTheyAre) {
+  // The certificate is read once: a refresh after it went (mid-renewal, say)
+  // still succeeds, with the same certificates.
+  const testing::TestCerts& certs = testing::TestCerts::get();
+  const std::string cert = certs.path("refresh.pem"), key = certs.path("refresh.key");
+  std::filesystem::copy_file(certs.path("leaf.pem"), cert);
+  std::filesystem::copy_file(certs.path("leaf.key"), key);
+  const std::string yaml =
+      "listeners:\n  - address: 127.0.0.1:18444\n    tls: { certificates: [ { cert: " + cert +
+      ", key: " + key +
+      " } ] }\n    routes: [ { pool: p } ]\n"
+      "pools:\n  p: { backends: [ 127.0.0.1:9001 ] }\n";
+  auto a = build(yaml);
+  std::filesystem::remove(cert);
+  std::filesystem::remove(key);
+  Refresh refresh;
+  refresh.pools.insert("p");
+  auto b = buildSnapshot(a->config, a.get(), nullptr, &refresh);
+  EXPECT_EQ(b->listeners.at(0).certificates, a->listeners.at(0).certificates);
+  EXPECT_EQ(b->listeners.at(0).address.toString(), a->listeners.at(0).address.toString());
+  EXPECT_EQ(b->pools.at(0).state.shared(0), a->pools.at(0).state.shared(0));
+  EXPECT_THROW(build(yaml, a.get()), conf::ConfigError) << "a new configuration reads the files";
+}
+
+TEST(Snapshot, AnAddressListedTwiceInAPoolIsOneBackend) {
+  std::vector<std::string> warnings;
+  auto s = buildSnapshot(conf::loadConfigFromString(
+                             "listeners: [ { address: 127.0.0.1:1, routes: [ { pool: p } ] } ]\n"
+                             "pools: { p: { backends: [ 127.0.0.1:2, localhost:2 ] } }\n",
+                             "t.yaml"),
+                         nullptr, &warnings);
+  // localhost may be ::1 only; then there is nothing to merge.
+  const std::size_t n = s->pools.at(0).backends.size();
+  if (n == 1) {
+    ASSERT_EQ(warnings.size(), 1u);
+    EXPECT_NE(warnings[0].find("is already in pool p; it counts once"), std::string::npos);
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t k = i + 1; k < n; ++k) {
+      EXPECT_NE(s->pools[0].backends[i].address.toString(),
+                s->pools[0].backends[k].address.toString());
+    }
+  }
 }
 
 TEST(Snapshot, RoutesCarryTheirEffectiveLimits) {

@@ -100,6 +100,40 @@ TEST_F(SessionTest, ARefusedConnectIsRetriedOnTheOtherBackend) {
   EXPECT_EQ(client->take().rfind("HTTP/1.1 101", 0), 0u);
 }
 
+TEST_F(SessionTest, ABackendThatClosesBeforeAnsweringIsRetriedOnTheOther) {
+  auto client = open();
+  auto first = reachBackend(*client);
+  first->take();
+  first->end(-ECONNRESET);  // accepted, then reset: a backend in trouble
+  ASSERT_EQ(net_.dials().size(), 2u);
+  auto second = net_.dials()[1];
+  EXPECT_NE(second->address().toString(), first->address().toString());
+  second->accept(0);
+  EXPECT_EQ(second->take().rfind("GET /chat", 0), 0u);
+  second->send(switchingProtocols());
+  EXPECT_EQ(client->take().rfind("HTTP/1.1 101", 0), 0u);
+}
+
+TEST_F(SessionTest, A5xxWithNoOtherBackendToTryIsRelayedAsItIs) {
+  auto client = open();
+  auto first = reachBackend(*client);
+  first->take();
+  // The other backend is out of the running: nothing to retry on.
+  const PoolSnapshot& chat = generation_->snapshot->pools[0];
+  for (std::size_t i = 0; i < chat.backends.size(); ++i) {
+    if (chat.backends[i].address.toString() != first->address().toString()) {
+      chat.state.backend(i).healthy = false;
+    }
+  }
+  first->send(
+      "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Length: 5\r\n\r\nbusy\n");
+  const std::string response = client->take();
+  EXPECT_EQ(response.rfind("HTTP/1.1 503 Service Unavailable\r\n", 0), 0u) << response;
+  EXPECT_NE(response.find("Retry-After: 5\r\n"), std::string::npos);
+  EXPECT_EQ(body(response), "busy\n");
+  EXPECT_EQ(net_.dials().size(), 1u);
+}
+
 TEST_F(SessionTest, EveryBackendRefusingGives502AndATimeoutGives504) {
   auto client = open();
   client->send(upgradeRequest());

@@ -42,6 +42,9 @@ TEST_F(TunnelTest, ASilentSideIsPingedWithItsOwnPayloadAndItsPongStopsAtTheProxy
   step(5'000);
   EXPECT_FALSE(client->closed() || backend->closed()) << "both answered";
   EXPECT_TRUE(live_.size() == 1u);
+  step(5'000);  // 10 s after the answers, both are silent again
+  EXPECT_EQ(onlyPing(atClient(client->take())).size(), 8u);
+  EXPECT_EQ(onlyPing(atBackend(backend->take())).size(), 8u);
 }
 
 TEST_F(TunnelTest, APeersOwnPingsAndPongsStillCrossEndToEnd) {
@@ -150,6 +153,24 @@ TEST_F(TunnelTest, OverTheRateTheClientIsHeldUntilTokensReturnAndControlFramesDo
   EXPECT_EQ(f.list.back().payload, "m19");
   EXPECT_FALSE(client->paused()) << "caught up: read again";
   EXPECT_FALSE(client->closed());
+}
+
+TEST_F(TunnelTest, AClientThatLeavesWhileHeldStillHasEverythingDeliveredCloseIncluded) {
+  auto [client, backend] = openTunnel("/rate");
+  std::string burst;
+  for (int i = 0; i < 8; ++i) burst += frame(ws::Opcode::kText, "m" + std::to_string(i), true);
+  client->send(burst + closeFrame(1000, "bye", true));
+  client->end(0);  // and its FIN, while three messages are held
+  EXPECT_EQ(atBackend(backend->take()).list.size(), 5u);
+  step(400);
+  const Frames f = atBackend(backend->take());
+  ASSERT_EQ(f.list.size(), 4u);
+  EXPECT_EQ(f.list[2].payload, "m7");
+  EXPECT_EQ(f.list[3].op, ws::Opcode::kClose);
+  EXPECT_EQ(f.list[3].code, 1000);
+  backend->send(closeFrame(1000, "bye", false));
+  EXPECT_EQ(lastRecord().cause, Cause::kNormalClose);
+  EXPECT_EQ(lastRecord().messagesFromClient, 8u);
 }
 
 TEST_F(TunnelTest, OverTheRateWithCloseTheClientGets1008AndNothingMoreCrosses) {
