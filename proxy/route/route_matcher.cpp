@@ -45,7 +45,10 @@ RouteMatcher::RouteMatcher(const conf::RouteMatch& m)
       headers_(m.headers),
       queries_(m.queries),
       subprotocol_(m.subprotocol) {
-  if (m.pathRegex) regex_ = std::make_unique<re2::RE2>(*m.pathRegex, re2::RE2::Quiet);
+  if (m.pathRegex) {
+    regex_ = std::make_unique<re2::RE2>("^(?:" + *m.pathRegex + ")$", re2::RE2::Quiet);
+    regexRange_ = regex_->PossibleMatchRange(&regexMin_, &regexMax_, 64);
+  }
   if (m.host) {
     hostWildcard_ = m.host->rfind("*.", 0) == 0;
     host_ = hostWildcard_ ? m.host->substr(1) : *m.host;
@@ -61,11 +64,12 @@ RouteMatcher& RouteMatcher::operator=(RouteMatcher&&) noexcept = default;
 bool RouteMatcher::matches(const RequestView& r) const {
   if (path_ && r.path != *path_) return false;
   if (prefix_ && !pathPrefixMatches(*prefix_, r.path)) return false;
-  if (regex_ && !re2::RE2::FullMatch(re2::StringPiece(r.path.data(), r.path.size()), *regex_)) {
-    return false;
+  if (regex_) {
+    if (regexRange_ && (r.path < regexMin_ || r.path > regexMax_)) return false;
+    if (!re2::RE2::FullMatch(re2::StringPiece(r.path.data(), r.path.size()), *regex_)) return false;
   }
   if (!host_.empty()) {
-    const std::string host = hostName(r.host);
+    const std::string_view host = r.host;
     if (hostWildcard_) {
       if (host.size() <= host_.size() ||
           host.compare(host.size() - host_.size(), host_.size(), host_) != 0) {

@@ -22,7 +22,7 @@ namespace wsedge::proxy {
 struct RequestView {
   std::string_view path;   // normalised (see http/target.h)
   std::string_view query;  // as sent, with its '?', or empty
-  std::string_view host;   // the Host field as sent
+  std::string_view host;   // the Host field's name: hostName() of it
   const http::HeadParser* head = nullptr;
   std::span<const std::string_view> subprotocols;  // offered
 };
@@ -42,7 +42,11 @@ class RouteMatcher {
  private:
   std::optional<std::string> path_;
   std::optional<std::string> prefix_;
-  std::unique_ptr<re2::RE2> regex_;
+  std::unique_ptr<re2::RE2> regex_;  // anchored at both ends
+  // Every path the regex can match lies in [min, max]: most paths are
+  // turned away by two comparisons instead of a run of the regex.
+  std::string regexMin_, regexMax_;
+  bool regexRange_ = false;
   std::string host_;  // lower case; for a wildcard, the suffix with its dot (".example.com")
   bool hostWildcard_ = false;
   std::vector<conf::HeaderMatch> headers_;

@@ -151,7 +151,8 @@ void ClientLeg::onRequestBytes(std::span<std::byte> data) {
                        "this connection's certificate does not serve the requested host"));
   }
   const http::UpgradeRequestParser& req = handshake_->request;
-  const RequestView view{req.path(), req.query(), req.host(), &req.head(), req.protocols()};
+  const std::string host = hostName(req.host());
+  const RequestView view{req.path(), req.query(), host, &req.head(), req.protocols()};
   const RouteSnapshot* route = session_.listener().route(view);
   if (!route) {
     return session_.end(

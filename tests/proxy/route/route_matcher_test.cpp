@@ -28,14 +28,15 @@ class Request {
                              extraFields + "\r\n";
     parser_->feed(text);
     EXPECT_EQ(parser_->state(), http::UpgradeRequestParser::State::kComplete) << text;
+    host_ = hostName(parser_->host());
   }
 
   RequestView view() const {
-    return {parser_->path(), parser_->query(), parser_->host(), &parser_->head(),
-            parser_->protocols()};
+    return {parser_->path(), parser_->query(), host_, &parser_->head(), parser_->protocols()};
   }
 
  private:
+  std::string host_;
   std::unique_ptr<http::UpgradeRequestParser> parser_ =
       std::make_unique<http::UpgradeRequestParser>();
 };
@@ -113,6 +114,32 @@ TEST(RouteMatcher, PathRegexMatchesTheWholePath) {
   EXPECT_FALSE(matches(m, Request("/x/room/42")));
   EXPECT_FALSE(matches(m, Request("/room/")));
   EXPECT_FALSE(matches(m, Request("/room/abc")));
+}
+
+TEST(RouteMatcher, TheRegexShortcutNeverTurnsAwayAMatch) {
+  // Paths are turned away by the range of what the regex can match before
+  // it runs: long paths, alternatives and case folding must still match.
+  const std::string longTail(200, '7');
+  const struct {
+    const char* regex;
+    std::string path;
+    bool match;
+  } cases[] = {
+      {"^/room/[0-9]+$", "/room/" + longTail, true},
+      {"^/room/[0-9]+$", "/room/" + longTail + "x", false},
+      {"(?i)/ROOM/[a-z]+", "/room/lobby", true},
+      {"(?i)/ROOM/[a-z]+", "/Room/LOBBY", true},
+      {"/(chat|feed)/.*", "/feed/" + longTail, true},
+      {"/(chat|feed)/.*", "/chat/", true},
+      {"/(chat|feed)/.*", "/game/x", false},
+      {".*/end", "/a/b/c/end", true},
+      {"/z+", "/" + std::string(100, 'z'), true},
+  };
+  for (const auto& c : cases) {
+    conf::RouteMatch m;
+    m.pathRegex = c.regex;
+    EXPECT_EQ(matches(m, Request(c.path)), c.match) << c.regex << " " << c.path;
+  }
 }
 
 TEST(RouteMatcher, ExactHostIgnoresCaseAndPort) {
