@@ -9,6 +9,8 @@ BUILD_TYPE    ?= RelWithDebInfo
 JOBS          ?= $(shell nproc)
 FUZZ_SECONDS  ?= 20
 CTEST_ARGS    ?=
+PREFIX        ?= /usr/local
+DESTDIR       ?=
 
 # Root installs directly; anyone else goes through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -21,7 +23,7 @@ DEB_PACKAGES := \
   clang clang-format libclang-rt-14-dev \
   python3 python3-websockets nodejs node-ws openssl
 
-.PHONY: deps build test test-sanitize fuzz bench-micro demo compare lint clean help
+.PHONY: deps build test test-sanitize fuzz bench-micro demo compare lint install clean help
 
 help:
 	@echo "make demo           wss:// through wsedge to an echo backend, loaded for 10 s"
@@ -33,6 +35,7 @@ help:
 	@echo "make bench-micro    run wsedge-micro and check the codec targets"
 	@echo "make compare        wsedge against nginx, HAProxy and Caddy (bench/compare.sh)"
 	@echo "make lint           the house rules CI checks: format, no repeated code"
+	@echo "make install        build, then install under PREFIX ($(PREFIX)), staged in DESTDIR if set"
 
 deps:
 	@missing=""; \
@@ -77,6 +80,12 @@ compare: deps
 
 lint: deps
 	.ci/house-rules
+
+# The prefix goes into the build's cache so that a plain `cmake --install` agrees.
+install:
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD_DIR)
 
 bench-micro: build
 	/usr/bin/python3 bench/micro_report.py $(BUILD_DIR)/bench/wsedge-micro
