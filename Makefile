@@ -19,9 +19,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := \
   cmake g++ make pkg-config ca-certificates \
   liburing-dev android-libboringssl-dev libyaml-cpp-dev libcli11-dev libre2-dev \
-  libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev \
+  libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libsystemd-dev \
   clang clang-format libclang-rt-14-dev \
-  python3 python3-websockets nodejs node-ws openssl
+  python3 python3-websockets python3-prometheus-client nodejs node-ws openssl
 
 .PHONY: deps build test test-sanitize fuzz bench-micro demo compare lint install clean help
 

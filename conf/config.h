@@ -43,6 +43,8 @@ struct Limits {
   // Keepalive per hop (0: off).
   std::uint64_t pingIntervalMs = 0;
   std::uint64_t pingTimeoutMs = 10'000;
+  // Closes of a drain (SIGTERM, a backend drained or removed) are spread over this.
+  std::uint64_t drainWindowMs = 10'000;
   bool frameSizeSet = false;  // max_frame_size was written (else it follows the message size)
 };
 
@@ -107,6 +109,7 @@ struct RouteMatch {
 };
 
 struct RouteConfig {
+  std::string name;  // for metrics and the access log; "LISTENER#N" unless written
   RouteMatch match;
   std::string pool;
   SourceLocation where;
@@ -140,8 +143,23 @@ struct ListenerConfig {
   std::optional<TlsConfig> tls;  // wss:// when present
 };
 
+/// The admin API: off unless configured.
+struct AdminConfig {
+  std::string address;  // as written: HOST:PORT
+  std::string host;
+  std::uint16_t port = 0;
+  std::string token;  // when set, every request needs "Authorization: Bearer TOKEN"
+  SourceLocation where;
+};
+
+struct AccessLogConfig {
+  std::string path;                     // a file, or "stdout"
+  std::uint64_t bufferBytes = 1 << 20;  // per worker; a full buffer drops lines
+};
+
 struct Config {
   std::string file;
+  std::string text;                      // the file as it was read (its hash identifies it)
   std::optional<std::uint32_t> workers;  // empty: one per online CPU ("auto")
   /// Connections (client and backend) one worker holds at most.
   std::uint32_t workerConnections = 1u << 24;
@@ -151,6 +169,8 @@ struct Config {
   /// Peers whose X-Forwarded-For is believed (appended to); everyone
   /// else's is replaced by their address.
   std::vector<Cidr> trustedProxies;
+  std::optional<AdminConfig> admin;
+  std::optional<AccessLogConfig> accessLog;
 };
 
 }  // namespace wsedge::conf

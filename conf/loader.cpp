@@ -9,7 +9,9 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <initializer_list>
+#include <iterator>
 #include <set>
 
 #include "conf/origin.h"
@@ -238,6 +240,7 @@ void readLimit(const Reader& r, const std::string& key, const YAML::Node& v, Lim
   if (key == "idle_timeout") limits.idleTimeoutMs = r.duration(v, key);
   if (key == "send_timeout") limits.sendTimeoutMs = r.duration(v, key);
   if (key == "ping_interval") limits.pingIntervalMs = r.duration(v, key);
+  if (key == "drain_window") limits.drainWindowMs = r.duration(v, key);
   if (key == "max_fragments") {
     limits.maxFragments = static_cast<std::uint32_t>(r.integer(v, key, 1, 1'000'000));
   }
@@ -268,7 +271,7 @@ void readLimits(const Reader& r, const YAML::Node& n, Limits& limits) {
       n, "limits",
       {"max_message_size", "max_frame_size", "max_buffered", "max_fragments", "handshake_timeout",
        "connect_timeout", "backend_timeout", "idle_timeout", "close_timeout", "send_timeout",
-       "validate_utf8", "message_rate", "ping_interval", "ping_timeout"});
+       "validate_utf8", "message_rate", "ping_interval", "ping_timeout", "drain_window"});
   for (auto it = n.begin(); it != n.end(); ++it) {
     r.attempt([&] { readLimit(r, it->first.as<std::string>(), it->second, limits); });
   }
@@ -633,9 +636,10 @@ RouteConfig readRoute(const Reader& r, const YAML::Node& rn, const Config& confi
   r.expectMap(rn, "a route");
   const bool known = r.checkKeys(
       rn, "route",
-      {"match", "pool", "allowed_origins", "rewrite_prefix", "request_headers", "limits"});
+      {"name", "match", "pool", "allowed_origins", "rewrite_prefix", "request_headers", "limits"});
   RouteConfig route;
   route.where = r.at(rn);
+  if (rn["name"]) r.attempt([&] { route.name = r.scalar(rn["name"], "name"); });
   if (rn["match"]) r.attempt([&] { route.match = readMatch(r, rn["match"]); });
   if (rn["allowed_origins"]) {
     r.attempt([&] {
@@ -712,13 +716,60 @@ ListenerConfig readListener(const Reader& r, const YAML::Node& n, const Config& 
   for (const YAML::Node& rn : routes) {
     r.attempt([&] { l.routes.push_back(readRoute(r, rn, config)); });
   }
+  for (std::size_t i = 0; i < l.routes.size(); ++i) {
+    if (l.routes[i].name.empty()) l.routes[i].name = l.address + "#" + std::to_string(i);
+  }
   return l;
 }
 
+AdminConfig readAdmin(const Reader& r, const YAML::Node& n) {
+  r.expectMap(n, "admin");
+  const bool known = r.checkKeys(n, "admin", {"address", "token"});
+  (void)known;
+  AdminConfig admin;
+  // Loopback unless written otherwise: the admin API can reload and drain.
+  admin.address = "127.0.0.1:9901", admin.host = "127.0.0.1", admin.port = 9901;
+  admin.where = r.at(n);
+  if (n["address"]) {
+    admin.address = r.scalar(n["address"], "address");
+    const HostPort hp = r.hostPort(n["address"], "admin address");
+    admin.host = hp.host, admin.port = hp.port;
+    admin.where = r.at(n["address"]);
+  }
+  if (n["token"]) {
+    admin.token = r.scalar(n["token"], "token");
+    if (admin.token.empty()) r.fail(n["token"], "token is empty: leave it out for no token");
+    for (char c : admin.token) {
+      if (c <= ' ' || c == 0x7f)
+        r.fail(n["token"], "token may not hold spaces or control characters");
+    }
+  }
+  return admin;
+}
+
+AccessLogConfig readAccessLog(const Reader& r, const YAML::Node& n) {
+  r.expectMap(n, "access_log");
+  const bool known = r.checkKeys(n, "access_log", {"path", "buffer"});
+  r.require(n, "path", known, "access_log needs a 'path' (a file, or stdout)");
+  AccessLogConfig log;
+  log.path = r.scalar(n["path"], "path");
+  if (log.path.empty()) r.fail(n["path"], "access_log path is empty");
+  if (n["buffer"]) {
+    log.bufferBytes = r.size(n["buffer"], "buffer");
+    if (log.bufferBytes < 4096 || log.bufferBytes > (std::uint64_t{1} << 30)) {
+      r.fail(n["buffer"], "access_log buffer must be from 4KiB to 1GiB");
+    }
+  }
+  return log;
+}
+
 void readTop(const Reader& r, const YAML::Node& root, Config& config) {
-  const bool known = r.checkKeys(
-      root, "the configuration",
-      {"workers", "worker_connections", "listeners", "pools", "limits", "trusted_proxies"});
+  const bool known = r.checkKeys(root, "the configuration",
+                                 {"workers", "worker_connections", "listeners", "pools", "limits",
+                                  "trusted_proxies", "admin", "access_log"});
+  if (root["admin"]) r.attempt([&] { config.admin = readAdmin(r, root["admin"]); });
+  if (root["access_log"])
+    r.attempt([&] { config.accessLog = readAccessLog(r, root["access_log"]); });
   if (root["trusted_proxies"]) {
     r.attempt([&] {
       const YAML::Node list = root["trusted_proxies"];
@@ -824,15 +875,19 @@ ConfigError syntaxError(const std::string& file, const YAML::ParserException& e)
 }  // namespace
 
 Config loadConfig(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path + ": cannot read the file: " + std::strerror(errno));
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (in.bad()) throw ConfigError(path + ": cannot read the file: " + std::strerror(errno));
   YAML::Node root;
   try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    throw ConfigError(path + ": cannot read the file");
+    root = YAML::Load(text);
   } catch (const YAML::ParserException& e) {
     throw syntaxError(path, e);
   }
-  return parseConfig(root, path);
+  Config config = parseConfig(root, path);
+  config.text = text;
+  return config;
 }
 
 Config loadConfigFromString(const std::string& yaml, const std::string& name) {

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
@@ -92,6 +93,15 @@ void Worker::main() {
   }
   app_.reset();
   loop.reset();
+  std::lock_guard lock(sync_->mutex);
+  ended_ = true;
+  sync_->cv.notify_all();
+}
+
+bool Worker::waitEnded(int timeoutMs) {
+  std::unique_lock lock(sync_->mutex);
+  return sync_->cv.wait_for(lock, std::chrono::milliseconds(timeoutMs),
+                            [this] { return ended_ || !error_.empty() || !thread_.joinable(); });
 }
 
 void Worker::post(Mailbox::Task task) {

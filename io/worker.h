@@ -45,6 +45,9 @@ class Worker {
   /// Posts the app's stop().
   void stop();
   void join();
+  /// Waits up to timeoutMs for the loop to have ended (the app's stop()
+  /// ran and every connection closed); true once it has.
+  bool waitEnded(int timeoutMs);
   int index() const { return index_; }
 
  private:
@@ -59,6 +62,7 @@ class Worker {
   std::shared_ptr<App> app_;  // touched on the worker thread only
   std::string error_;
   bool ready_ = false;
+  bool ended_ = false;
   struct Sync;
   std::unique_ptr<Sync> sync_;
 };

@@ -1,7 +1,10 @@
 #include "proxy/control.h"
 
 #include <algorithm>
+#include <chrono>
+#include <future>
 
+#include "conf/loader.h"
 #include "proxy/log.h"
 #include "proxy/pool/health_checker.h"
 #include "proxy/proxy_worker.h"
@@ -18,8 +21,9 @@ bool hasNames(const conf::PoolConfig& p) {
 
 }  // namespace
 
-Control::Control(std::shared_ptr<const Snapshot> snapshot, unsigned workers)
-    : snapshot_(std::move(snapshot)), workerCount_(workers) {}
+Control::Control(std::shared_ptr<const Snapshot> snapshot, unsigned workers,
+                 telemetry::AccessLog* accessLog)
+    : snapshot_(std::move(snapshot)), workerCount_(workers), accessLog_(accessLog) {}
 
 Control::~Control() {
   stop();
@@ -32,9 +36,10 @@ bool Control::start(std::string* error) {
   const std::shared_ptr<const Snapshot> snap = snapshot_;
   try {
     for (unsigned i = 0; i < workerCount_; ++i) {
-      auto setup = [snap, i](io::Loop& loop) -> std::shared_ptr<io::Worker::App> {
+      telemetry::AccessLog* accessLog = accessLog_;
+      auto setup = [snap, i, accessLog](io::Loop& loop) -> std::shared_ptr<io::Worker::App> {
         log::setThreadName("w" + std::to_string(i));
-        auto app = std::make_shared<ProxyWorker>(loop);
+        auto app = std::make_shared<ProxyWorker>(loop, i, accessLog);
         std::string why;
         if (!app->install(snap, &why)) throw std::runtime_error(why);
         return app;
@@ -61,23 +66,178 @@ bool Control::start(std::string* error) {
   return true;
 }
 
-void Control::install(std::shared_ptr<const Snapshot> next) {
-  snapshot_ = next;
-  for (auto& w : workers_) {
-    w->postToApp([next](io::Worker::App& app) {
-      std::string error;
-      if (!static_cast<ProxyWorker&>(app).install(next, &error)) {
-        WSEDGE_LOG(kError, "a worker could not take the new configuration: %s", error.c_str());
-      }
+std::shared_ptr<const Snapshot> Control::snapshot() const {
+  std::lock_guard lock(mutex_);
+  return snapshot_;
+}
+
+void Control::forEachWorker(std::function<void(unsigned, ProxyWorker&)> fn,
+                            std::function<void()> done) {
+  // Whoever lets go of the last copy (a worker that ran its task, or a
+  // mailbox dropping it because its loop has ended) calls done.
+  std::shared_ptr<void> latch(nullptr, [done = std::move(done)](void*) { done(); });
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    workers_[i]->postToApp([fn, latch, i](io::Worker::App& app) {
+      fn(static_cast<unsigned>(i), static_cast<ProxyWorker&>(app));
     });
   }
+}
+
+std::uint64_t Control::install(std::shared_ptr<const Snapshot> next) {
+  snapshot_ = next;
+  const auto started = std::chrono::steady_clock::now();
+  auto switched = std::make_shared<std::promise<void>>();
+  std::future<void> all = switched->get_future();
+  forEachWorker(
+      [next](unsigned, ProxyWorker& worker) {
+        std::string error;
+        if (!worker.install(next, &error)) {
+          WSEDGE_LOG(kError, "a worker could not take the new configuration: %s", error.c_str());
+        }
+      },
+      [switched] { switched->set_value(); });
   if (prober_) {
     prober_->postToApp(
         [next](io::Worker::App& app) { static_cast<HealthChecker&>(app).setSnapshot(next); });
   }
+  if (all.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+    WSEDGE_LOG(kWarn, "a worker took more than 5 s to switch to generation %llu",
+               static_cast<unsigned long long>(next->generation));
+  }
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::steady_clock::now() - started)
+                                        .count());
+}
+
+void Control::drainRemoved(const Snapshot& previous, const Snapshot& next) {
+  std::set<const BackendState*> kept;
+  for (const PoolSnapshot& p : next.pools) {
+    for (std::size_t i = 0; i < p.state.size(); ++i) kept.insert(&p.state.backend(i));
+  }
+  for (const PoolSnapshot& p : previous.pools) {
+    for (std::size_t i = 0; i < p.state.size(); ++i) {
+      std::shared_ptr<BackendState> state = p.state.shared(i);
+      if (kept.count(state.get())) continue;
+      state->draining.store(true, std::memory_order_relaxed);
+      const std::uint64_t window = p.config->limits.drainWindowMs;
+      forEachWorker([state, window](unsigned, ProxyWorker& w) { w.drainBackend(*state, window); },
+                    [] {});
+      WSEDGE_LOG(kInfo, "backend %s left pool %s: draining its sessions over %llu ms",
+                 p.backends[i].name.c_str(), p.name.c_str(),
+                 static_cast<unsigned long long>(window));
+    }
+  }
+}
+
+ReloadResult Control::reload() {
+  std::lock_guard lock(mutex_);
+  ReloadResult result;
+  result.generation = snapshot_->generation;
+  const std::string& path = snapshot_->config.file;
+  std::shared_ptr<const Snapshot> next;
+  try {
+    next = buildSnapshot(conf::loadConfig(path), snapshot_.get(), &result.warnings);
+  } catch (const conf::ConfigError& e) {
+    result.errors = e.errors();
+  } catch (const std::exception& e) {
+    result.errors.push_back(path + ": " + e.what());
+  }
+  // New listeners must be free before any worker tries them.
+  if (next) {
+    for (const ListenerSnapshot& l : next->listeners) {
+      const bool kept = std::any_of(snapshot_->listeners.begin(), snapshot_->listeners.end(),
+                                    [&](const ListenerSnapshot& old) {
+                                      return old.address.toString() == l.address.toString();
+                                    });
+      std::string error;
+      if (!kept && !io::Loop::probeFree(l.address, &error)) result.errors.push_back(error);
+    }
+  }
+  if (!result.errors.empty()) {
+    reloadsFailed_.fetch_add(1, std::memory_order_relaxed);
+    for (const std::string& line : result.errors) {
+      WSEDGE_LOG(kError, "reload refused: %s", line.c_str());
+    }
+    WSEDGE_LOG(kError, "reload refused: generation %llu keeps running",
+               static_cast<unsigned long long>(snapshot_->generation));
+    return result;
+  }
+  const conf::Config& was = snapshot_->config;
+  const conf::Config& now = next->config;
+  if (now.workers != was.workers || now.workerConnections != was.workerConnections) {
+    result.warnings.push_back("workers and worker_connections change only on a restart");
+  }
+  const auto adminAddress = [](const conf::Config& c) { return c.admin ? c.admin->address : ""; };
+  const auto logPath = [](const conf::Config& c) { return c.accessLog ? c.accessLog->path : ""; };
+  if (adminAddress(now) != adminAddress(was) || logPath(now) != logPath(was)) {
+    result.warnings.push_back("the admin address and the access log path change only on a restart");
+  }
+  for (const std::string& w : result.warnings) WSEDGE_LOG(kWarn, "reload: %s", w.c_str());
+  const std::shared_ptr<const Snapshot> previous = snapshot_;
+  result.switchMs = install(next);
+  drainRemoved(*previous, *next);
+  result.ok = true;
+  result.generation = next->generation;
+  reloadsOk_.fetch_add(1, std::memory_order_relaxed);
+  WSEDGE_LOG(kInfo, "reloaded %s: generation %llu, every worker switched in %llu ms", path.c_str(),
+             static_cast<unsigned long long>(next->generation),
+             static_cast<unsigned long long>(result.switchMs));
+  return result;
+}
+
+void Control::shutdown() {
+  std::lock_guard lock(mutex_);
+  if (draining_.exchange(true)) return;
+  const std::uint64_t window = snapshot_->config.limits.drainWindowMs;
+  forEachWorker([window](unsigned, ProxyWorker& w) { w.shutdownOver(window); }, [] {});
+}
+
+bool Control::waitEnded(int timeoutMs) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+  for (auto& w : workers_) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+    if (!w->waitEnded(static_cast<int>(std::max<std::int64_t>(0, left.count())))) return false;
+  }
+  return true;
+}
+
+DrainResult Control::drainBackend(const std::string& address, bool on) {
+  std::lock_guard lock(mutex_);
+  DrainResult result;
+  for (const PoolSnapshot& p : snapshot_->pools) {
+    for (std::size_t i = 0; i < p.backends.size(); ++i) {
+      if (p.backends[i].written != address && p.backends[i].address.toString() != address) {
+        continue;
+      }
+      ++result.backends;
+      std::shared_ptr<BackendState> state = p.state.shared(i);
+      state->draining.store(on, std::memory_order_relaxed);
+      const std::uint64_t window = p.config->limits.drainWindowMs;
+      auto count = std::make_shared<std::atomic<std::size_t>>(0);
+      auto finished = std::make_shared<std::promise<void>>();
+      std::future<void> all = finished->get_future();
+      forEachWorker(
+          [state, window, on, count](unsigned, ProxyWorker& w) {
+            if (on) {
+              count->fetch_add(w.drainBackend(*state, window), std::memory_order_relaxed);
+            } else {
+              w.undrainBackend(*state);
+            }
+          },
+          [finished] { finished->set_value(); });
+      all.wait_for(std::chrono::seconds(5));
+      result.sessions += count->load(std::memory_order_relaxed);
+      WSEDGE_LOG(kInfo, "backend %s of pool %s %s", p.backends[i].name.c_str(), p.name.c_str(),
+                 on ? "drained: no new sessions, its clients get 1012" : "taken back");
+    }
+  }
+  return result;
 }
 
 void Control::tick(std::uint64_t nowMs) {
+  std::lock_guard lock(mutex_);
+  if (draining_.load(std::memory_order_relaxed)) return;
   // Each pool with names is looked up again on its own resolve_interval.
   Refresh refresh;
   for (const PoolSnapshot& p : snapshot_->pools) {

@@ -2,7 +2,25 @@
 
 namespace wsedge::proxy {
 
-Generation::Generation(std::shared_ptr<const Snapshot> snap) : snapshot(std::move(snap)) {
+Generation::Generation(std::shared_ptr<const Snapshot> snap, telemetry::WorkerMetrics* metrics)
+    : snapshot(std::move(snap)) {
+  if (!metrics) {
+    own_ = std::make_unique<telemetry::WorkerMetrics>();
+    metrics = own_.get();
+  }
+  for (const ListenerSnapshot& l : snapshot->listeners) {
+    listenerCounters.push_back(&metrics->listener(l.name));
+    std::vector<telemetry::RouteCounters*>& routes = routeCounters.emplace_back();
+    for (const RouteSnapshot& r : l.routes) {
+      routes.push_back(&metrics->route(l.name, r.config->name, snapshot->pools[r.pool].name));
+    }
+  }
+  for (const PoolSnapshot& pool : snapshot->pools) {
+    std::vector<telemetry::BackendCounters*>& backends = backendCounters.emplace_back();
+    for (const BackendSnapshot& b : pool.backends) {
+      backends.push_back(&metrics->backend(pool.name, b.name));
+    }
+  }
   for (const PoolSnapshot& pool : snapshot->pools) {
     balancers.push_back(makeBalancer(pool.config->balance, pool.weights(), pool.maglev));
   }

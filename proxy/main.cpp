@@ -7,15 +7,21 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "conf/loader.h"
 #include "io/loop.h"
 #include "io/notice.h"
 #include "io/worker.h"
+#include "proxy/admin/admin_api.h"
+#include "proxy/admin/admin_server.h"
 #include "proxy/control.h"
 #include "proxy/log.h"
 #include "proxy/snapshot.h"
@@ -48,16 +54,41 @@ void raiseFileLimit() {
   }
 }
 
+// systemd's Type=notify (a no-op when not run by systemd).
+void notify(const char* state) {
+  sd_notify(0, state);
+}
+
+// SIGHUP and POST /reload: systemd hears of it around the reload.
+proxy::ReloadResult reloadNow(proxy::Control& control) {
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  const std::string reloading = "RELOADING=1\nMONOTONIC_USEC=" +
+                                std::to_string(static_cast<std::uint64_t>(now.tv_sec) * 1000000 +
+                                               static_cast<std::uint64_t>(now.tv_nsec) / 1000);
+  notify(reloading.c_str());
+  proxy::ReloadResult r = control.reload();
+  notify("READY=1");
+  return r;
+}
+
+std::uint64_t monotonicMs() {
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<std::uint64_t>(now.tv_sec) * 1000 +
+         static_cast<std::uint64_t>(now.tv_nsec) / 1000000;
+}
+
 int serve(std::shared_ptr<const proxy::Snapshot> snapshot, unsigned workerCount) {
   // Signals are taken synchronously by the main thread alone: block them
   // before any worker starts so the workers inherit the mask.
-  sigset_t stopSignals;
-  sigemptyset(&stopSignals);
-  sigaddset(&stopSignals, SIGINT);
-  sigaddset(&stopSignals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) sigaddset(&signals, sig);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  const conf::Config& config = snapshot->config;
   for (const proxy::ListenerSnapshot& l : snapshot->listeners) {
     std::string error;
     if (!io::Loop::probeFree(l.address, &error)) {
@@ -65,34 +96,106 @@ int serve(std::shared_ptr<const proxy::Snapshot> snapshot, unsigned workerCount)
       return 1;
     }
   }
-  proxy::Control control(snapshot, workerCount);
+  std::unique_ptr<telemetry::AccessLog> accessLog;
+  if (config.accessLog) {
+    std::string error;
+    accessLog = telemetry::AccessLog::open(config.accessLog->path, workerCount,
+                                           config.accessLog->bufferBytes, &error);
+    if (!accessLog) {
+      std::fprintf(stderr, "wsedge: cannot start: %s\n", error.c_str());
+      return 1;
+    }
+  }
+  proxy::Control control(snapshot, workerCount, accessLog.get());
   std::string error;
   if (!control.start(&error)) {
     std::fprintf(stderr, "wsedge: cannot start: %s\n", error.c_str());
     return 1;
   }
+  // The admin API, on its own thread and loop.
+  proxy::AdminApi api(control, accessLog.get(), [&control] { return reloadNow(control); });
+  std::unique_ptr<io::Worker> admin;
+  if (config.admin) {
+    std::string why;
+    const std::optional<io::SocketAddress> address =
+        io::SocketAddress::resolve(config.admin->host, config.admin->port, &why);
+    if (!address) {
+      std::fprintf(stderr, "wsedge: cannot start: admin address %s: %s\n",
+                   config.admin->address.c_str(), why.c_str());
+      return 1;
+    }
+    auto setup = [&api, address](io::Loop& loop) -> std::shared_ptr<io::Worker::App> {
+      log::setThreadName("admin");
+      return std::make_shared<proxy::AdminServer>(loop, api, *address);
+    };
+    admin = std::make_unique<io::Worker>(-1, -1, io::Loop::Options{}, setup);
+    try {
+      admin->start();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "wsedge: cannot start: %s\n", e.what());
+      return 1;
+    }
+  }
 
   std::string listening;
   for (const proxy::ListenerSnapshot& l : snapshot->listeners) listening += " " + l.name;
-  WSEDGE_LOG(kInfo, "listening on%s with %u workers (SIMD: %s)", listening.c_str(), workerCount,
-             std::string(ws::simdLevelName(ws::activeSimdLevel())).c_str());
+  WSEDGE_LOG(kInfo, "listening on%s with %u workers (SIMD: %s)%s%s", listening.c_str(), workerCount,
+             std::string(ws::simdLevelName(ws::activeSimdLevel())).c_str(),
+             config.admin ? ", admin on " : "", config.admin ? config.admin->address.c_str() : "");
+  notify("READY=1");
 
   // The main thread waits for signals, and once a second lets the control
-  // plane re-resolve names.
+  // plane re-resolve names. SIGTERM drains (a second one, or SIGINT, stops
+  // at once); the drain ends when every worker has closed its sessions, or
+  // at drain_window + close_timeout.
+  std::uint64_t drainDeadline = 0;
   for (;;) {
-    const timespec second{1, 0};
-    const int sig = sigtimedwait(&stopSignals, nullptr, &second);
-    if (sig == SIGINT || sig == SIGTERM) {
-      WSEDGE_LOG(kInfo, "%s: closing every connection and stopping",
-                 sig == SIGINT ? "SIGINT" : "SIGTERM");
+    const timespec wait{0, 200 * 1000 * 1000};
+    const int sig = sigtimedwait(&signals, nullptr, &wait);
+    if (sig == SIGHUP) {
+      WSEDGE_LOG(kInfo, "SIGHUP: reloading %s", config.file.c_str());
+      reloadNow(control);
+      continue;
+    }
+    if (sig == SIGUSR1) {
+      if (accessLog) {
+        WSEDGE_LOG(kInfo, "SIGUSR1: reopening the access log");
+        accessLog->reopen();
+      }
+      continue;
+    }
+    if (sig == SIGINT || (sig == SIGTERM && control.draining())) {
+      WSEDGE_LOG(kInfo, "%s: closing every connection now", sig == SIGINT ? "SIGINT" : "SIGTERM");
       break;
     }
-    timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    control.tick(static_cast<std::uint64_t>(now.tv_sec) * 1000 +
-                 static_cast<std::uint64_t>(now.tv_nsec) / 1000000);
+    if (sig == SIGTERM) {
+      const conf::Limits& limits = control.snapshot()->config.limits;
+      WSEDGE_LOG(kInfo,
+                 "SIGTERM: no more connections; closing the open ones over %llu ms "
+                 "(SIGTERM again or SIGINT: at once)",
+                 static_cast<unsigned long long>(limits.drainWindowMs));
+      notify("STOPPING=1");
+      control.shutdown();
+      drainDeadline = monotonicMs() + limits.drainWindowMs + limits.closeTimeoutMs;
+      continue;
+    }
+    if (drainDeadline != 0) {
+      if (control.waitEnded(0)) break;
+      if (monotonicMs() >= drainDeadline) {
+        WSEDGE_LOG(kWarn, "the drain took longer than drain_window + close_timeout: closing now");
+        break;
+      }
+      continue;
+    }
+    control.tick(monotonicMs());
+  }
+  notify("STOPPING=1");
+  if (admin) {
+    admin->stop();
+    admin->join();
   }
   control.stop();
+  if (accessLog) accessLog->flush();
   WSEDGE_LOG(kInfo, "stopped");
   return 0;
 }

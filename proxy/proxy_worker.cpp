@@ -1,6 +1,7 @@
 #include "proxy/proxy_worker.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "proxy/http/handshake_writer.h"
 #include "proxy/log.h"
@@ -9,7 +10,22 @@
 
 namespace wsedge::proxy {
 
-ProxyWorker::ProxyWorker(io::Loop& loop) : loop_(loop), net_(loop), ctx_{net_, masks_, *this} {}
+ProxyWorker::ProxyWorker(io::Loop& loop, unsigned index, telemetry::AccessLog* accessLog)
+    : loop_(loop),
+      index_(index),
+      accessLog_(accessLog),
+      net_(loop),
+      ctx_{net_, masks_, *this, accessLog != nullptr},
+      shutdownTimer_(this) {}
+
+telemetry::LoopCounters ProxyWorker::loopCounters() const {
+  telemetry::LoopCounters c;
+  c.iterations = loop_.iterations();
+  c.submitted = loop_.submitted();
+  c.noBufferStops = loop_.noBufferStops();
+  c.sessions = sessions_;
+  return c;
+}
 
 ProxyWorker::~ProxyWorker() {
   while (head_) {
@@ -30,7 +46,7 @@ int ProxyWorker::listenerSocket(const io::SocketAddress& address) const {
 bool ProxyWorker::install(std::shared_ptr<const Snapshot> snapshot, std::string* error) {
   std::shared_ptr<Generation> next;
   try {
-    next = std::make_shared<Generation>(std::move(snapshot));
+    next = std::make_shared<Generation>(std::move(snapshot), &metrics_);
   } catch (const std::exception& e) {
     *error = e.what();
     return false;
@@ -70,6 +86,7 @@ bool ProxyWorker::install(std::shared_ptr<const Snapshot> snapshot, std::string*
 void ProxyWorker::stop() {
   if (stopping_) return;
   stopping_ = true;
+  shutdownTimer_.cancel();
   loop_.stopListening();
   for (Session* s = head_; s;) {
     Session* next = s->next;  // an ended session is deleted later, not now
@@ -79,8 +96,53 @@ void ProxyWorker::stop() {
   loop_.quit();
 }
 
+template <class Pick>
+std::size_t ProxyWorker::spread(Pick&& pick, Tunnel::Drain why, std::uint64_t windowMs) {
+  std::vector<Session*> chosen;
+  for (Session* s = head_; s; s = s->next) {
+    if (pick(*s)) chosen.push_back(s);
+  }
+  // Evenly: the i-th of n closes i/n of the way through the window, so the
+  // clients' reconnects arrive as a trickle, not a stampede.
+  const std::uint64_t now = loop_.now();
+  const std::size_t n = chosen.size();
+  for (std::size_t i = 0; i < n; ++i) chosen[i]->drainAt(now + windowMs * i / n, why);
+  return n;
+}
+
+void ProxyWorker::shutdownOver(std::uint64_t windowMs) {
+  if (stopping_ || shuttingDown_) return;
+  shuttingDown_ = true;
+  loop_.stopListening();
+  spread([](Session& s) { return s.draining() != Tunnel::Drain::kShutdown; },
+         Tunnel::Drain::kShutdown, windowMs);
+  if (sessions_ == 0) return stop();
+  loop_.timers().scheduleIn(shutdownTimer_, windowMs + 1);
+}
+
+void ProxyWorker::onTimer(io::Timer&) {
+  stop();
+}
+
+std::size_t ProxyWorker::drainBackend(const BackendState& backend, std::uint64_t windowMs) {
+  return spread(
+      [&](Session& s) {
+        return s.backendState() == &backend && s.draining() == Tunnel::Drain::kNone;
+      },
+      Tunnel::Drain::kBackend, windowMs);
+}
+
+void ProxyWorker::undrainBackend(const BackendState& backend) {
+  for (Session* s = head_; s; s = s->next) {
+    if (s->backendState() == &backend && s->draining() == Tunnel::Drain::kBackend) {
+      s->drainAt(0, Tunnel::Drain::kNone);
+    }
+  }
+}
+
 void ProxyWorker::refuse(std::size_t listener, int fd, std::string_view why) {
   ++refused_;
+  ++current_->listenerCounters[listener]->rejected[503];
   // A flood fills the table: say so once a second, not once a client.
   const std::uint64_t now = loop_.now();
   if (refusedLogged_ == 0 || now - refusedLogged_ >= 1000) {
@@ -105,6 +167,7 @@ void ProxyWorker::onAccept(int socket, int fd) {
   }
   const std::size_t listener = *listenerOf_[at];
   const ListenerSnapshot& l = current_->snapshot->listeners[listener];
+  ++current_->listenerCounters[listener]->accepted;
   // max_connections counts over every worker: take a place, or refuse. The
   // session gives it back as it ends; until there is one, every way out does.
   const auto release = [&] { l.active->fetch_sub(1, std::memory_order_relaxed); };
@@ -136,8 +199,69 @@ void ProxyWorker::onAccept(int socket, int fd) {
   ++sessions_;
 }
 
+void ProxyWorker::account(Session& session, const SessionRecord& r) {
+  const std::string cause(causeName(r.cause));
+  ++metrics_.sessionsEnded[cause];
+  telemetry::ListenerCounters& l = session.listenerCounters();
+  if (r.status != 101) {
+    if (r.status != 0) ++l.rejected[r.status];
+    ++l.handshakesFailed[cause];
+  }
+  const auto close = [&](const char* side, const CloseRecord& c, const char* direction) {
+    if (c.code != 0) ++metrics_.closes[{side, c.code, direction}];
+  };
+  close("client", r.fromClient, "received");
+  close("client", r.toClient, "sent");
+  close("backend", r.fromBackend, "received");
+  close("backend", r.toBackend, "sent");
+  if (r.cause == Cause::kProtocolError && r.status == 101) {
+    const bool client = r.endedBy == Side::kClient;
+    ++metrics_.protocolErrors[{client ? "client" : "backend",
+                               client ? r.toClient.code : r.toBackend.code}];
+  }
+  if (!accessLog_) return;
+  telemetry::AccessEntry e;
+  e.timeUnixMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+  e.client = r.client;
+  const auto text = [](std::string_view v) -> std::optional<std::string> {
+    if (v.empty()) return std::nullopt;
+    return std::string(v);
+  };
+  e.sni = text(r.sni);
+  e.host = text(r.host);
+  e.path = text(r.target);
+  e.route = text(r.route);
+  e.pool = text(r.pool);
+  e.backend = text(r.backend);
+  e.subprotocol = text(r.subprotocol);
+  e.tlsVersion = text(r.tlsVersion);
+  e.tlsCipher = text(r.tlsCipher);
+  e.status = r.status;
+  e.handshakeMs = r.handshakeMs;
+  e.durationMs = r.durationMs;
+  e.messagesFromClient = r.messagesFromClient;
+  e.messagesFromBackend = r.messagesFromBackend;
+  e.bytesFromClient = r.bytesFromClient;
+  e.bytesFromBackend = r.bytesFromBackend;
+  const auto code = [](const CloseRecord& c) -> std::optional<std::uint16_t> {
+    if (c.code == 0) return std::nullopt;
+    return c.code;
+  };
+  e.closeCodeFromClient = code(r.fromClient);
+  e.closeCodeFromBackend = code(r.fromBackend);
+  e.closeCodeToClient = code(r.toClient);
+  e.closeCodeToBackend = code(r.toBackend);
+  if (r.fromClient.code != 0) e.closeReasonFromClient = r.fromClient.reason;
+  if (r.fromBackend.code != 0) e.closeReasonFromBackend = r.fromBackend.reason;
+  if (r.closedFirst != Side::kNone) e.closedFirst = std::string(sideName(r.closedFirst));
+  accessLog_->write(index_, telemetry::formatAccessLine(e));
+}
+
 void ProxyWorker::sessionEnded(Session& session, const SessionRecord& record) {
   ++endings_[static_cast<std::size_t>(record.cause)];
+  account(session, record);
   Session* s = &session;
   if (s->prev) {
     s->prev->next = s->next;
@@ -149,6 +273,7 @@ void ProxyWorker::sessionEnded(Session& session, const SessionRecord& record) {
   --sessions_;
   // Its parts may still be on the stack: delete it once they have returned.
   loop_.post([s] { delete s; });
+  if (shuttingDown_ && sessions_ == 0) loop_.post([this] { stop(); });
 }
 
 }  // namespace wsedge::proxy

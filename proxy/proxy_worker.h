@@ -16,13 +16,21 @@
 #include "proxy/generation.h"
 #include "proxy/session/context.h"
 #include "proxy/session/outcome.h"
+#include "proxy/session/tunnel.h"
+#include "proxy/telemetry/access_log.h"
+#include "proxy/telemetry/metrics.h"
 #include "proxy/ws/mask_key.h"
 
 namespace wsedge::proxy {
 
-class ProxyWorker final : public io::Worker::App, private io::AcceptHandler, private SessionOwner {
+class ProxyWorker final : public io::Worker::App,
+                          private io::AcceptHandler,
+                          private SessionOwner,
+                          private io::TimerHandler {
  public:
-  explicit ProxyWorker(io::Loop& loop);
+  /// index: the worker's, for the access log (null: none).
+  explicit ProxyWorker(io::Loop& loop, unsigned index = 0,
+                       telemetry::AccessLog* accessLog = nullptr);
   ~ProxyWorker() override;
   ProxyWorker(const ProxyWorker&) = delete;
   ProxyWorker& operator=(const ProxyWorker&) = delete;
@@ -36,6 +44,15 @@ class ProxyWorker final : public io::Worker::App, private io::AcceptHandler, pri
 
   /// Stops accepting and closes every session; the loop then runs dry.
   void stop() override;
+  /// SIGTERM: stops accepting, and closes the open tunnels with 1001
+  /// spread evenly over windowMs from now; whatever is left at the end of
+  /// the window is closed then (stop()). The loop ends once all is closed.
+  void shutdownOver(std::uint64_t windowMs);
+  /// Closes the open tunnels to this backend with 1012 (service restart),
+  /// spread evenly over windowMs from now. Returns how many.
+  std::size_t drainBackend(const BackendState& backend, std::uint64_t windowMs);
+  /// Takes back the drains of this backend's tunnels not yet closed.
+  void undrainBackend(const BackendState& backend);
 
   std::size_t sessionCount() const { return sessions_; }
   const Generation& generation() const { return *current_; }
@@ -47,6 +64,9 @@ class ProxyWorker final : public io::Worker::App, private io::AcceptHandler, pri
   std::uint64_t sessionsEnded(Cause cause) const {
     return endings_[static_cast<std::size_t>(cause)];
   }
+  /// This worker's counters (copied by a scrape, on this thread).
+  const telemetry::WorkerMetrics& metrics() const { return metrics_; }
+  telemetry::LoopCounters loopCounters() const;
 
  private:
   struct Bound {
@@ -55,11 +75,20 @@ class ProxyWorker final : public io::Worker::App, private io::AcceptHandler, pri
   };
 
   void onAccept(int socket, int fd) override;
+  void onTimer(io::Timer& timer) override;  // the end of a shutdown's window
+  /// Drains the tunnels `pick` chooses, spread over windowMs; how many.
+  template <class Pick>
+  std::size_t spread(Pick&& pick, Tunnel::Drain why, std::uint64_t windowMs);
   void sessionEnded(Session& session, const SessionRecord& record) override;
   /// A client not served: 503 with why (over TLS, just a close).
   void refuse(std::size_t listener, int fd, std::string_view why);
+  /// What an ended session adds to the counters and the access log.
+  void account(Session& session, const SessionRecord& record);
 
   io::Loop& loop_;
+  unsigned index_;
+  telemetry::AccessLog* accessLog_;
+  telemetry::WorkerMetrics metrics_;  // before the generations that point into it
   transport::LoopNetwork net_;
   ws::MaskKeySource masks_;
   SessionContext ctx_;
@@ -73,6 +102,8 @@ class ProxyWorker final : public io::Worker::App, private io::AcceptHandler, pri
   std::uint64_t refused_ = 0;
   std::uint64_t refusedLogged_ = 0;
   bool stopping_ = false;
+  bool shuttingDown_ = false;  // shutdownOver() is under way
+  io::Timer shutdownTimer_;
 };
 
 }  // namespace wsedge::proxy

@@ -15,6 +15,7 @@ bool noteFailure(BackendState& b, const conf::OutlierConfig& o, std::uint64_t no
     return false;  // another failure came in since: its worker ejects
   }
   const std::uint32_t n = b.ejections.fetch_add(1, std::memory_order_relaxed);
+  b.ejectionsTotal.fetch_add(1, std::memory_order_relaxed);
   const std::uint64_t factor = std::min<std::uint64_t>(std::uint64_t{1} << std::min(n, 4u), 10);
   b.ejectedUntilMs.store(nowMs + o.ejectionMs * factor, std::memory_order_relaxed);
   return true;

@@ -21,7 +21,8 @@ struct BackendState {
   std::atomic<bool> draining{false};
   // Passive health (see outlier.h).
   std::atomic<std::uint32_t> consecutiveFailures{0};
-  std::atomic<std::uint32_t> ejections{0};  // in a row: each one lasts longer
+  std::atomic<std::uint32_t> ejections{0};       // in a row: each one lasts longer
+  std::atomic<std::uint64_t> ejectionsTotal{0};  // ever, for metrics
 
   /// May take a new session now.
   bool eligible(std::uint64_t nowMs) const {

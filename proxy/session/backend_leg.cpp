@@ -107,6 +107,8 @@ void BackendLeg::connectNext() {
           Outcome::reply(Side::kProxy, Cause::kRefused, 503, "no healthy backend for this route"));
     }
     if (!pick) break;
+    // Counted on the backend that failed, as this one is tried in its place.
+    if (!t.tried.empty()) ++session_.backendCounters()->retries;
     t.tried.push_back(static_cast<std::uint32_t>(*pick));
     current_ = static_cast<std::uint32_t>(*pick);
     ++attempts_;
@@ -149,6 +151,7 @@ void BackendLeg::onConnected(int error) {
   if (error != 0) {
     WSEDGE_LOG(kWarn, "connect to backend %s of pool %s failed: %s", backend()->name.c_str(),
                pool_->name.c_str(), std::strerror(-error));
+    ++session_.backendCounters()->connectFailures;
     failed();
     dropAttempt(false);
     return connectNext();
@@ -162,6 +165,7 @@ void BackendLeg::onConnected(int error) {
 void BackendLeg::onTimeout() {
   if (phase_ == Phase::kConnecting) {
     WSEDGE_LOG(kWarn, "connect to backend %s timed out", backend()->name.c_str());
+    ++session_.backendCounters()->connectFailures;
     failed();
     dropAttempt(true);
     return connectNext();
@@ -208,6 +212,7 @@ void BackendLeg::onAnswer(std::span<std::byte> data) {
       if (response_->status() >= 500) {
         WSEDGE_LOG(kWarn, "backend %s of pool %s answered the upgrade with %d",
                    backend()->name.c_str(), pool_->name.c_str(), response_->status());
+        ++session_.backendCounters()->badAnswers;
         failed();
         if (canRetry()) return retry();
       } else {
@@ -226,6 +231,7 @@ void BackendLeg::onAnswer(std::span<std::byte> data) {
 }
 
 void BackendLeg::retryOr(const Outcome& outcome) {
+  ++session_.backendCounters()->badAnswers;
   failed();
   if (canRetry()) return retry();
   session_.end(outcome);

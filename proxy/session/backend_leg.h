@@ -38,7 +38,14 @@ class BackendLeg final : public Leg, private transport::Handler {
 
   /// The backend chosen (or last tried), or null.
   const BackendSnapshot* backend() const;
+  /// The shared state of that backend, or null.
+  const BackendState* state() const {
+    return current_ != kNone && pool_ ? &pool_->state.backend(current_) : nullptr;
+  }
   std::uint32_t attempts() const { return attempts_; }
+  static constexpr std::uint32_t kNone = ~std::uint32_t{0};
+  /// The backend's index in its pool, or kNone.
+  std::uint32_t index() const { return current_; }
 
  private:
   enum class Phase : std::uint8_t { kIdle, kConnecting, kUpgrading, kTunnel, kRefused };
@@ -73,8 +80,6 @@ class BackendLeg final : public Leg, private transport::Handler {
     std::uint32_t maxAttempts = 0;
     bool lastTimedOut = false;
   };
-  static constexpr std::uint32_t kNone = ~std::uint32_t{0};
-
   Session& session_;
   Phase phase_ = Phase::kIdle;
   bool held_ = false;              // this session counts in current_'s liveSessions

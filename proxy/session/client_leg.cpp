@@ -81,6 +81,10 @@ std::optional<std::uint64_t> ClientLeg::hashKey(const conf::HashKey& key) const 
   return std::nullopt;
 }
 
+void ClientLeg::onSecured() {
+  session_.secured();
+}
+
 std::vector<std::byte> ClientLeg::enterTunnel() {
   phase_ = Phase::kTunnel;
   std::vector<std::byte> early = std::move(handshake_->early);

@@ -29,7 +29,12 @@ class ClientLeg final : public Leg, private transport::Handler {
   /// The hash of the request's key for a hashing pool; empty if it has none.
   std::optional<std::uint64_t> hashKey(const conf::HashKey& key) const;
   std::string peerIp() const;
-  SSL* ssl() { return connected() ? connection().ssl() : nullptr; }
+  SSL* ssl() const { return connected() ? connection().ssl() : nullptr; }
+  std::optional<io::SocketAddress> peerAddress() const {
+    return connected() ? connection().peerAddress() : std::nullopt;
+  }
+  /// The request is still held (until enterTunnel() or enterRefused()).
+  bool hasRequest() const { return handshake_ != nullptr; }
 
   /// The 101 went out: the request is released and the bytes the client
   /// sent behind it are handed over.
@@ -43,6 +48,7 @@ class ClientLeg final : public Leg, private transport::Handler {
   enum class Phase : std::uint8_t { kRequest, kWaiting, kTunnel, kIgnoring };
 
   void onConnected(int) override {}
+  void onSecured() override;
   void onData(std::span<std::byte> data) override;
   void onReadEnd(int error) override;
   void onDrained() override;

@@ -24,6 +24,7 @@ struct SessionContext {
   transport::Network& net;
   ws::MaskKeySource& masks;
   SessionOwner& owner;
+  bool detailedRecords = false;  // the access log is on: keep what it reports
 };
 
 }  // namespace wsedge::proxy

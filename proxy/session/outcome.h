@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -22,8 +23,9 @@ enum class Cause : std::uint8_t {
   kStalled,         // a side read nothing of its queue for send_timeout
   kUnresponsive,    // a side did not answer the proxy's ping within ping_timeout
   kOverRate,        // the client sent messages faster than message_rate (over_rate: close)
+  kDrained,         // closed by a drain: the proxy stopping, or its backend drained
 };
-inline constexpr std::size_t kCauseCount = 9;
+inline constexpr std::size_t kCauseCount = 10;
 
 std::string_view sideName(Side side);
 std::string_view causeName(Cause cause);
@@ -98,6 +100,11 @@ struct SessionRecord {
   std::uint64_t messagesFromClient = 0, messagesFromBackend = 0;
   std::uint64_t bytesFromClient = 0, bytesFromBackend = 0;  // payload bytes
   std::uint64_t durationMs = 0;
+  // What the access log adds; filled only while it is on.
+  bool detailed = false;
+  std::string_view route;
+  std::string client, sni, host, target, subprotocol, tlsVersion, tlsCipher;
+  std::optional<std::uint64_t> handshakeMs;  // accept to 101
 
   /// One line, the same format for every session.
   std::string describe() const;

@@ -82,6 +82,7 @@ struct Relay<R>::Sink {
     const std::uint64_t at = r.frame_.length - r.remaining_;  // offset in the source frame
     r.remaining_ -= data.size();
     r.bytes_ += data.size();
+    if (r.counters_) r.counters_->bytes += data.size();
     if (r.mode_ == Mode::kWhole) {
       if (data.empty()) return;
       FrameHeader o;
@@ -130,6 +131,10 @@ struct Relay<R>::Sink {
     r.mode_ = Mode::kIdle;
     ++r.frames_;
     if (h.fin) ++r.messages_;
+    if (r.counters_) {
+      ++r.counters_->frames[static_cast<std::size_t>(h.opcode) & 15];
+      if (h.fin) ++r.counters_->messages;
+    }
     if (r.pingDue_) {
       r.pingDue_ = false;
       r.writeControl(out, Opcode::kPing, r.ping_);
@@ -137,6 +142,7 @@ struct Relay<R>::Sink {
   }
 
   void onControl(Opcode op, std::span<const std::byte> payload) {
+    if (r.counters_) ++r.counters_->frames[static_cast<std::size_t>(op) & 15];
     if (op == Opcode::kPong && r.pongExpected_ && payload.size() == r.pong_.size() &&
         std::memcmp(payload.data(), r.pong_.data(), r.pong_.size()) == 0) {
       r.pongExpected_ = false;  // the answer to our own ping: it stops here
@@ -148,6 +154,7 @@ struct Relay<R>::Sink {
 
   void onClose(std::uint16_t code, std::string_view reason) {
     ++r.frames_;
+    if (r.counters_) ++r.counters_->frames[static_cast<std::size_t>(Opcode::kClose)];
     r.closeCode_ = code;
     r.closeReason_.assign(reason);
     std::byte payload[ws::kMaxControlPayload];

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "io/send_queue.h"
+#include "proxy/telemetry/metrics.h"
 #include "proxy/ws/frame_parser.h"
 #include "proxy/ws/mask_key.h"
 
@@ -64,6 +65,10 @@ class Relay {
   /// being gathered). Nothing is forwarded to `out` after it.
   void sendClose(io::SendQueue& out, std::uint16_t code, std::string_view reason);
 
+  /// Counts messages, payload bytes and frames (by opcode) from the source
+  /// into these counters too, from now on.
+  void countInto(telemetry::RelayCounters& counters) { counters_ = &counters; }
+
   /// Data messages from the source are started at most up to this count
   /// (see messagesStarted()); the next one is held (kHeld) until the limit
   /// is raised. No limit at first.
@@ -104,6 +109,7 @@ class Relay {
 
   ws::FrameParser<R> parser_;
   ws::MaskKeySource* masks_;
+  telemetry::RelayCounters* counters_ = nullptr;  // the worker's, for the route
   Mode mode_ = Mode::kIdle;
   bool cutStarted_ = false;
   std::vector<std::byte> held_;  // cut through: small pieces not yet sent

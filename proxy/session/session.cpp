@@ -5,14 +5,38 @@
 #include "proxy/http/handshake_writer.h"
 #include "proxy/log.h"
 
+#include <openssl/ssl.h>
+
+#include <chrono>
+
 namespace wsedge::proxy {
+namespace {
+
+std::uint64_t steadyNs() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::steady_clock::now().time_since_epoch())
+                                        .count());
+}
+
+std::string tlsVersionName(std::uint16_t v) {
+  switch (v) {
+    case TLS1_3_VERSION:
+      return "TLSv1.3";
+    case TLS1_2_VERSION:
+      return "TLSv1.2";
+    default:
+      return "0x" + std::to_string(v);
+  }
+}
+
+}  // namespace
 
 Session::Session(const SessionContext& context, std::shared_ptr<Generation> generation,
                  std::size_t listener, transport::ConnectionPtr client)
     : ctx_(context),
       gen_(std::move(generation)),
       timer_(this),
-      startMs_(context.net.timers().now()),
+      startNs_(steadyNs()),
       listener_(static_cast<std::uint32_t>(listener)),
       client_(*this, std::move(client)),
       backend_(*this) {
@@ -50,8 +74,45 @@ void Session::onTimer(io::Timer&) {
   }
 }
 
+std::uint64_t Session::elapsedMs() const {
+  return (steadyNs() - startNs_) / 1'000'000;
+}
+
+void Session::secured() {
+  listenerCounters().tlsHandshake.observe(static_cast<double>(steadyNs() - startNs_) / 1e9);
+}
+
+void Session::keepDetails() {
+  if (!ctx_.detailedRecords || details_ || !client_.hasRequest()) return;
+  const http::UpgradeRequestParser& req = client_.request();
+  if (req.state() != http::UpgradeRequestParser::State::kComplete) return;
+  details_ = std::make_unique<Details>();
+  details_->host = req.host();
+  details_->target = req.target();
+}
+
+void Session::fillDetails(SessionRecord& r) const {
+  r.detailed = true;
+  if (route_) r.route = route_->config->name;
+  if (details_) {
+    r.host = details_->host;
+    r.target = details_->target;
+    r.handshakeMs = details_->handshakeMs;
+    r.subprotocol = details_->subprotocol;
+  }
+  if (const auto peer = client_.peerAddress()) r.client = peer->toString();
+  if (SSL* ssl = client_.ssl()) {
+    if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) r.sni = sni;
+    if (SSL_is_init_finished(ssl)) {
+      r.tlsVersion = tlsVersionName(static_cast<std::uint16_t>(SSL_version(ssl)));
+      if (const SSL_CIPHER* c = SSL_get_current_cipher(ssl)) r.tlsCipher = SSL_CIPHER_get_name(c);
+    }
+  }
+}
+
 void Session::routed(const RouteSnapshot& route) {
   route_ = &route;
+  keepDetails();
   phase_ = Phase::kBackend;
   if (pool().backends.empty()) {
     return end(
@@ -64,6 +125,11 @@ void Session::routed(const RouteSnapshot& route) {
 }
 
 void Session::upgraded(std::span<std::byte> rest) {
+  ++listenerCounters().handshakesOk;
+  if (details_) {
+    details_->handshakeMs = elapsedMs();
+    details_->subprotocol = backend_.response().protocol();
+  }
   std::string head;
   http::writeClientUpgrade(head, backend_.response());
   client_.send(head);
@@ -95,6 +161,12 @@ void Session::shutdown() {
   end(Outcome::drop(Side::kProxy, Cause::kShutdown));
 }
 
+bool Session::drainAt(std::uint64_t atMs, Tunnel::Drain why) {
+  if (ended_ || phase_ != Phase::kTunnel) return false;
+  tunnel_->drainAt(atMs, why);
+  return true;
+}
+
 SessionRecord Session::record(const Outcome& o) const {
   SessionRecord r;
   r.generation = snapshot().generation;
@@ -109,7 +181,8 @@ SessionRecord Session::record(const Outcome& o) const {
   r.retryAllowed = o.retryAllowed;
   r.attempts = backend_.attempts();
   if (tunnel_) tunnel_->fill(r);
-  r.durationMs = now() - startMs_;
+  r.durationMs = elapsedMs();
+  if (ctx_.detailedRecords) fillDetails(r);
   return r;
 }
 
@@ -117,6 +190,7 @@ void Session::end(const Outcome& o) {
   if (ended_) return;
   ended_ = true;
   timer_.cancel();
+  keepDetails();  // a request refused before routing
   if (o.ending == Ending::kFinish && tunnel_) tunnel_->sendCloses(o);
   const SessionRecord r = record(o);
   WSEDGE_LOG(kDebug, "%s", r.describe().c_str());

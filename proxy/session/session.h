@@ -42,6 +42,13 @@ class Session final : private io::TimerHandler {
   /// The worker is stopping: close 1001 both ways in a tunnel, drop otherwise.
   void shutdown();
   bool ended() const { return ended_; }
+  /// An open tunnel is closed by a drain at atMs (see Tunnel::drainAt());
+  /// false, and nothing done, before the 101.
+  bool drainAt(std::uint64_t atMs, Tunnel::Drain why);
+  /// The drain this tunnel is under (kNone before the 101).
+  Tunnel::Drain draining() const { return tunnel_ ? tunnel_->draining() : Tunnel::Drain::kNone; }
+  /// The backend's shared state once one is chosen, or null.
+  const BackendState* backendState() const { return backend_.state(); }
 
   // The worker's list of live sessions.
   Session* prev = nullptr;
@@ -75,18 +82,42 @@ class Session final : private io::TimerHandler {
   void refused(std::span<std::byte> rest);
   /// The only way out.
   void end(const Outcome& outcome);
+  /// The client's TLS handshake is done.
+  void secured();
+  /// This worker's counters for the session's route (valid once routed).
+  telemetry::RouteCounters& routeCounters() const {
+    return *gen_->routeCounters[listener_][route_->index];
+  }
+  /// The counters of the backend chosen, or null.
+  telemetry::BackendCounters* backendCounters() const {
+    const std::uint32_t b = backend_.index();
+    return route_ && b != BackendLeg::kNone ? gen_->backendCounters[route_->pool][b] : nullptr;
+  }
+  telemetry::ListenerCounters& listenerCounters() const {
+    return *gen_->listenerCounters[listener_];
+  }
 
  private:
   enum class Phase : std::uint8_t { kRequest, kBackend, kTunnel, kRefused };
 
+  // What the access log needs of the request, kept past the handshake.
+  struct Details {
+    std::string host, target, subprotocol;
+    std::optional<std::uint64_t> handshakeMs;
+  };
+
   void onTimer(io::Timer& timer) override;
   SessionRecord record(const Outcome& outcome) const;
+  /// Keeps the request's details while it is still there (access log only).
+  void keepDetails();
+  void fillDetails(SessionRecord& record) const;
+  std::uint64_t elapsedMs() const;
 
   const SessionContext& ctx_;  // the worker's: it outlives every session
   std::shared_ptr<Generation> gen_;
   const RouteSnapshot* route_ = nullptr;
   io::Timer timer_;
-  std::uint64_t startMs_;
+  std::uint64_t startNs_;  // steady clock
   std::uint32_t listener_;
   Phase phase_ = Phase::kRequest;
   bool ended_ = false;
@@ -94,6 +125,7 @@ class Session final : private io::TimerHandler {
   BackendLeg backend_;
   std::optional<Tunnel> tunnel_;              // what an open session holds
   std::unique_ptr<RefusedResponse> refused_;  // rare: a pointer's worth while unused
+  std::unique_ptr<Details> details_;          // access log only
 };
 
 }  // namespace wsedge::proxy

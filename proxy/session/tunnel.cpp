@@ -19,7 +19,10 @@ ws::FrameParserOptions frameOptions(const conf::Limits& limits, std::uint8_t all
 }
 
 Tunnel::Tunnel(Session& session, const ws::FrameParserOptions& options, ws::MaskKeySource& masks)
-    : session_(session), masks_(masks), toBackend_(options, masks), toClient_(options, masks) {}
+    : session_(session), masks_(masks), toBackend_(options, masks), toClient_(options, masks) {
+  toBackend_.countInto(session.routeCounters().fromClient);
+  toClient_.countInto(session.routeCounters().fromBackend);
+}
 
 const conf::Limits& Tunnel::limits() const {
   return session_.route().limits;
@@ -136,6 +139,11 @@ void Tunnel::heard(Hop& hop) {
   hop.heard = session_.now();
   // An answer to our ping: the next one is due ping_interval from now.
   if (hop.pingAt != 0) {
+    if (&hop == &backendHop_) {
+      if (telemetry::BackendCounters* c = session_.backendCounters()) {
+        c->pingRtt.observe(static_cast<double>(hop.heard - hop.pingAt) / 1000);
+      }
+    }
     hop.pingAt = 0;
     session_.armBy(hop.heard + limits().pingIntervalMs);
   }
@@ -185,11 +193,13 @@ void Tunnel::relayClient(std::span<std::byte> data) {
 void Tunnel::overRate(std::span<const std::byte> rest) {
   const conf::Limits& l = limits();
   if (l.closeOverRate) {
+    ++session_.routeCounters().rateCloses;
     WSEDGE_LOG(kInfo, "client over its message rate (%.0f/s): closing with 1008", l.messageRate);
     return session_.end(Outcome::close(Side::kClient, Cause::kOverRate, 1008,
                                        "message rate exceeded", 1001, "client over its rate"));
   }
   // Not read until a token is back, so that TCP pushes back on the client.
+  ++session_.routeCounters().ratePauses;
   heldBytes_.assign(rest.begin(), rest.end());
   session_.client().pause(Leg::kRate);
   const double wait = (1 - tokens_) * 1000 / l.messageRate;
@@ -269,8 +279,22 @@ bool Tunnel::keepAlive(Leg& side, Hop& hop, PingRelay& toSide, PongRelay& fromSi
   return true;
 }
 
+void Tunnel::drainAt(std::uint64_t atMs, Drain why) {
+  drain_ = why;
+  drainAt_ = why == Drain::kNone ? 0 : std::max<std::uint64_t>(atMs, 1);
+  rearm();
+}
+
 void Tunnel::onTimeout() {
   const std::uint64_t now = session_.now();
+  if (drainAt_ != 0 && now >= drainAt_ && closeDeadline_ == 0) {
+    if (drain_ == Drain::kShutdown) {
+      return session_.end(Outcome::close(Side::kProxy, Cause::kDrained, 1001, "proxy shutting down",
+                                         1001, "proxy shutting down"));
+    }
+    return session_.end(Outcome::close(Side::kProxy, Cause::kDrained, 1012, "backend draining",
+                                       1001, "backend draining"));
+  }
   if (stalled(session_.client(), clientQueue_, now)) return endStalled(Side::kClient);
   if (stalled(session_.backend(), backendQueue_, now)) return endStalled(Side::kBackend);
   if (rateResumeAt_ != 0 && now >= rateResumeAt_) {
@@ -331,6 +355,7 @@ void Tunnel::rearm() {
     }
   }
   if (rateResumeAt_ != 0) next = std::min(next, rateResumeAt_);
+  if (drainAt_ != 0 && closeDeadline_ == 0) next = std::min(next, drainAt_);
   session_.armAt(next);
 }
 

@@ -45,6 +45,14 @@ class Tunnel {
   void backendDrained();
   void onTimeout();
 
+  /// Why a drain closes the session.
+  enum class Drain : std::uint8_t { kNone, kShutdown, kBackend };
+  /// Closes the session at `atMs` unless a close is under way by then:
+  /// 1001 both ways for a shutdown; for a drained backend, 1012 (service
+  /// restart) to the client, so that it reconnects elsewhere.
+  void drainAt(std::uint64_t atMs, Drain why);
+  Drain draining() const { return drain_; }
+
   /// The proxy's own close frames (0: none to that side), as the session ends.
   void sendCloses(const Outcome& outcome);
   void fill(SessionRecord& record) const;
@@ -112,7 +120,9 @@ class Tunnel {
   Hop backendHop_;
   double tokens_ = 0;  // message_rate: messages the client may start now
   std::uint64_t refilledAt_ = 0;
-  std::uint64_t rateResumeAt_ = 0;    // the client is held for its rate until then; 0: not
+  std::uint64_t rateResumeAt_ = 0;  // the client is held for its rate until then; 0: not
+  std::uint64_t drainAt_ = 0;       // a drain closes the session then; 0: none
+  Drain drain_ = Drain::kNone;
   std::vector<std::byte> heldBytes_;  // what the client sent behind the held message
   std::optional<int> clientEnd_;      // the client's read ended while bytes were held
 };

@@ -204,7 +204,8 @@ TEST(ConfigLoader, MissingFileIsOneLine) {
     loadConfig("/nonexistent/wsedge.yaml");
     FAIL();
   } catch (const ConfigError& e) {
-    EXPECT_STREQ(e.what(), "/nonexistent/wsedge.yaml: cannot read the file");
+    EXPECT_STREQ(e.what(),
+                 "/nonexistent/wsedge.yaml: cannot read the file: No such file or directory");
   }
 }
 

@@ -325,7 +325,7 @@ class Lifecycle(ProxyTestCase):
         self.assertEqual(out.returncode, 1)
         self.assertEqual(out.stderr, f"{path}:3:23: route refers to pool 'nope', which is not defined\n")
         out = subprocess.run([WSEDGE, "-c", path + ".missing"], capture_output=True, text=True, timeout=10)
-        self.assertEqual((out.returncode, out.stderr), (1, f"{path}.missing: cannot read the file\n"))
+        self.assertEqual((out.returncode, out.stderr), (1, f"{path}.missing: cannot read the file: No such file or directory\n"))
 
     def test_check_flag_validates_without_serving(self):
         out = subprocess.run([WSEDGE, "-c", os.path.join(os.path.dirname(__file__), "../../conf/examples/echo.yaml"),

@@ -1,0 +1,59 @@
+// What the admin listener answers: one function from a request to a
+// response, with the control plane behind it. It runs on the admin thread
+// and may block it (a reload resolves names; a scrape waits for every
+// worker's copy of its counters), never a worker.
+//
+//   GET  /metrics              Prometheus text format 0.0.4
+//   GET  /healthz              200 while serving, 503 while draining
+//   GET  /config               the running configuration (no secrets), its generation and hash
+//   GET  /backends             every pool's backends: health, ejection, drain, sessions
+//   POST /reload               as SIGHUP; 400 with the file:line:col errors if refused
+//   POST /drain?backend=ADDR   no new sessions for it; its clients get 1012 over drain_window
+//   POST /undrain?backend=ADDR takes it back
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "proxy/control.h"
+#include "proxy/telemetry/access_log.h"
+
+namespace wsedge::proxy {
+
+struct AdminRequest {
+  std::string_view method;
+  std::string_view target;         // path and query
+  std::string_view authorization;  // the Authorization field, if any
+};
+
+struct AdminResponse {
+  int status = 200;
+  std::string contentType = "application/json";
+  std::string body;
+  std::string extraFields;  // complete "Name: value\r\n" lines
+};
+
+class AdminApi {
+ public:
+  /// reload: what POST /reload runs (the caller tells systemd around it).
+  AdminApi(Control& control, telemetry::AccessLog* accessLog, std::function<ReloadResult()> reload);
+
+  AdminResponse handle(const AdminRequest& request);
+
+ private:
+  AdminResponse metrics();
+  AdminResponse config();
+  AdminResponse backends();
+  AdminResponse reload();
+  AdminResponse drain(std::string_view query, bool on);
+
+  Control& control_;
+  telemetry::AccessLog* accessLog_;
+  std::function<ReloadResult()> reload_;
+};
+
+/// The SHA-256 of a configuration file's text, in hex.
+std::string configHash(const std::string& text);
+
+}  // namespace wsedge::proxy

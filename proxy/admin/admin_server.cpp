@@ -1,0 +1,176 @@
+#include "proxy/admin/admin_server.h"
+
+#include <charconv>
+#include <stdexcept>
+
+#include "proxy/http/handshake_writer.h"
+#include "proxy/http/head_parser.h"
+#include "proxy/log.h"
+
+namespace wsedge::proxy {
+
+// One connection: a request read, answered, and the connection closed.
+class AdminServer::Exchange final : private transport::Handler, private io::TimerHandler {
+ public:
+  Exchange(AdminServer& server, transport::ConnectionPtr conn)
+      : server_(server), conn_(std::move(conn)), timer_(this) {
+    conn_->setHandler(*this);
+    server_.net_.timers().scheduleIn(timer_, kRequestTimeoutMs);
+  }
+
+ private:
+  void onConnected(int) override {}
+  void onDrained() override {}
+  void onReadEnd(int) override {
+    if (!answered_) done();
+  }
+  void onTimer(io::Timer&) override {
+    if (!answered_) answer(error(408, "the request took too long"));
+  }
+
+  void onData(std::span<std::byte> data) override {
+    if (answered_) return;
+    std::string_view in(reinterpret_cast<const char*>(data.data()), data.size());
+    if (head_.state() == http::HeadParser::State::kIncomplete) {
+      in.remove_prefix(head_.feed(in));
+      if (head_.state() == http::HeadParser::State::kError) {
+        return answer(error(400, "malformed request head"));
+      }
+      if (head_.state() == http::HeadParser::State::kIncomplete) return;
+      if (!startRequest()) return;
+    }
+    const std::size_t take = std::min<std::size_t>(in.size(), bodyLeft_);
+    bodyLeft_ -= take;  // the body itself is not used by any endpoint yet
+    if (bodyLeft_ == 0) respond();
+  }
+
+  // The head is complete: check it, and learn how much body follows.
+  bool startRequest() {
+    const std::string_view line = head_.startLine();
+    const std::size_t sp1 = line.find(' ');
+    const std::size_t sp2 = line.rfind(' ');
+    if (sp1 == std::string_view::npos || sp2 == sp1 || line.substr(sp2 + 1) != "HTTP/1.1") {
+      answer(error(400, "expected METHOD TARGET HTTP/1.1"));
+      return false;
+    }
+    method_ = line.substr(0, sp1);
+    target_ = line.substr(sp1 + 1, sp2 - sp1 - 1);
+    if (target_.empty() || target_.front() != '/') {
+      answer(error(400, "the target must be a path"));
+      return false;
+    }
+    if (head_.find("Transfer-Encoding")) {
+      answer(error(411, "send the body with a Content-Length"));
+      return false;
+    }
+    if (head_.count("Content-Length") > 1) {
+      answer(error(400, "more than one Content-Length"));
+      return false;
+    }
+    if (auto cl = head_.find("Content-Length")) {
+      std::uint64_t n = 0;
+      auto [end, ec] = std::from_chars(cl->data(), cl->data() + cl->size(), n);
+      if (ec != std::errc{} || end != cl->data() + cl->size()) {
+        answer(error(400, "Content-Length is not a number"));
+        return false;
+      }
+      if (n > kMaxBody) {
+        answer(error(413, "the body is over 64 KiB"));
+        return false;
+      }
+      bodyLeft_ = n;
+    }
+    return true;
+  }
+
+  void respond() {
+    AdminRequest req;
+    req.method = method_;
+    req.target = target_;
+    if (auto a = head_.find("Authorization")) req.authorization = *a;
+    answer(server_.api_.handle(req));
+  }
+
+  static AdminResponse error(int status, std::string_view message) {
+    AdminResponse r;
+    r.status = status;
+    r.contentType = "text/plain; charset=utf-8";
+    r.body = std::string(message) + "\n";
+    return r;
+  }
+
+  void answer(const AdminResponse& r) {
+    answered_ = true;
+    timer_.cancel();
+    std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " +
+                      std::string(http::reasonPhrase(r.status)) + "\r\n";
+    out += "Content-Type: " + r.contentType + "\r\n";
+    out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
+    out += "Cache-Control: no-store\r\nConnection: close\r\n";
+    out += r.extraFields;
+    out += "\r\n";
+    if (method_ != "HEAD") out += r.body;
+    io::SendQueue& q = conn_->output();
+    q.write(std::as_bytes(std::span(out)));
+    q.commit();
+    conn_->flush();
+    done();
+  }
+
+  void done() {
+    timer_.cancel();
+    const bool graceful = answered_;
+    answered_ = true;  // nothing more is read or answered
+    transport::close(conn_, graceful);
+    server_.finished(*this);
+  }
+
+  AdminServer& server_;
+  transport::ConnectionPtr conn_;
+  io::Timer timer_;
+  http::HeadParser head_;
+  std::string_view method_, target_;  // into head_
+  std::uint64_t bodyLeft_ = 0;
+  bool answered_ = false;
+};
+
+AdminServer::AdminServer(io::Loop& loop, AdminApi& api, const io::SocketAddress& address)
+    : loop_(loop), api_(api), net_(loop) {
+  std::string error;
+  if (loop_.listen(address, *this, &error) < 0) {
+    throw std::runtime_error("admin listener: " + error);
+  }
+}
+
+AdminServer::~AdminServer() = default;
+
+void AdminServer::stop() {
+  stopping_ = true;
+  loop_.stopListening();
+  open_.clear();  // closes their connections
+  loop_.quit();
+}
+
+void AdminServer::onAccept(int, int fd) {
+  if (stopping_ || open_.size() >= kMaxConnections) {
+    static constexpr std::string_view kBusy =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    loop_.refuse(fd, std::as_bytes(std::span(kBusy)));
+    return;
+  }
+  transport::ConnectionPtr conn = net_.adopt(fd);
+  if (!conn) {
+    loop_.refuse(fd, {});
+    return;
+  }
+  auto exchange = std::make_unique<Exchange>(*this, std::move(conn));
+  Exchange* key = exchange.get();
+  open_.emplace(key, std::move(exchange));
+}
+
+void AdminServer::finished(Exchange& exchange) {
+  // Called from inside the exchange: delete it once its call has returned.
+  loop_.post([this, e = &exchange] { open_.erase(e); });
+}
+
+}  // namespace wsedge::proxy

@@ -1,0 +1,46 @@
+// The admin listener: HTTP/1.1 on its own thread and loop, off the data
+// path. One request per connection (answered with Connection: close), heads
+// parsed by the project's own HeadParser with its caps, bodies up to 64 KiB
+// by Content-Length only, 10 s to send a request, 64 connections at most.
+// What a request means is AdminApi's business.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "io/loop.h"
+#include "io/worker.h"
+#include "proxy/admin/admin_api.h"
+#include "proxy/transport/network.h"
+
+namespace wsedge::proxy {
+
+class AdminServer final : public io::Worker::App, private io::AcceptHandler {
+ public:
+  static constexpr std::size_t kMaxConnections = 64;
+  static constexpr std::size_t kMaxBody = 64 * 1024;
+  static constexpr std::uint64_t kRequestTimeoutMs = 10'000;
+
+  /// Listens on address; throws std::runtime_error if it cannot.
+  AdminServer(io::Loop& loop, AdminApi& api, const io::SocketAddress& address);
+  ~AdminServer() override;
+
+  void stop() override;
+
+ private:
+  class Exchange;
+  friend class Exchange;
+
+  void onAccept(int listener, int fd) override;
+  void finished(Exchange& exchange);
+
+  io::Loop& loop_;
+  AdminApi& api_;
+  transport::LoopNetwork net_;
+  std::map<Exchange*, std::unique_ptr<Exchange>> open_;
+  bool stopping_ = false;
+};
+
+}  // namespace wsedge::proxy

@@ -1,0 +1,69 @@
+#include "proxy/telemetry/metrics.h"
+
+namespace wsedge::telemetry {
+namespace {
+
+template <class Map>
+void mergeSums(Map& into, const Map& from) {
+  for (const auto& [key, value] : from) into[key] += value;
+}
+
+template <class Map>
+void mergeEach(Map& into, const Map& from) {
+  for (const auto& [key, value] : from) into[key].merge(value);
+}
+
+}  // namespace
+
+void Histogram::observe(double seconds) {
+  std::size_t i = 0;
+  while (i < kBounds.size() && seconds > kBounds[i]) ++i;
+  ++counts[i];
+  sum += seconds;
+  ++count;
+}
+
+void Histogram::merge(const Histogram& other) {
+  for (std::size_t i = 0; i < counts.size(); ++i) counts[i] += other.counts[i];
+  sum += other.sum;
+  count += other.count;
+}
+
+void RelayCounters::merge(const RelayCounters& other) {
+  messages += other.messages;
+  bytes += other.bytes;
+  for (std::size_t i = 0; i < frames.size(); ++i) frames[i] += other.frames[i];
+}
+
+void RouteCounters::merge(const RouteCounters& other) {
+  fromClient.merge(other.fromClient);
+  fromBackend.merge(other.fromBackend);
+  ratePauses += other.ratePauses;
+  rateCloses += other.rateCloses;
+}
+
+void ListenerCounters::merge(const ListenerCounters& other) {
+  accepted += other.accepted;
+  handshakesOk += other.handshakesOk;
+  mergeSums(handshakesFailed, other.handshakesFailed);
+  mergeSums(rejected, other.rejected);
+  tlsHandshake.merge(other.tlsHandshake);
+}
+
+void BackendCounters::merge(const BackendCounters& other) {
+  connectFailures += other.connectFailures;
+  badAnswers += other.badAnswers;
+  retries += other.retries;
+  pingRtt.merge(other.pingRtt);
+}
+
+void WorkerMetrics::merge(const WorkerMetrics& other) {
+  mergeEach(routes, other.routes);
+  mergeEach(listeners, other.listeners);
+  mergeEach(backends, other.backends);
+  mergeSums(closes, other.closes);
+  mergeSums(protocolErrors, other.protocolErrors);
+  mergeSums(sessionsEnded, other.sessionsEnded);
+}
+
+}  // namespace wsedge::telemetry
