@@ -199,6 +199,38 @@ TEST(ConfigLoader, TrustedProxiesAreAddressRanges) {
 // Every example in conf/examples is checked through the real binary, with
 // the certificates it names made for it: tests/integration/test_config.py.
 
+TEST(ConfigLoader, OperationsKeys) {
+  const Config c = loadConfigFromString(std::string(kValid) + R"(
+admin: { address: 127.0.0.1:9911, token: abc }
+access_log: { path: stdout, buffer: 64KiB }
+)",
+                                        "t.yaml");
+  ASSERT_TRUE(c.admin);
+  EXPECT_EQ(c.admin->address, "127.0.0.1:9911");
+  EXPECT_EQ(c.admin->port, 9911);
+  EXPECT_EQ(c.admin->token, "abc");
+  ASSERT_TRUE(c.accessLog);
+  EXPECT_EQ(c.accessLog->path, "stdout");
+  EXPECT_EQ(c.accessLog->bufferBytes, 64u * 1024);
+  EXPECT_EQ(c.limits.drainWindowMs, 10'000u);  // the default
+  // Routes without a name are named by their listener and place.
+  EXPECT_EQ(c.listeners[0].routes[0].name, "127.0.0.1:8080#0");
+  EXPECT_EQ(c.listeners[0].routes[1].name, "127.0.0.1:8080#1");
+
+  // The admin API is on loopback unless told otherwise.
+  const Config d = loadConfigFromString(std::string(kValid) + "admin: {}\n", "t.yaml");
+  EXPECT_EQ(d.admin->address, "127.0.0.1:9901");
+
+  EXPECT_EQ(errorFor(std::string(kValid) + "admin: { adress: 127.0.0.1:1 }\n"),
+            "t.yaml:21:10: unknown key 'adress' in admin (did you mean 'address'?)");
+  EXPECT_EQ(errorFor(std::string(kValid) + "admin: { token: 'a b' }\n"),
+            "t.yaml:21:17: token may not hold spaces or control characters");
+  EXPECT_EQ(errorFor(std::string(kValid) + "access_log: { path: x, buffer: 1KiB }\n"),
+            "t.yaml:21:32: access_log buffer must be from 4KiB to 1GiB");
+  EXPECT_EQ(errorFor(std::string(kValid) + "access_log: { buffer: 1MiB }\n"),
+            "t.yaml:21:13: access_log needs a 'path' (a file, or stdout)");
+}
+
 TEST(ConfigLoader, MissingFileIsOneLine) {
   try {
     loadConfig("/nonexistent/wsedge.yaml");

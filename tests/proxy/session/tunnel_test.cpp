@@ -189,5 +189,35 @@ TEST_F(TunnelTest, OverTheRateWithCloseTheClientGets1008AndNothingMoreCrosses) {
   EXPECT_EQ(lastRecord().cause, Cause::kOverRate);
 }
 
+TEST_F(TunnelTest, ADrainedBackendsClientGets1012AtItsTimeAndTheBackend1001) {
+  auto [client, backend] = openTunnel("/live");
+  ASSERT_TRUE(live_[0]->drainAt(net_.timers().now() + 3'000, Tunnel::Drain::kBackend));
+  step(2'900);
+  EXPECT_FALSE(client->closed()) << "not before its time";
+  client->send(frame(ws::Opcode::kText, "still here", true));
+  EXPECT_EQ(atBackend(backend->take()).list.at(0).payload, "still here");
+  step(200);
+  ASSERT_TRUE(client->closed());
+  const Frames f = atClient(client->take());
+  EXPECT_EQ(f.list.back().code, 1012);
+  EXPECT_EQ(f.list.back().payload, "backend draining");
+  EXPECT_EQ(atBackend(backend->take()).list.back().code, 1001);
+  EXPECT_EQ(lastRecord().cause, Cause::kDrained);
+}
+
+TEST_F(TunnelTest, ADrainTakenBackClosesNothingAndAShutdownGives1001) {
+  auto [client, backend] = openTunnel("/live");
+  Session* s = live_[0];
+  ASSERT_TRUE(s->drainAt(net_.timers().now() + 1'000, Tunnel::Drain::kBackend));
+  ASSERT_TRUE(s->drainAt(0, Tunnel::Drain::kNone));
+  step(2'000);
+  EXPECT_FALSE(client->closed());
+  ASSERT_TRUE(s->drainAt(net_.timers().now() + 500, Tunnel::Drain::kShutdown));
+  step(600);
+  ASSERT_TRUE(client->closed());
+  EXPECT_EQ(atClient(client->take()).list.back().code, 1001);
+  EXPECT_EQ(lastRecord().cause, Cause::kDrained);
+}
+
 }  // namespace
 }  // namespace wsedge::proxy
