@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <future>
 
 #include "conf/loader.h"
@@ -13,6 +14,13 @@ namespace wsedge::proxy {
 namespace {
 
 // Whether a pool names a backend by name (so that looking again may change it).
+std::uint64_t monotonicMs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);  // the loops' clock
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 +
+         static_cast<std::uint64_t>(ts.tv_nsec) / 1'000'000;
+}
+
 bool hasNames(const conf::PoolConfig& p) {
   return std::any_of(p.backends.begin(), p.backends.end(), [](const conf::BackendConfig& b) {
     return !io::SocketAddress::isNumeric(b.host);
@@ -150,7 +158,12 @@ ReloadResult Control::reload() {
                                       return old.address.toString() == l.address.toString();
                                     });
       std::string error;
-      if (!kept && !io::Loop::probeFree(l.address, &error)) result.errors.push_back(error);
+      if (!kept && !io::Loop::probeFree(l.address, &error)) {
+        for (const conf::ListenerConfig& lc : next->config.listeners) {
+          if (lc.address == l.name) error = lc.where.toString() + ": " + error;
+        }
+        result.errors.push_back(error);
+      }
     }
   }
   if (!result.errors.empty()) {
@@ -212,8 +225,9 @@ DrainResult Control::drainBackend(const std::string& address, bool on) {
       }
       ++result.backends;
       std::shared_ptr<BackendState> state = p.state.shared(i);
-      state->draining.store(on, std::memory_order_relaxed);
       const std::uint64_t window = p.config->limits.drainWindowMs;
+      state->drainEndsMs.store(monotonicMs() + window, std::memory_order_relaxed);
+      state->draining.store(on, std::memory_order_relaxed);
       auto count = std::make_shared<std::atomic<std::size_t>>(0);
       auto finished = std::make_shared<std::promise<void>>();
       std::future<void> all = finished->get_future();

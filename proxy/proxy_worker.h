@@ -80,6 +80,7 @@ class ProxyWorker final : public io::Worker::App,
   template <class Pick>
   std::size_t spread(Pick&& pick, Tunnel::Drain why, std::uint64_t windowMs);
   void sessionEnded(Session& session, const SessionRecord& record) override;
+  std::shared_ptr<Generation> latest() const override { return current_; }
   /// A client not served: 503 with why (over TLS, just a close).
   void refuse(std::size_t listener, int fd, std::string_view why);
   /// What an ended session adds to the counters and the access log.

@@ -19,6 +19,7 @@ struct BackendState {
   std::atomic<bool> healthy{true};               // the active health check's verdict
   std::atomic<std::uint64_t> ejectedUntilMs{0};  // monotonic ms; 0: not ejected
   std::atomic<bool> draining{false};
+  std::atomic<std::uint64_t> drainEndsMs{0};  // monotonic: its sessions are closed by then
   // Passive health (see outlier.h).
   std::atomic<std::uint32_t> consecutiveFailures{0};
   std::atomic<std::uint32_t> ejections{0};       // in a row: each one lasts longer

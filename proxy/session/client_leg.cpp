@@ -154,6 +154,8 @@ void ClientLeg::onRequestBytes(std::span<std::byte> data) {
         Outcome::reply(Side::kClient, Cause::kRefused, 421,
                        "this connection's certificate does not serve the requested host"));
   }
+  // Routed with the configuration in force now, not at accept.
+  session_.takeLatestGeneration();
   const http::UpgradeRequestParser& req = handshake_->request;
   const std::string host = hostName(req.host());
   const RequestView view{req.path(), req.query(), host, &req.head(), req.protocols()};

@@ -2,6 +2,8 @@
 // and timers), the mask-key source, and whom to tell when it has ended.
 #pragma once
 
+#include <memory>
+
 #include "proxy/transport/network.h"
 #include "proxy/ws/mask_key.h"
 
@@ -9,12 +11,15 @@ namespace wsedge::proxy {
 
 class Session;
 struct SessionRecord;
+struct Generation;
 
 class SessionOwner {
  public:
   /// The session has ended (its connections are closing on their own).
   /// Delete it later, never during this call.
   virtual void sessionEnded(Session& session, const SessionRecord& record) = 0;
+  /// The generation new sessions are given now (null: none newer to offer).
+  virtual std::shared_ptr<Generation> latest() const { return nullptr; }
 
  protected:
   ~SessionOwner() = default;

@@ -8,6 +8,7 @@
 #include <openssl/ssl.h>
 
 #include <chrono>
+#include <cstring>
 
 namespace wsedge::proxy {
 namespace {
@@ -110,6 +111,21 @@ void Session::fillDetails(SessionRecord& r) const {
   }
 }
 
+void Session::takeLatestGeneration() {
+  std::shared_ptr<Generation> latest = ctx_.owner.latest();
+  if (!latest || latest == gen_) return;
+  // The same listener is the one with the same connection count (carried
+  // over by address); its place in this session is kept.
+  const ListenerSnapshot& mine = listener();
+  const std::vector<ListenerSnapshot>& ls = latest->snapshot->listeners;
+  for (std::size_t i = 0; i < ls.size(); ++i) {
+    if (ls[i].active != mine.active) continue;
+    gen_ = std::move(latest);
+    listener_ = static_cast<std::uint32_t>(i);
+    return;
+  }
+}
+
 void Session::routed(const RouteSnapshot& route) {
   route_ = &route;
   keepDetails();
@@ -142,6 +158,18 @@ void Session::upgraded(std::span<std::byte> rest) {
   // Frames the backend sent right behind its 101, then what the client
   // pipelined behind its request: only now may they cross.
   tunnel_->start(rest, std::move(early));
+  if (ended_) return;
+  // Its backend was drained while it was being upgraded: this session gets
+  // its close at a random point of what is left of the drain's window.
+  const BackendState* b = backend_.state();
+  if (b && b->draining.load(std::memory_order_relaxed)) {
+    const std::uint64_t t = now();
+    const std::uint64_t end = b->drainEndsMs.load(std::memory_order_relaxed);
+    const ws::MaskKey r = ctx_.masks.next();
+    std::uint32_t random;
+    std::memcpy(&random, r.data(), sizeof random);
+    tunnel_->drainAt(end > t ? t + random % (end - t) : t, Tunnel::Drain::kBackend);
+  }
 }
 
 void Session::refused(std::span<std::byte> rest) {

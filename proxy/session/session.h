@@ -74,6 +74,10 @@ class Session final : private io::TimerHandler {
   Tunnel& tunnel() { return *tunnel_; }
   RefusedResponse& refusedResponse() { return *refused_; }
 
+  /// The request has arrived: from now on the session serves it with the
+  /// newest generation (a reload since the connection was accepted counts),
+  /// if that still has the listener.
+  void takeLatestGeneration();
   /// The client leg admitted and routed the request.
   void routed(const RouteSnapshot& route);
   /// The backend leg has a valid 101; rest follows it.
