@@ -14,7 +14,8 @@ Usage: compare.py [--quick] [--targets wsedge,nginx,...] [--scenarios a,b]
 
 --baseline DIR adds a target "baseline": wsedge built from another commit
 (DIR is that build), run in the same interleaved rounds, so a change can be
-shown not to cost anything.
+shown not to cost anything. Target "observed" is wsedge with its access log
+written to a file and /metrics scraped once a second.
 """
 import argparse
 import json
@@ -25,6 +26,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -153,7 +155,25 @@ class Target:
     def _baseline(self):
         return self._wsedge(self.baseline_build)
 
-    def _wsedge(self, build=None):
+    def _observed(self):
+        """wsedge with the admin API scraped once a second and the access log to a file."""
+        admin = free_port()
+        extra = (f"admin: {{ address: 127.0.0.1:{admin} }}\n"
+                 f"access_log: {{ path: {os.path.join(self.dir, 'access.log')} }}\n")
+
+        def scrape():
+            import urllib.request
+            while self.proc is None or self.proc.poll() is None:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics", timeout=5).read()
+                except OSError:
+                    pass
+                time.sleep(1)
+
+        threading.Thread(target=scrape, daemon=True).start()
+        return self._wsedge(extra=extra)
+
+    def _wsedge(self, build=None, extra=""):
         tls = ""
         if self.cert:
             tls = (f"  - address: 127.0.0.1:{self.tls_port}\n"
@@ -166,7 +186,7 @@ listeners:
 {tls}pools:
   echo:
     backends: [ 127.0.0.1:{self.echo} ]
-""")
+{extra}""")
         return [os.path.join(build or self.build, "proxy/wsedge"), "-c", conf, "--log-level", "warn"], {}
 
     def _nginx(self):

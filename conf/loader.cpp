@@ -689,7 +689,15 @@ RouteConfig readRoute(const Reader& r, const YAML::Node& rn, const Config& confi
                            (pools.empty() ? "" : " (pools: " + pools + ")"));
   }
   route.limits = pool->second.limits;
-  if (rn["limits"]) r.attempt([&] { readLimits(r, rn["limits"], route.limits); });
+  if (rn["limits"]) {
+    r.attempt([&] {
+      if (rn["limits"].IsMap() && rn["limits"]["drain_window"]) {
+        r.fail(rn["limits"]["drain_window"],
+               "drain_window belongs in the global limits or a pool's, not a route's");
+      }
+      readLimits(r, rn["limits"], route.limits);
+    });
+  }
   return route;
 }
 
@@ -839,11 +847,16 @@ void readTop(const Reader& r, const YAML::Node& root, Config& config) {
   r.expectSequence(listeners, "listeners");
   if (listeners.size() == 0) r.fail(listeners, "at least one listener is needed");
   std::set<std::string> seen;
+  if (config.admin) seen.insert(config.admin->host + ":" + std::to_string(config.admin->port));
   for (const YAML::Node& ln : listeners) {
     r.attempt([&] {
       ListenerConfig l = readListener(r, ln, config);
       if (!seen.insert(l.host + ":" + std::to_string(l.port)).second) {
-        r.fail(ln["address"], "listener address " + l.address + " is used twice");
+        r.fail(ln["address"],
+               "listener address " + l.address + " is used twice" +
+                   (config.admin && config.admin->port == l.port && config.admin->host == l.host
+                        ? " (the admin API listens there)"
+                        : ""));
       }
       config.listeners.push_back(std::move(l));
     });

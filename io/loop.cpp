@@ -633,7 +633,6 @@ void Loop::poll(std::uint64_t waitNs) {
   // One syscall both submits this batch and waits for the next (or a tick).
   const int rc = io_uring_submit_and_wait_timeout(&ring_.get(), &first, 1, &ts, nullptr);
   ++iterations_;
-  if (rc > 0) submitted_ += static_cast<std::uint64_t>(rc);
   // A timeout or a signal is normal; EBUSY/EAGAIN leave the entries in the
   // queue for the next call, so nothing is lost. Anything else is a bug of
   // ours: say it once.

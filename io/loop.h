@@ -183,7 +183,7 @@ class Loop final : private TimerHandler, private StreamHandler {
   std::uint64_t noBufferStops() const { return noBufferStops_; }
   /// Iterations of poll(), and submission entries handed to the kernel.
   std::uint64_t iterations() const { return iterations_; }
-  std::uint64_t submitted() const { return submitted_; }
+  std::uint64_t submitted() const { return ring_.taken(); }
   ChunkPool& chunkPool() { return chunks_; }
   /// Times adopt() or connect() found the connection table full.
   std::uint64_t tableFullRefusals() const { return tableFull_; }
@@ -288,7 +288,6 @@ class Loop final : private TimerHandler, private StreamHandler {
   std::uint64_t nextWaitNs_ = 0;  // what the iteration hook asked for
   std::uint64_t noBufferStops_ = 0;
   std::uint64_t iterations_ = 0;
-  std::uint64_t submitted_ = 0;
   std::uint64_t tableFull_ = 0;
   bool recvLimitSupported_ = true;  // until the kernel says otherwise
   bool submitErrorSaid_ = false;

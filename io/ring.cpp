@@ -98,6 +98,7 @@ Ring::~Ring() {
 }
 
 io_uring_sqe* Ring::sqe() {
+  ++taken_;
   io_uring_sqe* s = io_uring_get_sqe(&ring_);
   if (s) return s;
   // The queue is full: submit it to make room. (Checked by a test with an

@@ -19,9 +19,12 @@ class Ring {
   io_uring& get() { return ring_; }
   /// A free submission entry; submits pending ones first if the queue is full.
   io_uring_sqe* sqe();
+  /// Submission entries taken so far.
+  std::uint64_t taken() const { return taken_; }
 
  private:
   io_uring ring_{};
+  std::uint64_t taken_ = 0;
 };
 
 }  // namespace wsedge::io

@@ -101,7 +101,7 @@ void Worker::main() {
 bool Worker::waitEnded(int timeoutMs) {
   std::unique_lock lock(sync_->mutex);
   return sync_->cv.wait_for(lock, std::chrono::milliseconds(timeoutMs),
-                            [this] { return ended_ || !error_.empty() || !thread_.joinable(); });
+                            [this] { return ended_ || !error_.empty(); });
 }
 
 void Worker::post(Mailbox::Task task) {

@@ -38,6 +38,7 @@ Control::~Control() {
 }
 
 bool Control::start(std::string* error) {
+  last_.resize(workerCount_);
   const std::vector<int> cpus = io::allowedCpus();
   io::Loop::Options options;
   options.maxConnections = snapshot_->config.workerConnections;
@@ -45,9 +46,14 @@ bool Control::start(std::string* error) {
   try {
     for (unsigned i = 0; i < workerCount_; ++i) {
       telemetry::AccessLog* accessLog = accessLog_;
-      auto setup = [snap, i, accessLog](io::Loop& loop) -> std::shared_ptr<io::Worker::App> {
+      auto setup = [this, snap, i, accessLog](io::Loop& loop) -> std::shared_ptr<io::Worker::App> {
         log::setThreadName("w" + std::to_string(i));
         auto app = std::make_shared<ProxyWorker>(loop, i, accessLog);
+        app->setFarewell(
+            [this, i](const telemetry::WorkerMetrics& m, const telemetry::LoopCounters& l) {
+              std::lock_guard lock(lastMutex_);
+              last_[i] = Last{m, l};
+            });
         std::string why;
         if (!app->install(snap, &why)) throw std::runtime_error(why);
         return app;
@@ -74,9 +80,24 @@ bool Control::start(std::string* error) {
   return true;
 }
 
+bool Control::lastCounters(unsigned i, telemetry::WorkerMetrics* metrics,
+                           telemetry::LoopCounters* loop) const {
+  if (i >= workers_.size() || !workers_[i]->waitEnded(1000)) return false;
+  std::lock_guard lock(lastMutex_);
+  if (!last_[i]) return false;
+  *metrics = last_[i]->metrics;
+  *loop = last_[i]->loop;
+  return true;
+}
+
 std::shared_ptr<const Snapshot> Control::snapshot() const {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(publishMutex_);
   return snapshot_;
+}
+
+void Control::publish(std::shared_ptr<const Snapshot> snapshot) {
+  std::lock_guard lock(publishMutex_);
+  snapshot_ = std::move(snapshot);
 }
 
 void Control::forEachWorker(std::function<void(unsigned, ProxyWorker&)> fn,
@@ -91,30 +112,42 @@ void Control::forEachWorker(std::function<void(unsigned, ProxyWorker&)> fn,
   }
 }
 
-std::uint64_t Control::install(std::shared_ptr<const Snapshot> next) {
-  snapshot_ = next;
+bool Control::install(std::shared_ptr<const Snapshot> next, std::uint64_t* switchMs,
+                      std::string* error) {
   const auto started = std::chrono::steady_clock::now();
-  auto switched = std::make_shared<std::promise<void>>();
-  std::future<void> all = switched->get_future();
+  struct Switch {
+    std::mutex mutex;
+    std::string error;  // the first worker's that could not take it
+    std::promise<void> done;
+  };
+  auto sw = std::make_shared<Switch>();
+  std::future<void> all = sw->done.get_future();
   forEachWorker(
-      [next](unsigned, ProxyWorker& worker) {
-        std::string error;
-        if (!worker.install(next, &error)) {
-          WSEDGE_LOG(kError, "a worker could not take the new configuration: %s", error.c_str());
-        }
+      [next, sw](unsigned, ProxyWorker& worker) {
+        std::string why;
+        if (worker.install(next, &why)) return;
+        std::lock_guard lock(sw->mutex);
+        if (sw->error.empty()) sw->error = why;
       },
-      [switched] { switched->set_value(); });
+      [sw] { sw->done.set_value(); });
+  if (all.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+    *error = "a worker took more than 5 s to switch";
+    return false;
+  }
+  *switchMs = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::steady_clock::now() - started)
+                                             .count());
+  std::lock_guard lock(sw->mutex);
+  if (!sw->error.empty()) {
+    *error = "a worker could not take it: " + sw->error;
+    return false;
+  }
+  publish(next);
   if (prober_) {
     prober_->postToApp(
         [next](io::Worker::App& app) { static_cast<HealthChecker&>(app).setSnapshot(next); });
   }
-  if (all.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
-    WSEDGE_LOG(kWarn, "a worker took more than 5 s to switch to generation %llu",
-               static_cast<unsigned long long>(next->generation));
-  }
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::steady_clock::now() - started)
-                                        .count());
+  return true;
 }
 
 void Control::drainRemoved(const Snapshot& previous, const Snapshot& next) {
@@ -126,8 +159,13 @@ void Control::drainRemoved(const Snapshot& previous, const Snapshot& next) {
     for (std::size_t i = 0; i < p.state.size(); ++i) {
       std::shared_ptr<BackendState> state = p.state.shared(i);
       if (kept.count(state.get())) continue;
-      state->draining.store(true, std::memory_order_relaxed);
-      const std::uint64_t window = p.config->limits.drainWindowMs;
+      // The window the new configuration gives (its pool's, if it still has it).
+      std::uint64_t window = next.config.limits.drainWindowMs;
+      for (const PoolSnapshot& q : next.pools) {
+        if (q.name == p.name) window = q.config->limits.drainWindowMs;
+      }
+      state->drainEndsMs.store(monotonicMs() + window, std::memory_order_relaxed);
+      state->draining.store(true, std::memory_order_release);
       forEachWorker([state, window](unsigned, ProxyWorker& w) { w.drainBackend(*state, window); },
                     [] {});
       WSEDGE_LOG(kInfo, "backend %s left pool %s: draining its sessions over %llu ms",
@@ -143,12 +181,16 @@ ReloadResult Control::reload() {
   result.generation = snapshot_->generation;
   const std::string& path = snapshot_->config.file;
   std::shared_ptr<const Snapshot> next;
-  try {
-    next = buildSnapshot(conf::loadConfig(path), snapshot_.get(), &result.warnings);
-  } catch (const conf::ConfigError& e) {
-    result.errors = e.errors();
-  } catch (const std::exception& e) {
-    result.errors.push_back(path + ": " + e.what());
+  if (draining_.load(std::memory_order_relaxed)) {
+    result.errors.push_back("the proxy is draining (SIGTERM): it takes no new configuration");
+  } else {
+    try {
+      next = buildSnapshot(conf::loadConfig(path), snapshot_.get(), &result.warnings);
+    } catch (const conf::ConfigError& e) {
+      result.errors = e.errors();
+    } catch (const std::exception& e) {
+      result.errors.push_back(path + ": " + e.what());
+    }
   }
   // New listeners must be free before any worker tries them.
   if (next) {
@@ -166,7 +208,7 @@ ReloadResult Control::reload() {
       }
     }
   }
-  if (!result.errors.empty()) {
+  const auto refuse = [&] {
     reloadsFailed_.fetch_add(1, std::memory_order_relaxed);
     for (const std::string& line : result.errors) {
       WSEDGE_LOG(kError, "reload refused: %s", line.c_str());
@@ -174,7 +216,8 @@ ReloadResult Control::reload() {
     WSEDGE_LOG(kError, "reload refused: generation %llu keeps running",
                static_cast<unsigned long long>(snapshot_->generation));
     return result;
-  }
+  };
+  if (!result.errors.empty()) return refuse();
   const conf::Config& was = snapshot_->config;
   const conf::Config& now = next->config;
   if (now.workers != was.workers || now.workerConnections != was.workerConnections) {
@@ -187,7 +230,18 @@ ReloadResult Control::reload() {
   }
   for (const std::string& w : result.warnings) WSEDGE_LOG(kWarn, "reload: %s", w.c_str());
   const std::shared_ptr<const Snapshot> previous = snapshot_;
-  result.switchMs = install(next);
+  std::string error;
+  if (!install(next, &result.switchMs, &error)) {
+    // Every worker goes back to what it served, so that they all agree.
+    std::uint64_t ms = 0;
+    std::string again;
+    if (!install(previous, &ms, &again)) {
+      WSEDGE_LOG(kError, "a worker could not go back to generation %llu: %s",
+                 static_cast<unsigned long long>(previous->generation), again.c_str());
+    }
+    result.errors.push_back(error);
+    return refuse();
+  }
   drainRemoved(*previous, *next);
   result.ok = true;
   result.generation = next->generation;
@@ -198,11 +252,13 @@ ReloadResult Control::reload() {
   return result;
 }
 
-void Control::shutdown() {
+conf::Limits Control::shutdown() {
   std::lock_guard lock(mutex_);
-  if (draining_.exchange(true)) return;
-  const std::uint64_t window = snapshot_->config.limits.drainWindowMs;
+  const conf::Limits limits = snapshot_->config.limits;
+  if (draining_.exchange(true)) return limits;
+  const std::uint64_t window = limits.drainWindowMs;
   forEachWorker([window](unsigned, ProxyWorker& w) { w.shutdownOver(window); }, [] {});
+  return limits;
 }
 
 bool Control::waitEnded(int timeoutMs) {
@@ -227,7 +283,7 @@ DrainResult Control::drainBackend(const std::string& address, bool on) {
       std::shared_ptr<BackendState> state = p.state.shared(i);
       const std::uint64_t window = p.config->limits.drainWindowMs;
       state->drainEndsMs.store(monotonicMs() + window, std::memory_order_relaxed);
-      state->draining.store(on, std::memory_order_relaxed);
+      state->draining.store(on, std::memory_order_release);
       auto count = std::make_shared<std::atomic<std::size_t>>(0);
       auto finished = std::make_shared<std::promise<void>>();
       std::future<void> all = finished->get_future();
@@ -284,7 +340,12 @@ void Control::tick(std::uint64_t nowMs) {
     for (const BackendSnapshot& b : p.backends) list += " " + b.address.toString();
     WSEDGE_LOG(kInfo, "pool %s now has:%s", p.name.c_str(), list.c_str());
   }
-  install(std::move(next));
+  std::uint64_t ms = 0;
+  std::string error;
+  if (!install(next, &ms, &error)) {
+    WSEDGE_LOG(kError, "the new addresses were not taken: %s", error.c_str());
+    install(snapshot_, &ms, &error);
+  }
 }
 
 void Control::stop() {

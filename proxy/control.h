@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "io/worker.h"
 #include "proxy/snapshot.h"
 #include "proxy/telemetry/access_log.h"
+#include "proxy/telemetry/metrics.h"
 
 namespace wsedge::proxy {
 
@@ -56,8 +58,9 @@ class Control {
   /// served, switches every worker to it. Otherwise nothing changes.
   ReloadResult reload();
   /// SIGTERM: every worker stops accepting and closes its tunnels over
-  /// limits.drain_window. Returns at once; see waitEnded().
-  void shutdown();
+  /// limits.drain_window. Returns at once (see waitEnded()), with the
+  /// limits the drain follows.
+  conf::Limits shutdown();
   /// Whether shutdown() was called.
   bool draining() const { return draining_.load(std::memory_order_relaxed); }
   /// Waits up to timeoutMs for every worker to have ended.
@@ -74,19 +77,27 @@ class Control {
   void forEachWorker(std::function<void(unsigned index, ProxyWorker&)> fn,
                      std::function<void()> done);
 
+  /// The counters worker i had as it ended, once it has (waits for that up
+  /// to a second); false if it has not.
+  bool lastCounters(unsigned i, telemetry::WorkerMetrics* metrics,
+                    telemetry::LoopCounters* loop) const;
+
   std::shared_ptr<const Snapshot> snapshot() const;
   unsigned workerCount() const { return workerCount_; }
   std::uint64_t reloadsOk() const { return reloadsOk_.load(std::memory_order_relaxed); }
   std::uint64_t reloadsFailed() const { return reloadsFailed_.load(std::memory_order_relaxed); }
 
  private:
-  /// Switches every worker and the prober; returns the ms until the last
-  /// worker had switched.
-  std::uint64_t install(std::shared_ptr<const Snapshot> next);
+  /// Switches every worker, then (if all did) the prober and snapshot();
+  /// *switchMs is the time until the last worker had switched. False with
+  /// *error if a worker could not (the others may have).
+  bool install(std::shared_ptr<const Snapshot> next, std::uint64_t* switchMs, std::string* error);
+  void publish(std::shared_ptr<const Snapshot> snapshot);
   /// Drains every backend of `previous` that `next` does not have.
   void drainRemoved(const Snapshot& previous, const Snapshot& next);
 
-  mutable std::mutex mutex_;  // snapshot_, and one operation at a time
+  std::mutex mutex_;                 // one operation at a time
+  mutable std::mutex publishMutex_;  // snapshot_: written under both, read under either
   std::shared_ptr<const Snapshot> snapshot_;
   unsigned workerCount_;
   telemetry::AccessLog* accessLog_;
@@ -94,6 +105,12 @@ class Control {
   std::unique_ptr<io::Worker> prober_;
   std::map<std::string, std::uint64_t> nextResolveMs_;  // by pool
   std::set<std::string> failingNames_;                  // said once, until they resolve again
+  struct Last {
+    telemetry::WorkerMetrics metrics;
+    telemetry::LoopCounters loop;
+  };
+  mutable std::mutex lastMutex_;
+  std::vector<std::optional<Last>> last_;  // by worker, once it has ended
   std::atomic<bool> draining_{false};
   std::atomic<std::uint64_t> reloadsOk_{0};
   std::atomic<std::uint64_t> reloadsFailed_{0};

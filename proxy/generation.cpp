@@ -18,7 +18,7 @@ Generation::Generation(std::shared_ptr<const Snapshot> snap, telemetry::WorkerMe
   for (const PoolSnapshot& pool : snapshot->pools) {
     std::vector<telemetry::BackendCounters*>& backends = backendCounters.emplace_back();
     for (const BackendSnapshot& b : pool.backends) {
-      backends.push_back(&metrics->backend(pool.name, b.name));
+      backends.push_back(&metrics->backend(pool.name, b.written));
     }
   }
   for (const PoolSnapshot& pool : snapshot->pools) {

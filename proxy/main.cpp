@@ -89,9 +89,22 @@ int serve(std::shared_ptr<const proxy::Snapshot> snapshot, unsigned workerCount)
   signal(SIGPIPE, SIG_IGN);
 
   const conf::Config& config = snapshot->config;
-  for (const proxy::ListenerSnapshot& l : snapshot->listeners) {
+  std::vector<io::SocketAddress> addresses;
+  for (const proxy::ListenerSnapshot& l : snapshot->listeners) addresses.push_back(l.address);
+  std::optional<io::SocketAddress> adminAddress;
+  if (config.admin) {
+    std::string why;
+    adminAddress = io::SocketAddress::resolve(config.admin->host, config.admin->port, &why);
+    if (!adminAddress) {
+      std::fprintf(stderr, "wsedge: cannot start: admin address %s: %s\n",
+                   config.admin->address.c_str(), why.c_str());
+      return 1;
+    }
+    addresses.push_back(*adminAddress);
+  }
+  for (const io::SocketAddress& a : addresses) {
     std::string error;
-    if (!io::Loop::probeFree(l.address, &error)) {
+    if (!io::Loop::probeFree(a, &error)) {
       std::fprintf(stderr, "wsedge: cannot start: %s\n", error.c_str());
       return 1;
     }
@@ -113,18 +126,13 @@ int serve(std::shared_ptr<const proxy::Snapshot> snapshot, unsigned workerCount)
     return 1;
   }
   // The admin API, on its own thread and loop.
-  proxy::AdminApi api(control, accessLog.get(), [&control] { return reloadNow(control); });
+  proxy::AdminApi api(
+      control, accessLog.get(), [&control] { return reloadNow(control); },
+      config.admin ? config.admin->token : "");
   std::unique_ptr<io::Worker> admin;
   if (config.admin) {
-    std::string why;
-    const std::optional<io::SocketAddress> address =
-        io::SocketAddress::resolve(config.admin->host, config.admin->port, &why);
-    if (!address) {
-      std::fprintf(stderr, "wsedge: cannot start: admin address %s: %s\n",
-                   config.admin->address.c_str(), why.c_str());
-      return 1;
-    }
-    auto setup = [&api, address](io::Loop& loop) -> std::shared_ptr<io::Worker::App> {
+    auto setup = [&api,
+                  address = adminAddress](io::Loop& loop) -> std::shared_ptr<io::Worker::App> {
       log::setThreadName("admin");
       return std::make_shared<proxy::AdminServer>(loop, api, *address);
     };
@@ -169,13 +177,12 @@ int serve(std::shared_ptr<const proxy::Snapshot> snapshot, unsigned workerCount)
       break;
     }
     if (sig == SIGTERM) {
-      const conf::Limits& limits = control.snapshot()->config.limits;
+      notify("STOPPING=1");
+      const conf::Limits limits = control.shutdown();
       WSEDGE_LOG(kInfo,
                  "SIGTERM: no more connections; closing the open ones over %llu ms "
                  "(SIGTERM again or SIGINT: at once)",
                  static_cast<unsigned long long>(limits.drainWindowMs));
-      notify("STOPPING=1");
-      control.shutdown();
       drainDeadline = monotonicMs() + limits.drainWindowMs + limits.closeTimeoutMs;
       continue;
     }

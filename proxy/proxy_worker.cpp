@@ -33,6 +33,7 @@ ProxyWorker::~ProxyWorker() {
     head_ = s->next;
     delete s;
   }
+  if (farewell_) farewell_(metrics_, loopCounters());
 }
 
 int ProxyWorker::listenerSocket(const io::SocketAddress& address) const {
@@ -100,7 +101,9 @@ template <class Pick>
 std::size_t ProxyWorker::spread(Pick&& pick, Tunnel::Drain why, std::uint64_t windowMs) {
   std::vector<Session*> chosen;
   for (Session* s = head_; s; s = s->next) {
-    if (pick(*s)) chosen.push_back(s);
+    // Before its 101 a session has nothing to close yet; it is drained as
+    // it upgrades (Session::upgraded()).
+    if (s->inTunnel() && pick(*s)) chosen.push_back(s);
   }
   // Evenly: the i-th of n closes i/n of the way through the window, so the
   // clients' reconnects arrive as a trickle, not a stampede.
@@ -113,6 +116,7 @@ std::size_t ProxyWorker::spread(Pick&& pick, Tunnel::Drain why, std::uint64_t wi
 void ProxyWorker::shutdownOver(std::uint64_t windowMs) {
   if (stopping_ || shuttingDown_) return;
   shuttingDown_ = true;
+  shutdownEndsMs_ = std::max<std::uint64_t>(loop_.now() + windowMs, 1);
   loop_.stopListening();
   spread([](Session& s) { return s.draining() != Tunnel::Drain::kShutdown; },
          Tunnel::Drain::kShutdown, windowMs);
@@ -203,12 +207,14 @@ void ProxyWorker::account(Session& session, const SessionRecord& r) {
   const std::string cause(causeName(r.cause));
   ++metrics_.sessionsEnded[cause];
   telemetry::ListenerCounters& l = session.listenerCounters();
-  if (r.status != 101) {
-    if (r.status != 0) ++l.rejected[r.status];
+  // A connection that never asked anything (a TCP check, a scanner) is
+  // not a failed handshake.
+  if (r.status != 101 && r.status != 0) {
+    ++l.rejected[r.status];
     ++l.handshakesFailed[cause];
   }
   const auto close = [&](const char* side, const CloseRecord& c, const char* direction) {
-    if (c.code != 0) ++metrics_.closes[{side, c.code, direction}];
+    if (c.code != 0) ++metrics_.closes[{side, telemetry::closeCodeLabel(c.code), direction}];
   };
   close("client", r.fromClient, "received");
   close("client", r.toClient, "sent");

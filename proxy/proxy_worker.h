@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -64,6 +65,11 @@ class ProxyWorker final : public io::Worker::App,
   std::uint64_t sessionsEnded(Cause cause) const {
     return endings_[static_cast<std::size_t>(cause)];
   }
+  /// Called as the worker goes, with its counters as they stand then: the
+  /// last a scrape can ask of it.
+  using Farewell =
+      std::function<void(const telemetry::WorkerMetrics&, const telemetry::LoopCounters&)>;
+  void setFarewell(Farewell farewell) { farewell_ = std::move(farewell); }
   /// This worker's counters (copied by a scrape, on this thread).
   const telemetry::WorkerMetrics& metrics() const { return metrics_; }
   telemetry::LoopCounters loopCounters() const;
@@ -81,6 +87,7 @@ class ProxyWorker final : public io::Worker::App,
   std::size_t spread(Pick&& pick, Tunnel::Drain why, std::uint64_t windowMs);
   void sessionEnded(Session& session, const SessionRecord& record) override;
   std::shared_ptr<Generation> latest() const override { return current_; }
+  std::uint64_t shutdownEndsMs() const override { return shutdownEndsMs_; }
   /// A client not served: 503 with why (over TLS, just a close).
   void refuse(std::size_t listener, int fd, std::string_view why);
   /// What an ended session adds to the counters and the access log.
@@ -102,8 +109,10 @@ class ProxyWorker final : public io::Worker::App,
   std::array<std::uint64_t, kCauseCount> endings_{};
   std::uint64_t refused_ = 0;
   std::uint64_t refusedLogged_ = 0;
+  Farewell farewell_;
   bool stopping_ = false;
   bool shuttingDown_ = false;  // shutdownOver() is under way
+  std::uint64_t shutdownEndsMs_ = 0;
   io::Timer shutdownTimer_;
 };
 

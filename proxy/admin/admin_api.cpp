@@ -63,8 +63,12 @@ ordered_json matchJson(const conf::RouteMatch& m) {
   if (m.pathPrefix) j["path_prefix"] = *m.pathPrefix;
   if (m.pathRegex) j["path_regex"] = *m.pathRegex;
   if (m.host) j["host"] = *m.host;
-  for (const conf::HeaderMatch& h : m.headers) j["header"][h.name] = h.value;
-  for (const conf::HeaderMatch& q : m.queries) j["query"][q.name] = q.value;
+  for (const conf::HeaderMatch& h : m.headers) {
+    j["header"].push_back({{"name", h.name}, {"value", h.value}});
+  }
+  for (const conf::HeaderMatch& q : m.queries) {
+    j["query"].push_back({{"name", q.name}, {"value", q.value}});
+  }
   if (m.subprotocol) j["subprotocol"] = *m.subprotocol;
   return j;
 }
@@ -84,13 +88,14 @@ std::string configHash(const std::string& text) {
 }
 
 AdminApi::AdminApi(Control& control, telemetry::AccessLog* accessLog,
-                   std::function<ReloadResult()> reload)
-    : control_(control), accessLog_(accessLog), reload_(std::move(reload)) {}
+                   std::function<ReloadResult()> reload, std::string token)
+    : control_(control),
+      accessLog_(accessLog),
+      reload_(std::move(reload)),
+      token_(std::move(token)) {}
 
 AdminResponse AdminApi::handle(const AdminRequest& req) {
-  const std::shared_ptr<const Snapshot> snap = control_.snapshot();
-  if (snap->config.admin && !snap->config.admin->token.empty() &&
-      !authorized(req.authorization, snap->config.admin->token)) {
+  if (!token_.empty() && !authorized(req.authorization, token_)) {
     AdminResponse r = error(401, "this admin API needs 'Authorization: Bearer TOKEN'");
     r.extraFields = "WWW-Authenticate: Bearer realm=\"wsedge\"\r\n";
     return r;
@@ -138,33 +143,38 @@ AdminResponse AdminApi::handle(const AdminRequest& req) {
 
 AdminResponse AdminApi::metrics() {
   // Every worker copies its counters on its own thread; the copies are summed here.
+  // Each into its own slot: the workers share nothing while they copy. The
+  // last one to let go of the task fulfils the promise, after every copy.
   struct Collected {
-    std::mutex mutex;
-    telemetry::WorkerMetrics sum;
+    std::vector<telemetry::WorkerMetrics> metrics;
     std::vector<telemetry::LoopCounters> loops;
+    std::vector<char> answered;
     std::promise<void> done;
   };
   auto c = std::make_shared<Collected>();
+  c->metrics.resize(control_.workerCount());
   c->loops.resize(control_.workerCount());
+  c->answered.resize(control_.workerCount());
   std::future<void> all = c->done.get_future();
   control_.forEachWorker(
       [c](unsigned i, ProxyWorker& w) {
-        const telemetry::WorkerMetrics copy = w.metrics();
-        const telemetry::LoopCounters loop = w.loopCounters();
-        std::lock_guard lock(c->mutex);
-        c->sum.merge(copy);
-        if (i < c->loops.size()) c->loops[i] = loop;
+        if (i >= c->metrics.size()) return;
+        c->metrics[i] = w.metrics();
+        c->loops[i] = w.loopCounters();
+        c->answered[i] = 1;
       },
       [c] { c->done.set_value(); });
   if (all.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
     return error(503, "a worker did not answer within 2 s");
   }
-  telemetry::Scrape s;
-  {
-    std::lock_guard lock(c->mutex);
-    s.counters = std::move(c->sum);
-    s.loops = std::move(c->loops);
+  // A worker that has ended (drained) still counts: with what it had then,
+  // so that no counter goes backwards.
+  for (unsigned i = 0; i < c->answered.size(); ++i) {
+    if (!c->answered[i]) control_.lastCounters(i, &c->metrics[i], &c->loops[i]);
   }
+  telemetry::Scrape s;
+  for (const telemetry::WorkerMetrics& m : c->metrics) s.counters.merge(m);
+  s.loops = c->loops;
   s.snapshot = control_.snapshot();
   s.reloadsOk = control_.reloadsOk();
   s.reloadsFailed = control_.reloadsFailed();
@@ -224,7 +234,7 @@ AdminResponse AdminApi::config() {
   }
   j["pools"] = pools;
   if (c.admin) {
-    j["admin"] = {{"address", c.admin->address}, {"token", c.admin->token.empty() ? "" : "(set)"}};
+    j["admin"] = {{"address", c.admin->address}, {"token", token_.empty() ? "" : "(set)"}};
   }
   if (c.accessLog) j["access_log"] = {{"path", c.accessLog->path}};
   return json(200, j);

@@ -37,7 +37,10 @@ struct AdminResponse {
 class AdminApi {
  public:
   /// reload: what POST /reload runs (the caller tells systemd around it).
-  AdminApi(Control& control, telemetry::AccessLog* accessLog, std::function<ReloadResult()> reload);
+  /// token: what every request must bear (empty: none); like the admin
+  /// address, it is the start-up configuration's until a restart.
+  AdminApi(Control& control, telemetry::AccessLog* accessLog, std::function<ReloadResult()> reload,
+           std::string token);
 
   AdminResponse handle(const AdminRequest& request);
 
@@ -51,6 +54,7 @@ class AdminApi {
   Control& control_;
   telemetry::AccessLog* accessLog_;
   std::function<ReloadResult()> reload_;
+  std::string token_;
 };
 
 /// The SHA-256 of a configuration file's text, in hex.

@@ -49,7 +49,9 @@ class AdminServer::Exchange final : private transport::Handler, private io::Time
     const std::string_view line = head_.startLine();
     const std::size_t sp1 = line.find(' ');
     const std::size_t sp2 = line.rfind(' ');
-    if (sp1 == std::string_view::npos || sp2 == sp1 || line.substr(sp2 + 1) != "HTTP/1.1") {
+    const std::string_view version = line.substr(sp2 + 1);
+    if (sp1 == std::string_view::npos || sp2 == sp1 ||
+        (version != "HTTP/1.1" && version != "HTTP/1.0")) {
       answer(error(400, "expected METHOD TARGET HTTP/1.1"));
       return false;
     }

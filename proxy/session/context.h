@@ -2,6 +2,7 @@
 // and timers), the mask-key source, and whom to tell when it has ended.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 
 #include "proxy/transport/network.h"
@@ -20,6 +21,8 @@ class SessionOwner {
   virtual void sessionEnded(Session& session, const SessionRecord& record) = 0;
   /// The generation new sessions are given now (null: none newer to offer).
   virtual std::shared_ptr<Generation> latest() const { return nullptr; }
+  /// While the worker drains for a shutdown: when its window ends (0: not).
+  virtual std::uint64_t shutdownEndsMs() const { return 0; }
 
  protected:
   ~SessionOwner() = default;

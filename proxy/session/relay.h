@@ -83,6 +83,8 @@ class Relay {
   /// A pong from the source with this payload answers the proxy's own ping:
   /// it is swallowed, not forwarded, and is not activity (framesCompleted).
   void expectPong(const PingPayload& payload);
+  /// The pong expectPong() named has not come yet.
+  bool pongAwaited() const { return pongExpected_; }
 
   /// A close frame went out this way (forwarded or our own).
   bool closeSent() const { return closeSent_; }

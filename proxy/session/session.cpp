@@ -90,6 +90,8 @@ void Session::keepDetails() {
   details_ = std::make_unique<Details>();
   details_->host = req.host();
   details_->target = req.target();
+  // Now, while it is connected: after a reset the socket has no peer.
+  if (const auto peer = client_.peerAddress()) details_->client = peer->toString();
 }
 
 void Session::fillDetails(SessionRecord& r) const {
@@ -100,8 +102,11 @@ void Session::fillDetails(SessionRecord& r) const {
     r.target = details_->target;
     r.handshakeMs = details_->handshakeMs;
     r.subprotocol = details_->subprotocol;
+    r.client = details_->client;
   }
-  if (const auto peer = client_.peerAddress()) r.client = peer->toString();
+  if (r.client.empty()) {
+    if (const auto peer = client_.peerAddress()) r.client = peer->toString();
+  }
   if (SSL* ssl = client_.ssl()) {
     if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) r.sni = sni;
     if (SSL_is_init_finished(ssl)) {
@@ -159,17 +164,23 @@ void Session::upgraded(std::span<std::byte> rest) {
   // pipelined behind its request: only now may they cross.
   tunnel_->start(rest, std::move(early));
   if (ended_) return;
-  // Its backend was drained while it was being upgraded: this session gets
-  // its close at a random point of what is left of the drain's window.
+  // A drain began while it was being upgraded (its backend's, or the
+  // worker's shutdown): it gets its close at a random point of what is left
+  // of that drain's window.
   const BackendState* b = backend_.state();
-  if (b && b->draining.load(std::memory_order_relaxed)) {
-    const std::uint64_t t = now();
-    const std::uint64_t end = b->drainEndsMs.load(std::memory_order_relaxed);
-    const ws::MaskKey r = ctx_.masks.next();
-    std::uint32_t random;
-    std::memcpy(&random, r.data(), sizeof random);
-    tunnel_->drainAt(end > t ? t + random % (end - t) : t, Tunnel::Drain::kBackend);
+  if (b && b->draining.load(std::memory_order_acquire)) {
+    drainWithin(b->drainEndsMs.load(std::memory_order_relaxed), Tunnel::Drain::kBackend);
+  } else if (const std::uint64_t end = ctx_.owner.shutdownEndsMs(); end != 0) {
+    drainWithin(end, Tunnel::Drain::kShutdown);
   }
+}
+
+void Session::drainWithin(std::uint64_t endMs, Tunnel::Drain why) {
+  const std::uint64_t t = now();
+  const ws::MaskKey r = ctx_.masks.next();
+  std::uint32_t random;
+  std::memcpy(&random, r.data(), sizeof random);
+  tunnel_->drainAt(endMs > t ? t + random % (endMs - t) : t, why);
 }
 
 void Session::refused(std::span<std::byte> rest) {

@@ -42,6 +42,7 @@ class Session final : private io::TimerHandler {
   /// The worker is stopping: close 1001 both ways in a tunnel, drop otherwise.
   void shutdown();
   bool ended() const { return ended_; }
+  bool inTunnel() const { return !ended_ && phase_ == Phase::kTunnel; }
   /// An open tunnel is closed by a drain at atMs (see Tunnel::drainAt());
   /// false, and nothing done, before the 101.
   bool drainAt(std::uint64_t atMs, Tunnel::Drain why);
@@ -106,7 +107,7 @@ class Session final : private io::TimerHandler {
 
   // What the access log needs of the request, kept past the handshake.
   struct Details {
-    std::string host, target, subprotocol;
+    std::string host, target, subprotocol, client;
     std::optional<std::uint64_t> handshakeMs;
   };
 
@@ -116,6 +117,8 @@ class Session final : private io::TimerHandler {
   void keepDetails();
   void fillDetails(SessionRecord& record) const;
   std::uint64_t elapsedMs() const;
+  /// The tunnel closes at a random time from now to endMs.
+  void drainWithin(std::uint64_t endMs, Tunnel::Drain why);
 
   const SessionContext& ctx_;  // the worker's: it outlives every session
   std::shared_ptr<Generation> gen_;

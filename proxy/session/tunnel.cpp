@@ -1,5 +1,7 @@
 #include "proxy/session/tunnel.h"
 
+#include <chrono>
+
 #include <algorithm>
 #include <cstring>
 
@@ -23,6 +25,16 @@ Tunnel::Tunnel(Session& session, const ws::FrameParserOptions& options, ws::Mask
   toBackend_.countInto(session.routeCounters().fromClient);
   toClient_.countInto(session.routeCounters().fromBackend);
 }
+
+namespace {
+
+std::uint64_t steadyNs() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::steady_clock::now().time_since_epoch())
+                                        .count());
+}
+
+}  // namespace
 
 const conf::Limits& Tunnel::limits() const {
   return session_.route().limits;
@@ -139,11 +151,6 @@ void Tunnel::heard(Hop& hop) {
   hop.heard = session_.now();
   // An answer to our ping: the next one is due ping_interval from now.
   if (hop.pingAt != 0) {
-    if (&hop == &backendHop_) {
-      if (telemetry::BackendCounters* c = session_.backendCounters()) {
-        c->pingRtt.observe(static_cast<double>(hop.heard - hop.pingAt) / 1000);
-      }
-    }
     hop.pingAt = 0;
     session_.armBy(hop.heard + limits().pingIntervalMs);
   }
@@ -210,8 +217,15 @@ void Tunnel::overRate(std::span<const std::byte> rest) {
 
 void Tunnel::fromBackend(std::span<std::byte> data) {
   heard(backendHop_);
+  const bool awaited = toClient_.pongAwaited();
   const RelayResult r =
       forward(toClient_, data, session_.backend(), session_.client(), clientQueue_);
+  if (awaited && !toClient_.pongAwaited()) {
+    // The answer to our ping: its round trip, for the backend's histogram.
+    if (telemetry::BackendCounters* c = session_.backendCounters()) {
+      c->pingRtt.observe(static_cast<double>(steadyNs() - backendPingNs_) / 1e9);
+    }
+  }
   if (r.status == RelayResult::Status::kClosed) return closeForwarded(Side::kBackend);
   if (r.status != RelayResult::Status::kError) return;
   WSEDGE_LOG(kWarn, "backend of pool %s broke the protocol: %u %.*s", session_.pool().name.c_str(),
@@ -276,6 +290,7 @@ bool Tunnel::keepAlive(Leg& side, Hop& hop, PingRelay& toSide, PongRelay& fromSi
   toSide.sendPing(out.output(), payload);
   out.flush();
   hop.pingAt = now;
+  if (&hop == &backendHop_) backendPingNs_ = steadyNs();
   return true;
 }
 

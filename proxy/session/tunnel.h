@@ -120,8 +120,9 @@ class Tunnel {
   Hop backendHop_;
   double tokens_ = 0;  // message_rate: messages the client may start now
   std::uint64_t refilledAt_ = 0;
-  std::uint64_t rateResumeAt_ = 0;  // the client is held for its rate until then; 0: not
-  std::uint64_t drainAt_ = 0;       // a drain closes the session then; 0: none
+  std::uint64_t rateResumeAt_ = 0;   // the client is held for its rate until then; 0: not
+  std::uint64_t drainAt_ = 0;        // a drain closes the session then; 0: none
+  std::uint64_t backendPingNs_ = 0;  // steady clock: our last ping to the backend left
   Drain drain_ = Drain::kNone;
   std::vector<std::byte> heldBytes_;  // what the client sent behind the held message
   std::optional<int> clientEnd_;      // the client's read ended while bytes were held

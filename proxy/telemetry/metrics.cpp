@@ -15,6 +15,11 @@ void mergeEach(Map& into, const Map& from) {
 
 }  // namespace
 
+std::string closeCodeLabel(std::uint16_t code) {
+  if (code >= 3000 && code <= 4999) return code < 4000 ? "3xxx" : "4xxx";
+  return std::to_string(code);
+}
+
 void Histogram::observe(double seconds) {
   std::size_t i = 0;
   while (i < kBounds.size() && seconds > kBounds[i]) ++i;

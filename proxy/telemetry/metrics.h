@@ -65,12 +65,14 @@ struct BackendCounters {
 };
 
 struct WorkerMetrics {
-  // Keys: (listener, route, pool), listener, (pool, backend).
+  // Keys: (listener, route, pool), listener, (pool, backend as written).
   std::map<std::tuple<std::string, std::string, std::string>, RouteCounters> routes;
   std::map<std::string, ListenerCounters> listeners;
   std::map<std::pair<std::string, std::string>, BackendCounters> backends;
-  // Close frames: (side, code, "sent" or "received").
-  std::map<std::tuple<std::string, std::uint16_t, std::string>, std::uint64_t> closes;
+  // Close frames: (side, code, "sent" or "received"). Codes a peer may
+  // choose freely (3000-4999) are counted as 3xxx and 4xxx, so that no
+  // peer can add series without bound.
+  std::map<std::tuple<std::string, std::string, std::string>, std::uint64_t> closes;
   // Protocol errors: (side, the close code it got: 1002, 1007, 1009).
   std::map<std::pair<std::string, std::uint16_t>, std::uint64_t> protocolErrors;
   std::map<std::string, std::uint64_t> sessionsEnded;  // by cause
@@ -86,6 +88,9 @@ struct WorkerMetrics {
 
   void merge(const WorkerMetrics& other);
 };
+
+/// The code label of a close code: 3000-4999 as 3xxx and 4xxx.
+std::string closeCodeLabel(std::uint16_t code);
 
 /// What the io loop of one worker counts.
 struct LoopCounters {

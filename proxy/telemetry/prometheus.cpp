@@ -206,8 +206,7 @@ void renderCloses(Writer& w, const Scrape& s) {
   w.family("wsedge_closes_total", "counter", "Close frames, by side, code and direction.");
   for (const auto& [key, n] : m.closes) {
     const auto& [side, code, direction] = key;
-    w.sample("wsedge_closes_total",
-             {{"side", side}, {"code", std::to_string(code)}, {"direction", direction}}, n);
+    w.sample("wsedge_closes_total", {{"side", side}, {"code", code}, {"direction", direction}}, n);
   }
   w.family("wsedge_protocol_errors_total", "counter",
            "Sessions ended because a side broke RFC 6455, by side and the close code it got "
@@ -284,7 +283,11 @@ void renderBackends(Writer& w, const Scrape& s) {
           default:
             v = b.ejectionsTotal.load(std::memory_order_relaxed);
         }
-        w.sample(kGauges[g].name, {{"pool", p.name}, {"backend", p.backends[i].name}}, v);
+        w.sample(kGauges[g].name,
+                 {{"pool", p.name},
+                  {"backend", p.backends[i].written},
+                  {"address", p.backends[i].address.toString()}},
+                 v);
       }
     }
   }

@@ -227,6 +227,16 @@ access_log: { path: stdout, buffer: 64KiB }
             "t.yaml:21:17: token may not hold spaces or control characters");
   EXPECT_EQ(errorFor(std::string(kValid) + "access_log: { path: x, buffer: 1KiB }\n"),
             "t.yaml:21:32: access_log buffer must be from 4KiB to 1GiB");
+  EXPECT_EQ(errorFor(std::string(kValid) + "admin: { address: '127.0.0.1:8080' }\n"),
+            "t.yaml:4:14: listener address 127.0.0.1:8080 is used twice (the admin API listens "
+            "there)");
+  EXPECT_EQ(errorFor(R"(
+listeners:
+  - address: 127.0.0.1:8080
+    routes: [ { pool: p, limits: { drain_window: 1s } } ]
+pools: { p: { backends: [ 127.0.0.1:9000 ] } }
+)"),
+            "t.yaml:4:50: drain_window belongs in the global limits or a pool's, not a route's");
   EXPECT_EQ(errorFor(std::string(kValid) + "access_log: { buffer: 1MiB }\n"),
             "t.yaml:21:13: access_log needs a 'path' (a file, or stdout)");
 }

@@ -29,7 +29,7 @@ TEST(Prometheus, WorkersAreSummedAndEveryFamilyIsTyped) {
   a.route("127.0.0.1:8080", "chat", "chat").fromClient.messages = 3;
   b.route("127.0.0.1:8080", "chat", "chat").fromClient.messages = 4;
   b.route("127.0.0.1:8080", "chat", "chat").fromBackend.frames[9] = 2;  // pings
-  a.closes[{"client", 1001, "sent"}] = 5;
+  a.closes[{"client", "1001", "sent"}] = 5;
   a.merge(b);
   Scrape s;
   s.counters = a;
