@@ -16,7 +16,7 @@ import unittest
 import websockets
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness import SLOW, ProxyTestCase, RawClient, close_frame, frame, free_port, wait_port
+from harness import SLOW, WSEDGE, ProxyTestCase, RawClient, close_frame, frame, free_port, wait_port
 
 DRAIN_LOG = "SIGTERM: no more connections; closing the open ones over"
 
@@ -1013,3 +1013,35 @@ class TlsTelemetry(OpsTestCase):
         buckets = sorted((float(dict(k[1])["le"]), v) for k, v in after.items()
                          if k[0] == "wsedge_tls_handshake_seconds_bucket")
         self.assertEqual([v for _, v in buckets], sorted(v for _, v in buckets), "cumulative buckets")
+
+
+class Systemd(OpsTestCase):
+    """Type=notify: what wsedge tells the socket systemd gives it (NOTIFY_SOCKET),
+    read here from a datagram socket of the test's own."""
+
+    def test_ready_reloading_and_stopping_are_said_in_order(self):
+        sock_path = self.tmp_path("notify.sock")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(sock.close)
+        sock.bind(sock_path)
+        sock.settimeout(10 * SLOW)
+        backend = self.start_py_backend()
+        port, admin_port = free_port(), free_port()
+        path = self.tmp_path("notify.yaml")
+        with open(path, "w") as f:
+            f.write(ops_yaml(port, admin_port, {"p": [backend.port]}))
+        proxy = self.spawn([WSEDGE, "-c", path], env={"NOTIFY_SOCKET": sock_path}, name="wsedge")
+
+        def said():
+            return sock.recv(4096).decode()
+
+        self.assertEqual(said(), "READY=1")
+        wait_port(port)
+        proxy.proc.send_signal(signal.SIGHUP)
+        reloading = said()
+        self.assertRegex(reloading, r"^RELOADING=1\nMONOTONIC_USEC=\d+$")
+        self.assertEqual(said(), "READY=1")
+        proxy.wait_for_output("every worker switched")
+        proxy.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(said(), "STOPPING=1")
+        self.assertEqual(proxy.proc.wait(15 * SLOW), 0)
