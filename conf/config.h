@@ -90,6 +90,7 @@ struct PoolConfig {
   std::optional<HealthCheckConfig> healthCheck;
   std::optional<OutlierConfig> outlier;
   std::uint32_t retries = 2;  // other backends tried after a failure
+  std::string stickyCookie;   // sticky: { cookie: NAME }: affinity by a cookie wsedge sets
   Limits limits;              // global limits with the pool's overrides
 };
 

@@ -403,7 +403,24 @@ void readPool(const Reader& r, const YAML::Node& n, PoolConfig& pool, const Limi
   r.expectMap(n, what);
   const bool known = r.checkKeys(n, what,
                                  {"balance", "hash_key", "backends", "resolve_interval",
-                                  "health_check", "outlier", "retries", "limits"});
+                                  "health_check", "outlier", "retries", "limits", "sticky"});
+  if (n["sticky"]) {
+    r.attempt([&] {
+      const YAML::Node s = n["sticky"];
+      r.expectMap(s, "sticky");
+      const bool keys = r.checkKeys(s, "sticky", {"cookie"});
+      r.require(s, "cookie", keys, "sticky needs a 'cookie' name (such as wsedge_affinity)");
+      pool.stickyCookie = r.scalar(s["cookie"], "cookie");
+      // RFC 6265: a cookie's name is a token.
+      const bool token =
+          !pool.stickyCookie.empty() &&
+          std::all_of(pool.stickyCookie.begin(), pool.stickyCookie.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) ||
+                   std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+          });
+      if (!token) r.fail(s["cookie"], "a cookie name is letters, digits and !#$%&'*+-.^_`|~");
+    });
+  }
   if (n["balance"]) {
     r.attempt([&] {
       const std::string name = r.scalar(n["balance"], "balance");

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "conf/loader.h"
+#include "tls/digest.h"
 
 namespace wsedge::proxy {
 namespace {
@@ -73,6 +74,10 @@ std::vector<io::SocketAddress> resolveBackend(const std::string& pool, const con
   return {};
 }
 
+std::string affinityOf(const std::string& pool, const io::SocketAddress& address) {
+  return tls::sha256Hex("wsedge affinity\n" + pool + "\n" + address.toString(), 8);
+}
+
 void buildPool(PoolSnapshot& p, const conf::PoolConfig& pool, CarryOver& carry,
                const Refresh* refresh, std::vector<std::string>& errors,
                std::vector<std::string>* warnings) {
@@ -97,8 +102,8 @@ void buildPool(PoolSnapshot& p, const conf::PoolConfig& pool, CarryOver& carry,
         }
         continue;
       }
-      p.backends.push_back(
-          {named ? b.address + " (" + a.toString() + ")" : b.address, b.address, a, b.weight});
+      p.backends.push_back({named ? b.address + " (" + a.toString() + ")" : b.address, b.address, a,
+                            b.weight, affinityOf(pool.name, a)});
       std::shared_ptr<BackendState> state = carry.backend(pool.name, a);
       state->maxConnections.store(b.maxConnections, std::memory_order_relaxed);
       states.push_back(std::move(state));
@@ -113,6 +118,13 @@ void buildPool(PoolSnapshot& p, const conf::PoolConfig& pool, CarryOver& carry,
 }
 
 }  // namespace
+
+std::optional<std::size_t> PoolSnapshot::byAffinity(std::string_view value) const {
+  for (std::size_t i = 0; i < backends.size(); ++i) {
+    if (backends[i].affinity == value) return i;
+  }
+  return std::nullopt;
+}
 
 std::vector<std::uint32_t> PoolSnapshot::weights() const {
   std::vector<std::uint32_t> w;

@@ -38,6 +38,9 @@ struct BackendSnapshot {
   std::string written;  // the address as written (HOST:PORT)
   io::SocketAddress address;
   std::uint32_t weight = 1;
+  /// What a sticky pool's cookie says for this backend: a hash of its pool
+  /// and address, the same in every process, naming no address.
+  std::string affinity;
 };
 
 struct PoolSnapshot {
@@ -48,6 +51,8 @@ struct PoolSnapshot {
   std::shared_ptr<const MaglevTable> maglev;  // balance: hash only
 
   std::vector<std::uint32_t> weights() const;
+  /// The backend a sticky cookie's value names, if any.
+  std::optional<std::size_t> byAffinity(std::string_view value) const;
 };
 
 struct RouteSnapshot {

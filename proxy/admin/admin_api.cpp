@@ -1,7 +1,6 @@
 #include "proxy/admin/admin_api.h"
 
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 
 #include <chrono>
 #include <future>
@@ -12,6 +11,7 @@
 #include "proxy/log.h"
 #include "proxy/proxy_worker.h"
 #include "proxy/telemetry/prometheus.h"
+#include "tls/digest.h"
 
 namespace wsedge::proxy {
 namespace {
@@ -76,15 +76,7 @@ ordered_json matchJson(const conf::RouteMatch& m) {
 }  // namespace
 
 std::string configHash(const std::string& text) {
-  std::uint8_t digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const std::uint8_t*>(text.data()), text.size(), digest);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (std::uint8_t b : digest) {
-    hex += kHex[b >> 4];
-    hex += kHex[b & 15];
-  }
-  return hex;
+  return tls::sha256Hex(text);
 }
 
 AdminApi::AdminApi(Control& control, telemetry::AccessLog* accessLog,

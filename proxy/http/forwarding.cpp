@@ -71,9 +71,11 @@ void writeBackendRequest(std::string& out, const UpgradeRequestParser& request,
   out.append("\r\n");
 }
 
-void writeClientUpgrade(std::string& out, const UpgradeResponseParser& response) {
+void writeClientUpgrade(std::string& out, const UpgradeResponseParser& response,
+                        std::string_view extraFields) {
   out.append("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n");
   copyEndToEnd(out, response.head(), [](std::string_view) { return false; });
+  out.append(extraFields);
   out.append("\r\n");
 }
 

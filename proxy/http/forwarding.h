@@ -44,7 +44,9 @@ void writeBackendRequest(std::string& out, const UpgradeRequestParser& request,
                          const ForwardInfo& info);
 
 /// The backend's verified 101, for the client.
-void writeClientUpgrade(std::string& out, const UpgradeResponseParser& response);
+/// extraFields: complete "Name: value\r\n" lines of the proxy's own.
+void writeClientUpgrade(std::string& out, const UpgradeResponseParser& response,
+                        std::string_view extraFields = {});
 
 /// The head of a non-101 answer, for the client, with Connection: close.
 /// The body follows as the backend sends it.

@@ -23,12 +23,13 @@ BackendLeg::~BackendLeg() {
 }
 
 void BackendLeg::start(const PoolSnapshot& pool, Balancer& balancer, std::string request,
-                       std::optional<std::uint64_t> hashKey) {
+                       std::optional<std::uint64_t> hashKey, std::optional<std::size_t> preferred) {
   pool_ = &pool;
   trying_ = std::make_unique<Trying>();
   trying_->balancer = &balancer;
   trying_->request = std::move(request);
   trying_->hashKey = hashKey;
+  trying_->preferred = preferred;
   trying_->maxAttempts = std::min<std::uint32_t>(pool.config->retries + 1,
                                                  static_cast<std::uint32_t>(pool.backends.size()));
   connectNext();
@@ -100,7 +101,15 @@ void BackendLeg::connectNext() {
     ctx.hashKey = t.hashKey;
     ctx.tried = t.tried;
     ctx.nowMs = session_.now();
-    const std::optional<std::size_t> pick = t.balancer->pick(ctx, pool_->state);
+    // A sticky cookie's backend first, while it may take a session;
+    // otherwise (and for any retry) the balancer's choice.
+    std::optional<std::size_t> pick;
+    if (t.preferred && t.tried.empty() && *t.preferred < pool_->state.size() &&
+        !ctx.excluded(*t.preferred, pool_->state)) {
+      pick = t.preferred;
+    } else {
+      pick = t.balancer->pick(ctx, pool_->state);
+    }
     if (!pick && t.tried.empty()) {
       // Unhealthy, ejected, draining or full, every one of them.
       return session_.end(

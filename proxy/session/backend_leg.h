@@ -26,9 +26,11 @@ class BackendLeg final : public Leg, private transport::Handler {
   ~BackendLeg();
 
   /// Starts trying the pool's backends with this upgrade request (and the
-  /// request's hash key, for a hashing pool).
+  /// request's hash key, for a hashing pool). The first attempt goes to
+  /// `preferred` (a sticky cookie's backend) if it may take a session.
   void start(const PoolSnapshot& pool, Balancer& balancer, std::string request,
-             std::optional<std::uint64_t> hashKey);
+             std::optional<std::uint64_t> hashKey,
+             std::optional<std::size_t> preferred = std::nullopt);
   /// Valid from the answer until the session ends.
   const http::UpgradeResponseParser& response() const { return *response_; }
   void enterTunnel();
@@ -75,6 +77,7 @@ class BackendLeg final : public Leg, private transport::Handler {
   struct Trying {
     Balancer* balancer = nullptr;
     std::optional<std::uint64_t> hashKey;
+    std::optional<std::size_t> preferred;
     std::string request;
     std::vector<std::uint32_t> tried;
     std::uint32_t maxAttempts = 0;

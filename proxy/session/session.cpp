@@ -3,6 +3,7 @@
 #include "proxy/http/extensions.h"
 #include "proxy/http/forwarding.h"
 #include "proxy/http/handshake_writer.h"
+#include "proxy/http/query.h"
 #include "proxy/log.h"
 
 #include <openssl/ssl.h>
@@ -140,9 +141,17 @@ void Session::routed(const RouteSnapshot& route) {
         Outcome::reply(Side::kProxy, Cause::kRefused, 503, "no backend available for this route"));
   }
   const conf::PoolConfig& pc = *pool().config;
+  std::optional<std::size_t> sticky;
+  if (!pc.stickyCookie.empty()) {
+    if (auto v = http::cookieValue(client_.request().head(), pc.stickyCookie)) {
+      sticky = pool().byAffinity(*v);
+      if (sticky) stickyBackend_ = static_cast<std::uint32_t>(*sticky);
+    }
+  }
   backend_.start(
       pool(), *gen_->balancers[route.pool], client_.backendRequest(route),
-      pc.balance == conf::BalancePolicy::kHash ? client_.hashKey(pc.hashKey) : std::nullopt);
+      pc.balance == conf::BalancePolicy::kHash ? client_.hashKey(pc.hashKey) : std::nullopt,
+      sticky);
 }
 
 void Session::upgraded(std::span<std::byte> rest) {
@@ -152,7 +161,7 @@ void Session::upgraded(std::span<std::byte> rest) {
     details_->subprotocol = backend_.response().protocol();
   }
   std::string head;
-  http::writeClientUpgrade(head, backend_.response());
+  http::writeClientUpgrade(head, backend_.response(), affinityCookie());
   client_.send(head);
   tunnel_.emplace(*this,
                   frameOptions(route_->limits, http::rsvBitsFor(backend_.response().extensions())),
@@ -181,6 +190,15 @@ void Session::drainWithin(std::uint64_t endMs, Tunnel::Drain why) {
   std::uint32_t random;
   std::memcpy(&random, r.data(), sizeof random);
   tunnel_->drainAt(endMs > t ? t + random % (endMs - t) : t, why);
+}
+
+std::string Session::affinityCookie() const {
+  const std::string& name = pool().config->stickyCookie;
+  const std::uint32_t chosen = backend_.index();
+  // Set when the request had none, or one naming another backend.
+  if (name.empty() || chosen == BackendLeg::kNone || chosen == stickyBackend_) return {};
+  return "Set-Cookie: " + name + "=" + pool().backends[chosen].affinity +
+         "; Path=/; HttpOnly; SameSite=Lax" + (listener().certificates ? "; Secure" : "") + "\r\n";
 }
 
 void Session::refused(std::span<std::byte> rest) {

@@ -117,6 +117,8 @@ class Session final : private io::TimerHandler {
   void keepDetails();
   void fillDetails(SessionRecord& record) const;
   std::uint64_t elapsedMs() const;
+  /// The Set-Cookie line a sticky pool's 101 carries (empty: none needed).
+  std::string affinityCookie() const;
   /// The tunnel closes at a random time from now to endMs.
   void drainWithin(std::uint64_t endMs, Tunnel::Drain why);
 
@@ -126,6 +128,7 @@ class Session final : private io::TimerHandler {
   io::Timer timer_;
   std::uint64_t startNs_;  // steady clock
   std::uint32_t listener_;
+  std::uint32_t stickyBackend_ = ~std::uint32_t{0};  // the one the request's cookie named
   Phase phase_ = Phase::kRequest;
   bool ended_ = false;
   ClientLeg client_;

@@ -241,6 +241,23 @@ pools: { p: { backends: [ 127.0.0.1:9000 ] } }
             "t.yaml:21:13: access_log needs a 'path' (a file, or stdout)");
 }
 
+TEST(ConfigLoader, StickyCookieNames) {
+  const std::string pool = R"(
+listeners: [ { address: 127.0.0.1:8080, routes: [ { pool: p } ] } ]
+pools:
+  p:
+    backends: [ 127.0.0.1:9000 ]
+)";
+  EXPECT_EQ(loadConfigFromString(pool + "    sticky: { cookie: wsedge_affinity }\n", "t.yaml")
+                .pools.at("p")
+                .stickyCookie,
+            "wsedge_affinity");
+  EXPECT_EQ(errorFor(pool + "    sticky: { cookie: 'a b' }\n"),
+            "t.yaml:6:23: a cookie name is letters, digits and !#$%&'*+-.^_`|~");
+  EXPECT_EQ(errorFor(pool + "    sticky: { cokie: x }\n"),
+            "t.yaml:6:15: unknown key 'cokie' in sticky (did you mean 'cookie'?)");
+}
+
 TEST(ConfigLoader, MissingFileIsOneLine) {
   try {
     loadConfig("/nonexistent/wsedge.yaml");

@@ -6,11 +6,15 @@ import collections
 import concurrent.futures
 import os
 import re
+import socket
+import ssl
 import time
+import urllib.request
 
 import websockets
 
 from harness import SLOW, ProxyTestCase, RawClient, frame, free_port
+from test_tls import CERTS, make_certs
 
 
 def pool_yaml(name, backends, extra=""):
@@ -311,3 +315,96 @@ class ConnectionCaps(ProxyTestCase):
             for c in held:
                 c.close()
         self.assertEqual(counts, {"a": 1, "b": 5})
+
+
+
+def sticky_upgrade(port, cookie=None):
+    """(status, X-Backend, Set-Cookie or None) of one upgrade carrying this cookie."""
+    c = RawClient(port)
+    try:
+        c.send(c.upgrade_request("/", f"Cookie: theme=dark; wsedge_affinity={cookie}\r\n" if cookie else ""))
+        status, headers, _ = c.read_response()
+        return status, headers.get("x-backend"), headers.get("set-cookie")
+    finally:
+        c.close()
+
+
+def cookie_value(set_cookie):
+    return set_cookie.split(";")[0].split("=", 1)[1]
+
+
+class Sticky(ProxyTestCase):
+    """sticky: { cookie: wsedge_affinity }: the 101 sets a cookie naming the
+    backend (opaquely), and a request bearing it goes back there while that
+    backend may take sessions."""
+
+    SET_COOKIE = r"wsedge_affinity=([0-9a-f]{16}); Path=/; HttpOnly; SameSite=Lax"
+
+    def start_sticky(self, backends, listener_extra="", workers=1):
+        port, admin = free_port(), free_port()
+        pool = pool_yaml("p", [(b.port, {}) for b in backends], "sticky: { cookie: wsedge_affinity }")
+        yaml = proxy_yaml(port, [pool], listener_extra=listener_extra).replace(
+            "workers: 1", f"workers: {workers}\nadmin: {{ address: 127.0.0.1:{admin} }}")
+        proxy = self.start_proxy_yaml(yaml, port)
+        proxy.admin = admin
+        return proxy
+
+    def test_the_cookie_brings_a_client_back_to_its_backend_until_it_cannot_take_it(self):
+        names = ["a", "b", "c"]
+        backends = {n: self.start_py_backend("--name", n) for n in names}
+        proxy = self.start_sticky(list(backends.values()), workers=2)
+        status, first, set_cookie = sticky_upgrade(proxy.port)
+        self.assertEqual(status, 101)
+        m = re.fullmatch(self.SET_COOKIE, set_cookie or "")
+        self.assertIsNotNone(m, set_cookie)
+        value = m.group(1)
+        for b in backends.values():
+            self.assertNotIn(str(b.port), value, "the value names no address")
+        # With the cookie: the same backend every time (round robin alone
+        # would move it), and no new cookie.
+        for _ in range(12):
+            self.assertEqual(sticky_upgrade(proxy.port, value), (101, first, None))
+        # A cookie that names nothing: balanced as usual, with a fresh cookie.
+        status, _, fresh = sticky_upgrade(proxy.port, "0123456789abcdef")
+        self.assertEqual(status, 101)
+        self.assertRegex(fresh or "", self.SET_COOKIE)
+        # Its backend drained: the client is sent elsewhere, with a cookie for there.
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{proxy.admin}/drain?backend=127.0.0.1:{backends[first].port}", method="POST")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            self.assertEqual(r.status, 200)
+        status, other, moved = sticky_upgrade(proxy.port, value)
+        self.assertEqual(status, 101)
+        self.assertNotEqual(other, first)
+        self.assertRegex(moved or "", self.SET_COOKIE)
+        self.assertNotEqual(cookie_value(moved), value)
+        self.assertEqual(sticky_upgrade(proxy.port, cookie_value(moved)), (101, other, None))
+
+    def test_two_processes_agree_on_what_a_cookie_means(self):
+        backends = [self.start_py_backend("--name", n) for n in ("x", "y", "z")]
+        a = self.start_sticky(backends)
+        b = self.start_sticky(backends)
+        for _ in range(3):
+            _, chosen, set_cookie = sticky_upgrade(a.port)
+            for _ in range(4):
+                self.assertEqual(sticky_upgrade(b.port, cookie_value(set_cookie)), (101, chosen, None))
+
+    def test_over_tls_the_cookie_is_secure(self):
+        make_certs()
+        proxy = self.start_sticky(
+            [self.start_py_backend("--name", "s")],
+            listener_extra=f"tls: {{ certificates: [ {{ cert: {CERTS}/localhost.pem, key: {CERTS}/localhost.key }} ] }}")
+        ctx = ssl.create_default_context(cafile=f"{CERTS}/ca.pem")
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=5 * SLOW) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                s.sendall(RawClient.upgrade_request(None, "/", host="localhost"))
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+        lines = data.split(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+        self.assertIn(" 101 ", lines[0])
+        (cookie,) = [x.split(":", 1)[1].strip() for x in lines if x.lower().startswith("set-cookie:")]
+        self.assertRegex(cookie, self.SET_COOKIE + "; Secure$")
