@@ -87,7 +87,8 @@ void Session::secured() {
 void Session::keepDetails() {
   if (!ctx_.detailedRecords || details_ || !client_.hasRequest()) return;
   const http::UpgradeRequestParser& req = client_.request();
-  if (req.state() != http::UpgradeRequestParser::State::kComplete) return;
+  // A refused request says what it could of itself (a 426 its path, say).
+  if (req.state() == http::UpgradeRequestParser::State::kIncomplete) return;
   details_ = std::make_unique<Details>();
   details_->host = req.host();
   details_->target = req.target();

@@ -773,10 +773,11 @@ class AccessLog(OpsTestCase):
                          {"status": 404, "path": "/nowhere?q=1", "route": None, "backend": None,
                           "handshake_ms": None, "messages_from_client": 0, "close_code_to_client": None,
                           "closed_first": None})
-        # Not an upgrade at all: 426, and still a line.
-        r = http(self.proxy.port, "GET", "/echo")
+        # Not an upgrade at all: 426, and still a line, with what it asked for.
+        r = http(self.proxy.port, "GET", "/echo?plain=1")
         self.assertEqual(r.status, 426)
-        self.assertEqual(self.lines(3)[2]["status"], 426)
+        line = self.lines(3)[2]
+        self.assertEqual((line["status"], line["path"], line["host"]), (426, "/echo?plain=1", "127.0.0.1"))
 
     def test_bytes_that_need_escaping_still_make_one_valid_json_line(self):
         paths = ["/echo/%ff?q=%22\\\"x\"%00", "/echo/a?b='c'&d={}|^`<>"]
@@ -816,7 +817,10 @@ class AccessLog(OpsTestCase):
                                              "close_code_to_client", "close_code_to_backend", "closed_first")},
                          {"status": 101, "close_code_from_client": None, "close_reason_from_client": None,
                           "close_code_to_client": 1007, "close_code_to_backend": 1001, "closed_first": "proxy"})
-        self.assertEqual([e["status"] for e in by_path[None]], [400, 400], "the refused Hosts")
+        refused = by_path["/echo/host"]
+        self.assertEqual([e["status"] for e in refused], [400, 400], "the refused Hosts")
+        self.assertEqual(sorted(e["host"] for e in refused)[0], 'a"b\\c')
+        self.assertIn("\ufffd", sorted(e["host"] for e in refused)[1])
 
     def test_under_a_burst_every_session_is_a_line_or_counted_as_dropped(self):
         n = 300
