@@ -1,5 +1,6 @@
 #include "io/loop.h"
 
+#include "io/clock.h"
 #include "io/notice.h"
 
 #include <netinet/in.h>
@@ -16,15 +17,6 @@
 
 namespace wsedge::io {
 namespace {
-
-std::uint64_t monotonicMs() {
-  timespec ts;
-  // The coarse clock is a vDSO read with no syscall; its few milliseconds of
-  // granularity are far below the 100 ms timer tick.
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 +
-         static_cast<std::uint64_t>(ts.tv_nsec) / 1000000;
-}
 
 void setNoDelay(int fd) {
   // The loop batches writes itself; Nagle would only add latency.

@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <future>
 
 #include "conf/loader.h"
+#include "io/clock.h"
 #include "proxy/log.h"
 #include "proxy/pool/health_checker.h"
 #include "proxy/proxy_worker.h"
@@ -14,13 +14,6 @@ namespace wsedge::proxy {
 namespace {
 
 // Whether a pool names a backend by name (so that looking again may change it).
-std::uint64_t monotonicMs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);  // the loops' clock
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 +
-         static_cast<std::uint64_t>(ts.tv_nsec) / 1'000'000;
-}
-
 bool hasNames(const conf::PoolConfig& p) {
   return std::any_of(p.backends.begin(), p.backends.end(), [](const conf::BackendConfig& b) {
     return !io::SocketAddress::isNumeric(b.host);
@@ -164,7 +157,7 @@ void Control::drainRemoved(const Snapshot& previous, const Snapshot& next) {
       for (const PoolSnapshot& q : next.pools) {
         if (q.name == p.name) window = q.config->limits.drainWindowMs;
       }
-      state->drainEndsMs.store(monotonicMs() + window, std::memory_order_relaxed);
+      state->drainEndsMs.store(io::monotonicMs() + window, std::memory_order_relaxed);
       state->draining.store(true, std::memory_order_release);
       forEachWorker([state, window](unsigned, ProxyWorker& w) { w.drainBackend(*state, window); },
                     [] {});
@@ -282,7 +275,7 @@ DrainResult Control::drainBackend(const std::string& address, bool on) {
       ++result.backends;
       std::shared_ptr<BackendState> state = p.state.shared(i);
       const std::uint64_t window = p.config->limits.drainWindowMs;
-      state->drainEndsMs.store(monotonicMs() + window, std::memory_order_relaxed);
+      state->drainEndsMs.store(io::monotonicMs() + window, std::memory_order_relaxed);
       state->draining.store(on, std::memory_order_release);
       auto count = std::make_shared<std::atomic<std::size_t>>(0);
       auto finished = std::make_shared<std::promise<void>>();

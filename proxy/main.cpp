@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "conf/loader.h"
+#include "io/clock.h"
 #include "io/loop.h"
 #include "io/notice.h"
 #include "io/worker.h"
@@ -70,13 +71,6 @@ proxy::ReloadResult reloadNow(proxy::Control& control) {
   proxy::ReloadResult r = control.reload();
   notify("READY=1");
   return r;
-}
-
-std::uint64_t monotonicMs() {
-  timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<std::uint64_t>(now.tv_sec) * 1000 +
-         static_cast<std::uint64_t>(now.tv_nsec) / 1000000;
 }
 
 int serve(std::shared_ptr<const proxy::Snapshot> snapshot, unsigned workerCount) {
@@ -183,18 +177,18 @@ int serve(std::shared_ptr<const proxy::Snapshot> snapshot, unsigned workerCount)
                  "SIGTERM: no more connections; closing the open ones over %llu ms "
                  "(SIGTERM again or SIGINT: at once)",
                  static_cast<unsigned long long>(limits.drainWindowMs));
-      drainDeadline = monotonicMs() + limits.drainWindowMs + limits.closeTimeoutMs;
+      drainDeadline = io::monotonicMs() + limits.drainWindowMs + limits.closeTimeoutMs;
       continue;
     }
     if (drainDeadline != 0) {
       if (control.waitEnded(0)) break;
-      if (monotonicMs() >= drainDeadline) {
+      if (io::monotonicMs() >= drainDeadline) {
         WSEDGE_LOG(kWarn, "the drain took longer than drain_window + close_timeout: closing now");
         break;
       }
       continue;
     }
-    control.tick(monotonicMs());
+    control.tick(io::monotonicMs());
   }
   notify("STOPPING=1");
   if (admin) {

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "io/clock.h"
 #include "proxy/http/query.h"
 #include "proxy/log.h"
 #include "proxy/proxy_worker.h"
@@ -27,12 +28,6 @@ AdminResponse json(int status, const ordered_json& body) {
 
 AdminResponse error(int status, std::string_view message) {
   return json(status, ordered_json{{"error", message}});
-}
-
-std::uint64_t monotonicMs() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::steady_clock::now().time_since_epoch())
-                                        .count());
 }
 
 // The bearer token, compared in constant time.
@@ -173,7 +168,7 @@ AdminResponse AdminApi::metrics() {
   s.accessLogDropped = accessLog_ ? accessLog_->dropped() : 0;
   s.logDropped = log::dropped();
   s.draining = control_.draining();
-  s.nowMs = monotonicMs();
+  s.nowMs = io::monotonicMs();
   AdminResponse r;
   r.contentType = "text/plain; version=0.0.4; charset=utf-8";
   r.body = telemetry::renderPrometheus(s);
@@ -234,7 +229,7 @@ AdminResponse AdminApi::config() {
 
 AdminResponse AdminApi::backends() {
   const std::shared_ptr<const Snapshot> snap = control_.snapshot();
-  const std::uint64_t now = monotonicMs();
+  const std::uint64_t now = io::monotonicMs();
   ordered_json pools = ordered_json::array();
   for (const PoolSnapshot& p : snap->pools) {
     ordered_json backends = ordered_json::array();

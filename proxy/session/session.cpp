@@ -1,24 +1,18 @@
 #include "proxy/session/session.h"
 
+#include <openssl/ssl.h>
+
+#include <cstring>
+
+#include "io/clock.h"
 #include "proxy/http/extensions.h"
 #include "proxy/http/forwarding.h"
 #include "proxy/http/handshake_writer.h"
 #include "proxy/http/query.h"
 #include "proxy/log.h"
 
-#include <openssl/ssl.h>
-
-#include <chrono>
-#include <cstring>
-
 namespace wsedge::proxy {
 namespace {
-
-std::uint64_t steadyNs() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                        std::chrono::steady_clock::now().time_since_epoch())
-                                        .count());
-}
 
 std::string tlsVersionName(std::uint16_t v) {
   switch (v) {
@@ -38,7 +32,7 @@ Session::Session(const SessionContext& context, std::shared_ptr<Generation> gene
     : ctx_(context),
       gen_(std::move(generation)),
       timer_(this),
-      startNs_(steadyNs()),
+      startNs_(io::steadyNs()),
       listener_(static_cast<std::uint32_t>(listener)),
       client_(*this, std::move(client)),
       backend_(*this) {
@@ -77,11 +71,11 @@ void Session::onTimer(io::Timer&) {
 }
 
 std::uint64_t Session::elapsedMs() const {
-  return (steadyNs() - startNs_) / 1'000'000;
+  return (io::steadyNs() - startNs_) / 1'000'000;
 }
 
 void Session::secured() {
-  listenerCounters().tlsHandshake.observe(static_cast<double>(steadyNs() - startNs_) / 1e9);
+  listenerCounters().tlsHandshake.observe(static_cast<double>(io::steadyNs() - startNs_) / 1e9);
 }
 
 void Session::keepDetails() {

@@ -1,10 +1,9 @@
 #include "proxy/session/tunnel.h"
 
-#include <chrono>
-
 #include <algorithm>
 #include <cstring>
 
+#include "io/clock.h"
 #include "proxy/log.h"
 #include "proxy/session/session.h"
 
@@ -25,16 +24,6 @@ Tunnel::Tunnel(Session& session, const ws::FrameParserOptions& options, ws::Mask
   toBackend_.countInto(session.routeCounters().fromClient);
   toClient_.countInto(session.routeCounters().fromBackend);
 }
-
-namespace {
-
-std::uint64_t steadyNs() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                        std::chrono::steady_clock::now().time_since_epoch())
-                                        .count());
-}
-
-}  // namespace
 
 const conf::Limits& Tunnel::limits() const {
   return session_.route().limits;
@@ -223,7 +212,7 @@ void Tunnel::fromBackend(std::span<std::byte> data) {
   if (awaited && !toClient_.pongAwaited()) {
     // The answer to our ping: its round trip, for the backend's histogram.
     if (telemetry::BackendCounters* c = session_.backendCounters()) {
-      c->pingRtt.observe(static_cast<double>(steadyNs() - backendPingNs_) / 1e9);
+      c->pingRtt.observe(static_cast<double>(io::steadyNs() - backendPingNs_) / 1e9);
     }
   }
   if (r.status == RelayResult::Status::kClosed) return closeForwarded(Side::kBackend);
@@ -290,7 +279,7 @@ bool Tunnel::keepAlive(Leg& side, Hop& hop, PingRelay& toSide, PongRelay& fromSi
   toSide.sendPing(out.output(), payload);
   out.flush();
   hop.pingAt = now;
-  if (&hop == &backendHop_) backendPingNs_ = steadyNs();
+  if (&hop == &backendHop_) backendPingNs_ = io::steadyNs();
   return true;
 }
 

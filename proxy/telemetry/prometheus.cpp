@@ -147,30 +147,24 @@ void renderListeners(Writer& w, const Scrape& s) {
 
 void renderRoutes(Writer& w, const Scrape& s) {
   const WorkerMetrics& m = s.counters;
-  w.family("wsedge_messages_total", "counter", "WebSocket data messages relayed.");
-  for (const auto& [key, r] : m.routes) {
-    const auto& [listener, route, pool] = key;
-    w.sample(
-        "wsedge_messages_total",
-        {{"listener", listener}, {"route", route}, {"pool", pool}, {"direction", "from_client"}},
-        r.fromClient.messages);
-    w.sample(
-        "wsedge_messages_total",
-        {{"listener", listener}, {"route", route}, {"pool", pool}, {"direction", "from_backend"}},
-        r.fromBackend.messages);
-  }
-  w.family("wsedge_message_bytes_total", "counter", "Payload bytes of the data messages relayed.");
-  for (const auto& [key, r] : m.routes) {
-    const auto& [listener, route, pool] = key;
-    w.sample(
-        "wsedge_message_bytes_total",
-        {{"listener", listener}, {"route", route}, {"pool", pool}, {"direction", "from_client"}},
-        r.fromClient.bytes);
-    w.sample(
-        "wsedge_message_bytes_total",
-        {{"listener", listener}, {"route", route}, {"pool", pool}, {"direction", "from_backend"}},
-        r.fromBackend.bytes);
-  }
+  // One sample per route and direction of a relay counter.
+  const auto perDirection = [&](const char* name, const char* help, auto field) {
+    w.family(name, "counter", help);
+    for (const auto& [key, r] : m.routes) {
+      const auto& [listener, route, pool] = key;
+      for (const auto& [direction, c] :
+           {std::pair{"from_client", &r.fromClient}, std::pair{"from_backend", &r.fromBackend}}) {
+        w.sample(
+            name,
+            {{"listener", listener}, {"route", route}, {"pool", pool}, {"direction", direction}},
+            c->*field);
+      }
+    }
+  };
+  perDirection("wsedge_messages_total", "WebSocket data messages relayed.",
+               &RelayCounters::messages);
+  perDirection("wsedge_message_bytes_total", "Payload bytes of the data messages relayed.",
+               &RelayCounters::bytes);
   w.family("wsedge_frames_total", "counter", "WebSocket frames received, by opcode.");
   for (const auto& [key, r] : m.routes) {
     const auto& [listener, route, pool] = key;
