@@ -21,7 +21,11 @@ DEB_PACKAGES := \
   liburing-dev android-libboringssl-dev libyaml-cpp-dev libcli11-dev libre2-dev \
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libsystemd-dev \
   clang clang-format libclang-rt-14-dev \
-  python3 python3-websockets python3-prometheus-client nodejs node-ws openssl
+  python3 python3-websockets python3-prometheus-client python3-aiohttp nodejs node-ws openssl \
+  wrk
+
+# The Socket.IO app tests' packages, from npm (pinned by the lockfile).
+APPS_DIR := tests/integration/apps
 
 .PHONY: deps build test test-sanitize fuzz bench-micro demo compare lint install clean help
 
@@ -48,6 +52,13 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	else \
 	  echo "make deps: all packages present"; \
+	fi
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends npm; }
+	@if [ ! -f $(APPS_DIR)/node_modules/.package-lock.json ] || \
+	    [ $(APPS_DIR)/package-lock.json -nt $(APPS_DIR)/node_modules/.package-lock.json ]; then \
+	  echo "make deps: npm ci in $(APPS_DIR)"; \
+	  npm ci --prefix $(APPS_DIR) --ignore-scripts --no-audit --no-fund --loglevel=error; \
 	fi
 
 $(BUILD_DIR)/CMakeCache.txt:

@@ -56,8 +56,7 @@ class EchoServer::Conn final : private transport::Handler {
 
   EchoServer& server_;
   transport::ConnectionPtr conn_;
-  std::unique_ptr<http::UpgradeRequestParser> request_ =
-      std::make_unique<http::UpgradeRequestParser>();
+  std::unique_ptr<http::RequestParser> request_ = std::make_unique<http::RequestParser>();
   ws::ServerFrameParser parser_;
   bool paused_ = false;
   bool closing_ = false;
@@ -111,12 +110,17 @@ void EchoServer::Conn::upgrade(std::span<std::byte> data) {
   const std::size_t used =
       request_->feed({reinterpret_cast<const char*>(data.data()), data.size()});
   std::string response;
-  if (request_->state() == http::UpgradeRequestParser::State::kRejected) {
+  if (request_->state() == http::RequestParser::State::kRejected) {
     http::writeRejection(response, request_->rejection());
     send(response);
     return close(true);
   }
-  if (request_->state() != http::UpgradeRequestParser::State::kComplete) return;
+  if (request_->state() != http::RequestParser::State::kComplete) return;
+  if (!request_->upgrade()) {
+    http::writeRejection(response, http::Rejection::kNotWebSocketUpgrade);
+    send(response);
+    return close(true);
+  }
   const std::string_view protocol = request_->protocols().empty() ? "" : request_->protocols()[0];
   http::writeSwitchingProtocols(response, http::computeAcceptKey(request_->key()), protocol, "");
   request_.reset();

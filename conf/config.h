@@ -45,6 +45,13 @@ struct Limits {
   std::uint64_t pingTimeoutMs = 10'000;
   // Closes of a drain (SIGTERM, a backend drained or removed) are spread over this.
   std::uint64_t drainWindowMs = 10'000;
+  // Plain HTTP on the same listeners.
+  std::uint64_t keepaliveTimeoutMs = 60'000;  // an idle client connection between requests
+  std::uint32_t maxRequestsPerConnection = 1000;
+  std::uint64_t maxRequestBody = std::uint64_t{16} << 20;
+  std::uint64_t responseTimeoutMs = 60'000;  // no response head, or no progress, this long
+  std::uint32_t upstreamMaxIdle = 32;  // idle backend connections kept, per worker and backend
+  std::uint64_t upstreamIdleTimeoutMs = 30'000;
   bool frameSizeSet = false;  // max_frame_size was written (else it follows the message size)
 };
 
@@ -107,6 +114,7 @@ struct RouteMatch {
   std::vector<HeaderMatch> headers;        // all must be present with these values
   std::vector<HeaderMatch> queries;        // query parameters, likewise
   std::optional<std::string> subprotocol;  // offered in Sec-WebSocket-Protocol
+  std::optional<bool> upgrade;             // true: WebSocket upgrades only; false: plain HTTP only
 };
 
 struct RouteConfig {

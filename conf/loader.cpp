@@ -241,6 +241,33 @@ void readLimit(const Reader& r, const std::string& key, const YAML::Node& v, Lim
   if (key == "send_timeout") limits.sendTimeoutMs = r.duration(v, key);
   if (key == "ping_interval") limits.pingIntervalMs = r.duration(v, key);
   if (key == "drain_window") limits.drainWindowMs = r.duration(v, key);
+  if (key == "keepalive_timeout") {
+    limits.keepaliveTimeoutMs =
+        positive(r.duration(v, key), "an idle client connection would be held for ever");
+  }
+  if (key == "response_timeout") {
+    limits.responseTimeoutMs =
+        positive(r.duration(v, key), "a backend that never answers would hold the request");
+  }
+  if (key == "max_requests_per_connection") {
+    limits.maxRequestsPerConnection =
+        static_cast<std::uint32_t>(r.integer(v, key, 1, 1'000'000'000));
+  }
+  if (key == "max_request_body") limits.maxRequestBody = r.size(v, key);
+  if (key == "upstream_keepalive") {
+    r.expectMap(v, "upstream_keepalive");
+    r.checkKeys(v, "upstream_keepalive", {"max_idle", "idle_timeout"});
+    if (v["max_idle"]) {
+      limits.upstreamMaxIdle =
+          static_cast<std::uint32_t>(r.integer(v["max_idle"], "max_idle", 0, 100'000));
+    }
+    if (v["idle_timeout"]) {
+      limits.upstreamIdleTimeoutMs = r.duration(v["idle_timeout"], "idle_timeout");
+      if (limits.upstreamIdleTimeoutMs == 0) {
+        r.fail(v["idle_timeout"], "idle_timeout must be more than 0 (max_idle: 0 keeps none)");
+      }
+    }
+  }
   if (key == "max_fragments") {
     limits.maxFragments = static_cast<std::uint32_t>(r.integer(v, key, 1, 1'000'000));
   }
@@ -267,11 +294,13 @@ void readLimit(const Reader& r, const std::string& key, const YAML::Node& v, Lim
 // `limits:` on top of what is already in force (global, pool, route).
 void readLimits(const Reader& r, const YAML::Node& n, Limits& limits) {
   r.expectMap(n, "limits");
-  r.checkKeys(
-      n, "limits",
-      {"max_message_size", "max_frame_size", "max_buffered", "max_fragments", "handshake_timeout",
-       "connect_timeout", "backend_timeout", "idle_timeout", "close_timeout", "send_timeout",
-       "validate_utf8", "message_rate", "ping_interval", "ping_timeout", "drain_window"});
+  r.checkKeys(n, "limits", {"max_message_size",  "max_frame_size",    "max_buffered",
+                            "max_fragments",     "handshake_timeout", "connect_timeout",
+                            "backend_timeout",   "idle_timeout",      "close_timeout",
+                            "send_timeout",      "validate_utf8",     "message_rate",
+                            "ping_interval",     "ping_timeout",      "drain_window",
+                            "keepalive_timeout", "response_timeout",  "max_requests_per_connection",
+                            "max_request_body",  "upstream_keepalive"});
   for (auto it = n.begin(); it != n.end(); ++it) {
     r.attempt([&] { readLimit(r, it->first.as<std::string>(), it->second, limits); });
   }
@@ -560,8 +589,9 @@ std::vector<HeaderMatch> readNameValues(const Reader& r, const YAML::Node& n, co
 
 RouteMatch readMatch(const Reader& r, const YAML::Node& m) {
   r.expectMap(m, "match");
-  r.checkKeys(m, "match",
-              {"path", "path_prefix", "path_regex", "host", "header", "query", "subprotocol"});
+  r.checkKeys(
+      m, "match",
+      {"path", "path_prefix", "path_regex", "host", "header", "query", "subprotocol", "upgrade"});
   RouteMatch match;
   if (m["path"]) r.attempt([&] { match.path = absolutePath(r, m["path"], "path"); });
   if (m["path_prefix"]) {
@@ -593,6 +623,7 @@ RouteMatch readMatch(const Reader& r, const YAML::Node& m) {
   if (m["subprotocol"]) {
     r.attempt([&] { match.subprotocol = r.scalar(m["subprotocol"], "subprotocol"); });
   }
+  if (m["upgrade"]) r.attempt([&] { match.upgrade = r.boolean(m["upgrade"], "upgrade"); });
   return match;
 }
 

@@ -15,7 +15,8 @@ ProxyWorker::ProxyWorker(io::Loop& loop, unsigned index, telemetry::AccessLog* a
       index_(index),
       accessLog_(accessLog),
       net_(loop),
-      ctx_{net_, masks_, *this, accessLog != nullptr},
+      upstreams_(net_.timers()),
+      ctx_{net_, masks_, *this, accessLog != nullptr, &upstreams_},
       shutdownTimer_(this) {}
 
 telemetry::LoopCounters ProxyWorker::loopCounters() const {
@@ -89,6 +90,7 @@ void ProxyWorker::stop() {
   stopping_ = true;
   shutdownTimer_.cancel();
   loop_.stopListening();
+  upstreams_.closeAll();
   for (Session* s = head_; s;) {
     Session* next = s->next;  // an ended session is deleted later, not now
     s->shutdown();
@@ -118,6 +120,13 @@ void ProxyWorker::shutdownOver(std::uint64_t windowMs) {
   shuttingDown_ = true;
   shutdownEndsMs_ = std::max<std::uint64_t>(loop_.now() + windowMs, 1);
   loop_.stopListening();
+  upstreams_.closeAll();
+  // Keep-alive connections waiting for a request have nothing to finish.
+  for (Session* s = head_; s;) {
+    Session* next = s->next;
+    s->closeIfIdle();
+    s = next;
+  }
   spread([](Session& s) { return s.draining() != Tunnel::Drain::kShutdown; },
          Tunnel::Drain::kShutdown, windowMs);
   if (sessions_ == 0) return stop();
@@ -203,13 +212,18 @@ void ProxyWorker::onAccept(int socket, int fd) {
   ++sessions_;
 }
 
-void ProxyWorker::account(Session& session, const SessionRecord& r) {
+void ProxyWorker::account(Session& session, const SessionRecord& r, bool ended) {
   const std::string cause(causeName(r.cause));
-  ++metrics_.sessionsEnded[cause];
+  if (ended) ++metrics_.sessionsEnded[cause];
   telemetry::ListenerCounters& l = session.listenerCounters();
-  // A connection that never asked anything (a TCP check, a scanner) is
-  // not a failed handshake.
-  if (r.status != 101 && r.status != 0) {
+  // A keep-alive connection closed between requests has been accounted
+  // for, request by request.
+  if (r.status == 0 && r.requests > 0) return;
+  if (r.http) {
+    ++l.httpResponses[r.status];
+  } else if (r.status != 101 && r.status != 0) {
+    // A connection that never asked anything (a TCP check, a scanner) is
+    // not a failed handshake.
     ++l.rejected[r.status];
     ++l.handshakesFailed[cause];
   }
@@ -236,6 +250,7 @@ void ProxyWorker::account(Session& session, const SessionRecord& r) {
     return std::string(v);
   };
   e.sni = text(r.sni);
+  e.method = text(r.method);
   e.host = text(r.host);
   e.path = text(r.target);
   e.route = text(r.route);
@@ -265,9 +280,13 @@ void ProxyWorker::account(Session& session, const SessionRecord& r) {
   accessLog_->write(index_, telemetry::formatAccessLine(e));
 }
 
+void ProxyWorker::requestServed(Session& session, const SessionRecord& record) {
+  account(session, record, false);
+}
+
 void ProxyWorker::sessionEnded(Session& session, const SessionRecord& record) {
   ++endings_[static_cast<std::size_t>(record.cause)];
-  account(session, record);
+  account(session, record, true);
   Session* s = &session;
   if (s->prev) {
     s->prev->next = s->next;

@@ -18,6 +18,7 @@
 #include "proxy/session/context.h"
 #include "proxy/session/outcome.h"
 #include "proxy/session/tunnel.h"
+#include "proxy/session/upstream_pool.h"
 #include "proxy/telemetry/access_log.h"
 #include "proxy/telemetry/metrics.h"
 #include "proxy/ws/mask_key.h"
@@ -86,12 +87,14 @@ class ProxyWorker final : public io::Worker::App,
   template <class Pick>
   std::size_t spread(Pick&& pick, Tunnel::Drain why, std::uint64_t windowMs);
   void sessionEnded(Session& session, const SessionRecord& record) override;
+  void requestServed(Session& session, const SessionRecord& record) override;
   std::shared_ptr<Generation> latest() const override { return current_; }
   std::uint64_t shutdownEndsMs() const override { return shutdownEndsMs_; }
   /// A client not served: 503 with why (over TLS, just a close).
   void refuse(std::size_t listener, int fd, std::string_view why);
-  /// What an ended session adds to the counters and the access log.
-  void account(Session& session, const SessionRecord& record);
+  /// What an ended session (or a plain request served on a connection that
+  /// stays, ended false) adds to the counters and the access log.
+  void account(Session& session, const SessionRecord& record, bool ended);
 
   io::Loop& loop_;
   unsigned index_;
@@ -99,6 +102,7 @@ class ProxyWorker final : public io::Worker::App,
   telemetry::WorkerMetrics metrics_;  // before the generations that point into it
   transport::LoopNetwork net_;
   ws::MaskKeySource masks_;
+  UpstreamPool upstreams_;  // before the sessions that give connections back to it
   SessionContext ctx_;
   std::shared_ptr<Generation> current_;
   std::vector<Bound> bound_;

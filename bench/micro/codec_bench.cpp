@@ -169,9 +169,9 @@ void BM_HandshakeParse(benchmark::State& state) {
       "Sec-WebSocket-Version: 13\r\n"
       "\r\n";
   for (auto _ : state) {
-    http::UpgradeRequestParser p;
+    http::RequestParser p;
     p.feed(request);
-    if (p.state() != http::UpgradeRequestParser::State::kComplete) state.SkipWithError("rejected");
+    if (p.state() != http::RequestParser::State::kComplete) state.SkipWithError("rejected");
     benchmark::DoNotOptimize(p.key().data());
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * request.size()));

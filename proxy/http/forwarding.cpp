@@ -36,13 +36,13 @@ bool isHopByHop(std::string_view name, const HeadParser& head) {
   return false;
 }
 
-void writeBackendRequest(std::string& out, const UpgradeRequestParser& request,
-                         const ForwardInfo& info) {
+void writeBackendRequest(std::string& out, const RequestParser& request, const ForwardInfo& info) {
   const HeadParser& head = request.head();
-  out.append("GET ")
+  out.append(request.method())
+      .append(" ")
       .append(info.path.empty() ? request.path() : info.path)
       .append(request.query())
-      .append(" HTTP/1.1\r\n");
+      .append(request.http11() ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n");
   std::string forwardedFor;
   for (std::size_t i = 0; i < head.fieldCount() && info.trustedPeer; ++i) {
     const Field f = head.field(i);
@@ -60,9 +60,14 @@ void writeBackendRequest(std::string& out, const UpgradeRequestParser& request,
     return name.find('_') != std::string_view::npos || equalsIgnoreCase(name, "X-Forwarded-For") ||
            equalsIgnoreCase(name, "X-Forwarded-Proto") ||
            equalsIgnoreCase(name, "X-Forwarded-Host") || equalsIgnoreCase(name, "Forwarded") ||
-           equalsIgnoreCase(name, "X-Real-IP");
+           equalsIgnoreCase(name, "X-Real-IP") || equalsIgnoreCase(name, "Expect");
   });
-  out.append("Upgrade: websocket\r\nConnection: Upgrade\r\n");
+  if (request.upgrade()) {
+    out.append("Upgrade: websocket\r\nConnection: Upgrade\r\n");
+  } else if (request.framing().kind == BodyFraming::Kind::kChunked) {
+    // Relayed byte for byte: the framing goes with it.
+    out.append("Transfer-Encoding: chunked\r\n");
+  }
   for (const auto& [name, value] : info.setHeaders) appendField(out, name, value);
   forwardedFor.append(forwardedFor.empty() ? "" : ", ").append(info.clientIp);
   appendField(out, "X-Forwarded-For", forwardedFor);
@@ -79,7 +84,8 @@ void writeClientUpgrade(std::string& out, const UpgradeResponseParser& response,
   out.append("\r\n");
 }
 
-void writeRelayedResponseHead(std::string& out, const UpgradeResponseParser& response) {
+void writeRelayedResponseHead(std::string& out, const UpgradeResponseParser& response,
+                              const RelayedHead& how) {
   char code[4];
   std::to_chars(code, code + 3, response.status());
   code[3] = 0;
@@ -92,7 +98,13 @@ void writeRelayedResponseHead(std::string& out, const UpgradeResponseParser& res
     if (!framing && isHopByHop(f.name, head)) continue;
     appendField(out, f.name, f.value);
   }
-  out.append("Connection: close\r\n\r\n");
+  out.append(how.extraFields);
+  if (!how.persistent) {
+    out.append("Connection: close\r\n");
+  } else if (how.http10) {
+    out.append("Connection: keep-alive\r\n");
+  }
+  out.append("\r\n");
 }
 
 }  // namespace wsedge::http

@@ -34,22 +34,32 @@ struct ForwardInfo {
 /// token of its Connection fields.
 bool isHopByHop(std::string_view name, const HeadParser& head);
 
-/// The upgrade request for the backend: the normalised path and the query,
-/// the same Host, key, version, subprotocols, extensions, Origin, cookies and
-/// other end-to-end fields; fresh Upgrade/Connection; X-Forwarded-For (see
-/// ForwardInfo), -Proto and -Host replacing whatever the client sent. What a
-/// client could spoof is never passed on: Forwarded, X-Real-IP, and any
-/// field name with an underscore (X_Forwarded_For), as nginx drops them.
-void writeBackendRequest(std::string& out, const UpgradeRequestParser& request,
-                         const ForwardInfo& info);
+/// The request for the backend: the normalised path and the query, the same
+/// method, Host and other end-to-end fields (for an upgrade: key, version,
+/// subprotocols, extensions, fresh Upgrade/Connection; for a plain request:
+/// its Content-Length, or Transfer-Encoding: chunked, and no Expect, which
+/// the proxy answers itself); X-Forwarded-For (see ForwardInfo), -Proto and
+/// -Host replacing whatever the client sent. What a client could spoof is
+/// never passed on: Forwarded, X-Real-IP, and any field name with an
+/// underscore (X_Forwarded_For), as nginx drops them.
+void writeBackendRequest(std::string& out, const RequestParser& request, const ForwardInfo& info);
 
 /// The backend's verified 101, for the client.
 /// extraFields: complete "Name: value\r\n" lines of the proxy's own.
 void writeClientUpgrade(std::string& out, const UpgradeResponseParser& response,
                         std::string_view extraFields = {});
 
-/// The head of a non-101 answer, for the client, with Connection: close.
-/// The body follows as the backend sends it.
-void writeRelayedResponseHead(std::string& out, const UpgradeResponseParser& response);
+/// The head of a non-101 answer, for the client. The body follows as the
+/// backend sends it, so its framing fields stay. persistent: the client's
+/// connection stays open for another request (else Connection: close);
+/// http10: the client spoke HTTP/1.0 (it is told keep-alive explicitly).
+/// extraFields: complete "Name: value\r\n" lines of the proxy's own.
+struct RelayedHead {
+  bool persistent = false;
+  bool http10 = false;
+  std::string_view extraFields;
+};
+void writeRelayedResponseHead(std::string& out, const UpgradeResponseParser& response,
+                              const RelayedHead& how = {});
 
 }  // namespace wsedge::http

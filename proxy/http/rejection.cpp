@@ -8,7 +8,7 @@ namespace {
 constexpr std::string_view kUpgradeFields = "Upgrade: websocket\r\nConnection: Upgrade, close\r\n";
 
 // Indexed by Rejection; the order must match the enum.
-constexpr std::array<RejectionInfo, 28> kTable{{
+constexpr std::array<RejectionInfo, 30> kTable{{
     {0, "", ""},
     {400, "malformed request line", ""},
     {400, "request line too long", ""},
@@ -38,6 +38,8 @@ constexpr std::array<RejectionInfo, 28> kTable{{
     {400, "malformed Host header", ""},
     {400, "the request path is refused (an encoded slash, backslash or NUL, or .. above the root)",
      ""},
+    {400, "the request's body framing is refused (RFC 9112 section 6)", ""},
+    {501, "the only transfer coding taken is chunked", ""},
 }};
 
 static_assert(kTable.size() == static_cast<std::size_t>(Rejection::kLast) + 1,

@@ -1,4 +1,4 @@
-// Why an upgrade request was refused, and the HTTP answer for each reason.
+// Why a request was refused, and the HTTP answer for each reason.
 #pragma once
 
 #include <cstdint>
@@ -35,7 +35,9 @@ enum class Rejection : std::uint8_t {
   kConnectionNamesHandshakeField,  // Connection names Host or a Sec-WebSocket-* field
   kBadHost,                        // Host is not a name or an IP literal, with an optional port
   kBadPath,                        // the path cannot be normalised (see target.h)
-  kLast = kBadPath,
+  kBadFraming,                     // a plain request's body framing is refused (message_body.h)
+  kUnknownCoding,                  // a transfer coding other than chunked
+  kLast = kUnknownCoding,
 };
 
 struct RejectionInfo {

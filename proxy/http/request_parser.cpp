@@ -33,7 +33,7 @@ Rejection rejectionFor(HeadError e) {
   return Rejection::kBadRequestLine;
 }
 
-std::size_t UpgradeRequestParser::feed(std::string_view in) {
+std::size_t RequestParser::feed(std::string_view in) {
   if (state_ != State::kIncomplete) return 0;
   const std::size_t used = head_.feed(in);
   if (head_.state() == HeadParser::State::kError) {
@@ -49,7 +49,7 @@ std::size_t UpgradeRequestParser::feed(std::string_view in) {
   return used;
 }
 
-Rejection UpgradeRequestParser::parseRequestLine() {
+Rejection RequestParser::parseRequestLine() {
   // method SP request-target SP HTTP-version, single spaces (RFC 9112 §3).
   const std::string_view line = head_.startLine();
   const std::size_t sp1 = line.find(' ');
@@ -75,8 +75,8 @@ Rejection UpgradeRequestParser::parseRequestLine() {
   // HTTP/2's connection preface ("PRI * HTTP/2.0") and any later version:
   // the version is what is wrong, whatever the method.
   if (version[5] != '1') return Rejection::kHttpVersionUnsupported;
-  if (method_ != "GET") return Rejection::kMethodNotAllowed;
-  if (version != "HTTP/1.1") return Rejection::kHttpVersion;
+  if (version[7] != '0' && version[7] != '1') return Rejection::kHttpVersionUnsupported;
+  http11_ = version[7] == '1';
   if (target_.front() != '/') return Rejection::kBadTarget;
   std::optional<std::string> path = normalizePath(target_.substr(0, target_.find('?')));
   if (!path) return Rejection::kBadPath;
@@ -137,16 +137,56 @@ bool namesHandshakeField(std::string_view connection) {
 
 }  // namespace
 
-Rejection UpgradeRequestParser::validate() {
+bool RequestParser::idempotent() const {
+  for (std::string_view m : {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"}) {
+    if (method_ == m) return true;
+  }
+  return false;
+}
+
+Rejection RequestParser::validate() {
   if (Rejection r = parseRequestLine(); r != Rejection::kNone) return r;
 
   const std::size_t hosts = head_.count("Host");
-  if (hosts == 0) return Rejection::kMissingHost;
   if (hosts > 1) return Rejection::kDuplicateHost;
-  host_ = *head_.find("Host");
-  if (host_.empty()) return Rejection::kMissingHost;
-  if (!isValidHost(host_)) return Rejection::kBadHost;
+  // HTTP/1.0 may leave Host out; 1.1 may not (RFC 9112 §3.2).
+  if (hosts == 0 && http11_) return Rejection::kMissingHost;
+  if (hosts == 1) {
+    host_ = *head_.find("Host");
+    if (host_.empty()) return Rejection::kMissingHost;
+    if (!isValidHost(host_)) return Rejection::kBadHost;
+  }
+  for (std::size_t i = 0; i < head_.fieldCount() && !upgrade_; ++i) {
+    const Field f = head_.field(i);
+    upgrade_ = equalsIgnoreCase(f.name, "Upgrade") && listContainsToken(f.value, "websocket");
+  }
+  return upgrade_ ? validateUpgrade() : validatePlain();
+}
 
+Rejection RequestParser::validatePlain() {
+  framing_ = requestFraming(head_);
+  if (framing_.kind == BodyFraming::Kind::kInvalid) {
+    return framing_.status == 501 ? Rejection::kUnknownCoding : Rejection::kBadFraming;
+  }
+  bool close = false;
+  bool keepAlive = false;
+  for (std::size_t i = 0; i < head_.fieldCount(); ++i) {
+    const Field f = head_.field(i);
+    if (equalsIgnoreCase(f.name, "Connection")) {
+      close = close || listContainsToken(f.value, "close");
+      keepAlive = keepAlive || listContainsToken(f.value, "keep-alive");
+    } else if (equalsIgnoreCase(f.name, "Expect")) {
+      expectsContinue_ = framing_.kind != BodyFraming::Kind::kNone && http11_ &&
+                         equalsIgnoreCase(f.value, "100-continue");
+    }
+  }
+  keepAlive_ = !close && (http11_ || keepAlive);
+  return Rejection::kNone;
+}
+
+Rejection RequestParser::validateUpgrade() {
+  if (method_ != "GET") return Rejection::kMethodNotAllowed;
+  if (!http11_) return Rejection::kHttpVersion;
   if (head_.count("Transfer-Encoding") != 0) return Rejection::kTransferEncoding;
   for (std::size_t i = 0; i < head_.fieldCount(); ++i) {
     const Field f = head_.field(i);
@@ -159,18 +199,14 @@ Rejection UpgradeRequestParser::validate() {
   }
 
   // Upgrade and Connection may each be split over several lines.
-  bool upgrade = false;
   bool connection = false;
   for (std::size_t i = 0; i < head_.fieldCount(); ++i) {
     const Field f = head_.field(i);
-    if (equalsIgnoreCase(f.name, "Upgrade"))
-      upgrade = upgrade || listContainsToken(f.value, "websocket");
     if (equalsIgnoreCase(f.name, "Connection")) {
       connection = connection || listContainsToken(f.value, "upgrade");
       if (namesHandshakeField(f.value)) return Rejection::kConnectionNamesHandshakeField;
     }
   }
-  if (!upgrade) return Rejection::kNotWebSocketUpgrade;
   if (!connection) return Rejection::kConnectionNotUpgrade;
 
   const std::size_t versions = head_.count("Sec-WebSocket-Version");

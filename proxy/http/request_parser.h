@@ -1,7 +1,8 @@
-// The client's opening handshake (RFC 6455 §4.2.1), parsed incrementally and
-// validated exactly. Bytes after the request (frames a client pipelines
-// before the 101) are not consumed: the caller keeps them until the backend
-// has accepted.
+// A client's request head, parsed incrementally and validated exactly: an
+// opening handshake (RFC 6455 §4.2.1) when it asks for Upgrade: websocket,
+// otherwise a plain HTTP/1.x request whose body framing is decided strictly
+// (RFC 9112 §6, see message_body.h). Bytes after the head (a body, frames a
+// client pipelines before the 101, the next request) are not consumed.
 #pragma once
 
 #include <string>
@@ -10,15 +11,16 @@
 
 #include "proxy/http/extensions.h"
 #include "proxy/http/head_parser.h"
+#include "proxy/http/message_body.h"
 #include "proxy/http/rejection.h"
 
 namespace wsedge::http {
 
-class UpgradeRequestParser {
+class RequestParser {
  public:
   enum class State : std::uint8_t { kIncomplete, kComplete, kRejected };
 
-  explicit UpgradeRequestParser(HeadLimits limits = {}) : head_(limits) {}
+  explicit RequestParser(HeadLimits limits = {}) : head_(limits) {}
 
   /// Returns the number of bytes consumed; anything after the request is
   /// left unconsumed. Once complete or rejected, consumes nothing more.
@@ -41,6 +43,22 @@ class UpgradeRequestParser {
     return q == std::string_view::npos ? std::string_view{} : target_.substr(q);
   }
   std::string_view host() const { return host_; }
+  /// It asks for a WebSocket; everything below about the handshake
+  /// (key, protocols, extensions) is valid only then.
+  bool upgrade() const { return upgrade_; }
+  /// HTTP/1.1 (or else 1.0).
+  bool http11() const { return http11_; }
+  /// A plain request: how its body is framed (never kInvalid once complete).
+  const BodyFraming& framing() const { return framing_; }
+  /// The client wants the connection kept after the response (HTTP/1.1's
+  /// default unless Connection: close; HTTP/1.0 only with keep-alive).
+  bool keepAlive() const { return keepAlive_; }
+  /// Expect: 100-continue on a request with a body.
+  bool expectsContinue() const { return expectsContinue_; }
+  /// GET, HEAD, OPTIONS, TRACE, PUT or DELETE (RFC 9110 §9.2.2).
+  bool idempotent() const;
+  /// Why a plain request's framing was refused, once rejected for it.
+  std::string_view framingReason() const { return framing_.reason; }
   std::string_view key() const { return key_; }
   /// Offered subprotocols and extensions, from every header line that carries them.
   const std::vector<std::string_view>& protocols() const { return protocols_; }
@@ -53,6 +71,8 @@ class UpgradeRequestParser {
     state_ = State::kRejected;
   }
   Rejection validate();
+  Rejection validateUpgrade();
+  Rejection validatePlain();
   Rejection parseRequestLine();
 
   HeadParser head_;
@@ -60,6 +80,11 @@ class UpgradeRequestParser {
   Rejection rejection_ = Rejection::kNone;
   std::string_view method_, target_, host_, key_;
   std::string path_;
+  bool upgrade_ = false;
+  bool http11_ = true;
+  bool keepAlive_ = true;
+  bool expectsContinue_ = false;
+  BodyFraming framing_;
   std::vector<std::string_view> protocols_;
   std::vector<Extension> extensions_;
 };

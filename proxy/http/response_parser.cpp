@@ -66,6 +66,7 @@ bool UpgradeResponseParser::parseStatusLine() {
   if (code < 100) return false;
   if (line.size() > 12 && line[12] != ' ') return false;
   status_ = code;
+  http11_ = line[7] == '1';
   reason_ = line.size() > 13 ? line.substr(13) : std::string_view{};
   return true;
 }

@@ -47,6 +47,8 @@ class UpgradeResponseParser {
   // Valid once complete.
   int status() const { return status_; }
   std::string_view reason() const { return reason_; }
+  /// The status line says HTTP/1.1 (else 1.0).
+  bool http11() const { return http11_; }
   /// Checks a complete head against the offer.
   ResponseVerdict verify(const UpgradeOffer& offer);
   /// After kAccepted: the chosen subprotocol (may be empty) and extensions.
@@ -65,6 +67,7 @@ class UpgradeResponseParser {
   State state_ = State::kIncomplete;
   int interim_ = 0;
   int status_ = 0;
+  bool http11_ = true;
   std::string_view reason_;
   std::string_view protocol_;
   std::vector<Extension> extensions_;

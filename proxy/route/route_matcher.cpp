@@ -44,7 +44,8 @@ RouteMatcher::RouteMatcher(const conf::RouteMatch& m)
       prefix_(m.pathPrefix),
       headers_(m.headers),
       queries_(m.queries),
-      subprotocol_(m.subprotocol) {
+      subprotocol_(m.subprotocol),
+      upgrade_(m.upgrade) {
   if (m.pathRegex) {
     regex_ = std::make_unique<re2::RE2>("^(?:" + *m.pathRegex + ")$", re2::RE2::Quiet);
     regexRange_ = regex_->PossibleMatchRange(&regexMin_, &regexMax_, 64);
@@ -62,6 +63,7 @@ RouteMatcher::RouteMatcher(RouteMatcher&&) noexcept = default;
 RouteMatcher& RouteMatcher::operator=(RouteMatcher&&) noexcept = default;
 
 bool RouteMatcher::matches(const RequestView& r) const {
+  if (upgrade_ && *upgrade_ != r.upgrade) return false;
   if (path_ && r.path != *path_) return false;
   if (prefix_ && !pathPrefixMatches(*prefix_, r.path)) return false;
   if (regex_) {

@@ -25,6 +25,7 @@ struct RequestView {
   std::string_view host;   // the Host field's name: hostName() of it
   const http::HeadParser* head = nullptr;
   std::span<const std::string_view> subprotocols;  // offered
+  bool upgrade = true;                             // a WebSocket upgrade, or plain HTTP
 };
 
 class RouteMatcher {
@@ -52,6 +53,7 @@ class RouteMatcher {
   std::vector<conf::HeaderMatch> headers_;
   std::vector<conf::HeaderMatch> queries_;
   std::optional<std::string> subprotocol_;
+  std::optional<bool> upgrade_;
 };
 
 /// A path prefix on segment boundaries: /chat matches /chat, /chat/ and

@@ -8,6 +8,7 @@
 #include "proxy/session/refused_response.h"
 #include "proxy/session/session.h"
 #include "proxy/session/tunnel.h"
+#include "proxy/session/upstream_pool.h"
 
 namespace wsedge::proxy {
 namespace {
@@ -22,14 +23,13 @@ BackendLeg::~BackendLeg() {
   release();
 }
 
-void BackendLeg::start(const PoolSnapshot& pool, Balancer& balancer, std::string request,
-                       std::optional<std::uint64_t> hashKey, std::optional<std::size_t> preferred) {
+void BackendLeg::start(const PoolSnapshot& pool, Balancer& balancer, Request request) {
   pool_ = &pool;
+  current_ = kNone;
+  attempts_ = 0;
   trying_ = std::make_unique<Trying>();
   trying_->balancer = &balancer;
   trying_->request = std::move(request);
-  trying_->hashKey = hashKey;
-  trying_->preferred = preferred;
   trying_->maxAttempts = std::min<std::uint32_t>(pool.config->retries + 1,
                                                  static_cast<std::uint32_t>(pool.backends.size()));
   connectNext();
@@ -98,15 +98,16 @@ void BackendLeg::connectNext() {
   Trying& t = *trying_;
   while (t.tried.size() < t.maxAttempts) {
     PickContext ctx;
-    ctx.hashKey = t.hashKey;
+    ctx.hashKey = t.request.hashKey;
     ctx.tried = t.tried;
     ctx.nowMs = session_.now();
     // A sticky cookie's backend first, while it may take a session;
     // otherwise (and for any retry) the balancer's choice.
     std::optional<std::size_t> pick;
-    if (t.preferred && t.tried.empty() && *t.preferred < pool_->state.size() &&
-        !ctx.excluded(*t.preferred, pool_->state)) {
-      pick = t.preferred;
+    const std::optional<std::size_t>& preferred = t.request.preferred;
+    if (preferred && t.tried.empty() && *preferred < pool_->state.size() &&
+        !ctx.excluded(*preferred, pool_->state)) {
+      pick = preferred;
     } else {
       pick = t.balancer->pick(ctx, pool_->state);
     }
@@ -122,6 +123,17 @@ void BackendLeg::connectNext() {
     current_ = static_cast<std::uint32_t>(*pick);
     ++attempts_;
     const BackendSnapshot& b = pool_->backends[*pick];
+    UpstreamPool* idle = session_.context().upstreams;
+    if (t.request.http && idle && !t.fresh) {
+      if (transport::ConnectionPtr c = idle->take(b.address.toString())) {
+        attach(std::move(c), *this);
+        hold(*pick);
+        reused_ = true;
+        return sendRequest();
+      }
+    }
+    t.fresh = false;
+    reused_ = false;
     int error = 0;
     transport::ConnectionPtr c = session_.context().net.connect(b.address, *this, &error);
     if (!c) {
@@ -165,10 +177,32 @@ void BackendLeg::onConnected(int error) {
     dropAttempt(false);
     return connectNext();
   }
-  phase_ = Phase::kUpgrading;
+  sendRequest();
+}
+
+void BackendLeg::sendRequest() {
+  phase_ = Phase::kAnswering;
   response_ = std::make_unique<http::UpgradeResponseParser>();
-  send(trying_->request);
-  session_.arm(session_.route().limits.backendTimeoutMs);
+  send(trying_->request.head);
+  if (!trying_->request.http) return session_.arm(session_.route().limits.backendTimeoutMs);
+  session_.arm(session_.route().limits.responseTimeoutMs);
+  session_.exchange().backendReady();
+}
+
+void BackendLeg::finishHttp(bool reusable) {
+  release();
+  UpstreamPool* idle = session_.context().upstreams;
+  const conf::Limits& limits = session_.route().limits;
+  if (reusable && idle && connected() && limits.upstreamMaxIdle > 0) {
+    idle->put(backend()->address.toString(), detach(), limits.upstreamMaxIdle,
+              limits.upstreamIdleTimeoutMs);
+  } else {
+    closeConnection(false);
+  }
+  phase_ = Phase::kIdle;
+  trying_.reset();
+  response_.reset();
+  reused_ = false;
 }
 
 void BackendLeg::onTimeout() {
@@ -179,7 +213,7 @@ void BackendLeg::onTimeout() {
     dropAttempt(true);
     return connectNext();
   }
-  if (phase_ == Phase::kUpgrading) {
+  if (phase_ == Phase::kAnswering) {
     failed();
     session_.end(Outcome::reply(Side::kBackend, Cause::kTimeout, 504,
                                 "the backend did not answer the upgrade in time"));
@@ -188,12 +222,14 @@ void BackendLeg::onTimeout() {
 
 void BackendLeg::onData(std::span<std::byte> data) {
   switch (phase_) {
-    case Phase::kUpgrading:
+    case Phase::kAnswering:
       return onAnswer(data);
     case Phase::kRefused:
       return session_.refusedResponse().body(data);
     case Phase::kTunnel:
       return session_.tunnel().fromBackend(data);
+    case Phase::kResponse:
+      return session_.exchange().fromBackend(data);
     default:
       return;
   }
@@ -208,7 +244,8 @@ void BackendLeg::onAnswer(std::span<std::byte> data) {
     return retryOr(Outcome::reply(Side::kBackend, Cause::kProtocolError, 502,
                                   "malformed response from the backend"));
   }
-  const http::UpgradeRequestParser& request = session_.client().request();
+  if (trying_->request.http) return onHttpAnswer(data.subspan(used));
+  const http::RequestParser& request = session_.client().request();
   const http::ResponseVerdict verdict =
       response_->verify({request.key(), request.protocols(), request.extensions()});
   switch (verdict) {
@@ -239,10 +276,32 @@ void BackendLeg::onAnswer(std::span<std::byte> data) {
   }
 }
 
+void BackendLeg::onHttpAnswer(std::span<std::byte> rest) {
+  const int status = response_->status();
+  const http::BodyFraming framing =
+      status == 101
+          ? http::BodyFraming{}
+          : http::responseFraming(response_->head(), status, session_.client().request().method());
+  if (status == 101 || framing.kind == http::BodyFraming::Kind::kInvalid) {
+    const std::string_view why =
+        status == 101 ? std::string_view("101 to a request that asked for no upgrade")
+                      : framing.reason;
+    WSEDGE_LOG(kWarn, "invalid response from backend %s of pool %s: %.*s", backend()->name.c_str(),
+               pool_->name.c_str(), static_cast<int>(why.size()), why.data());
+    ++session_.backendCounters()->badAnswers;
+    failed();
+    return session_.end(Outcome::reply(Side::kBackend, Cause::kProtocolError, 502,
+                                       "invalid response from the backend"));
+  }
+  succeeded();
+  phase_ = Phase::kResponse;
+  session_.exchange().responseHead(*response_, framing, rest);
+}
+
 void BackendLeg::retryOr(const Outcome& outcome) {
   ++session_.backendCounters()->badAnswers;
   failed();
-  if (canRetry()) return retry();
+  if (trying_->request.retryable && canRetry()) return retry();
   session_.end(outcome);
 }
 
@@ -256,7 +315,18 @@ void BackendLeg::retry() {
 
 void BackendLeg::onReadEnd(int error) {
   switch (phase_) {
-    case Phase::kUpgrading:
+    case Phase::kAnswering:
+      if (reused_ && trying_->request.retryable) {
+        // An idle connection the backend closed as it was taken: the
+        // request goes to the same backend again, on a new connection.
+        WSEDGE_LOG(kDebug, "idle connection to backend %s was closed; reconnecting",
+                   backend()->name.c_str());
+        dropAttempt(false);
+        trying_->tried.pop_back();
+        trying_->request.preferred = current_;
+        trying_->fresh = true;
+        return connectNext();
+      }
       // Accepted, then closed or reset: a backend in trouble, as a refused
       // connection is. The client has seen nothing: another may serve.
       WSEDGE_LOG(kWarn, "backend %s of pool %s closed the connection before answering",
@@ -268,13 +338,17 @@ void BackendLeg::onReadEnd(int error) {
       return session_.refusedResponse().backendEnded();
     case Phase::kTunnel:
       return session_.tunnel().backendEnded(error);
+    case Phase::kResponse:
+      return session_.exchange().backendEnded(error);
     default:
       return;
   }
 }
 
 void BackendLeg::onDrained() {
-  if (phase_ == Phase::kTunnel) session_.tunnel().backendDrained();
+  if (phase_ == Phase::kTunnel) return session_.tunnel().backendDrained();
+  // A plain request's body waits on this queue until its answer has come.
+  if (trying_ && trying_->request.http) session_.exchange().backendDrained();
 }
 
 }  // namespace wsedge::proxy

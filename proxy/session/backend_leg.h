@@ -25,12 +25,25 @@ class BackendLeg final : public Leg, private transport::Handler {
   explicit BackendLeg(Session& session) : session_(session) {}
   ~BackendLeg();
 
-  /// Starts trying the pool's backends with this upgrade request (and the
-  /// request's hash key, for a hashing pool). The first attempt goes to
-  /// `preferred` (a sticky cookie's backend) if it may take a session.
-  void start(const PoolSnapshot& pool, Balancer& balancer, std::string request,
-             std::optional<std::uint64_t> hashKey,
-             std::optional<std::size_t> preferred = std::nullopt);
+  /// What to send, and how to choose where.
+  struct Request {
+    std::string head;                      // the request head for the backend
+    std::optional<std::uint64_t> hashKey;  // for a hashing pool
+    /// The first attempt goes here (a sticky cookie's backend) if it may take a session.
+    std::optional<std::size_t> preferred;
+    bool http = false;  // a plain HTTP request (else an upgrade)
+    /// It may be sent again after a backend failed having read it (an
+    /// idempotent request without a body); a connect failure is always retried.
+    bool retryable = true;
+  };
+  /// Starts trying the pool's backends with this request. A plain request
+  /// takes an idle connection to the chosen backend if the worker has one.
+  void start(const PoolSnapshot& pool, Balancer& balancer, Request request);
+  /// Still connecting (its timer is the connect timeout).
+  bool connecting() const { return phase_ == Phase::kConnecting; }
+  /// A plain request's exchange is over: the connection goes back to the
+  /// worker's idle pool if reusable, else it is closed.
+  void finishHttp(bool reusable);
   /// Valid from the answer until the session ends.
   const http::UpgradeResponseParser& response() const { return *response_; }
   void enterTunnel();
@@ -50,7 +63,9 @@ class BackendLeg final : public Leg, private transport::Handler {
   std::uint32_t index() const { return current_; }
 
  private:
-  enum class Phase : std::uint8_t { kIdle, kConnecting, kUpgrading, kTunnel, kRefused };
+  // kAnswering: the request is out, its answer awaited; kResponse: a plain
+  // request's response body is being relayed.
+  enum class Phase : std::uint8_t { kIdle, kConnecting, kAnswering, kTunnel, kRefused, kResponse };
 
   void onConnected(int error) override;
   void onData(std::span<std::byte> data) override;
@@ -69,6 +84,10 @@ class BackendLeg final : public Leg, private transport::Handler {
   /// Gives up the current attempt's connection.
   void dropAttempt(bool timedOut);
   void onAnswer(std::span<std::byte> data);
+  /// A plain request's answer head is complete.
+  void onHttpAnswer(std::span<std::byte> rest);
+  /// Connected (fresh or reused): the request goes out.
+  void sendRequest();
   /// This session counts as one of the backend's live sessions.
   void hold(std::size_t backend);
   void release();
@@ -76,16 +95,16 @@ class BackendLeg final : public Leg, private transport::Handler {
   // What trying backends takes; released once the tunnel opens.
   struct Trying {
     Balancer* balancer = nullptr;
-    std::optional<std::uint64_t> hashKey;
-    std::optional<std::size_t> preferred;
-    std::string request;
+    Request request;
     std::vector<std::uint32_t> tried;
     std::uint32_t maxAttempts = 0;
     bool lastTimedOut = false;
+    bool fresh = false;  // a reused connection failed: the next is a new one
   };
   Session& session_;
   Phase phase_ = Phase::kIdle;
   bool held_ = false;              // this session counts in current_'s liveSessions
+  bool reused_ = false;            // the connection came from the worker's idle pool
   std::uint32_t current_ = kNone;  // the backend being tried, or chosen
   std::uint32_t attempts_ = 0;
   const PoolSnapshot* pool_ = nullptr;

@@ -51,7 +51,7 @@ std::string ClientLeg::backendRequest(const RouteSnapshot& route) const {
   const auto peer = connected() ? connection().peerAddress() : std::nullopt;
   const std::string ip = peer ? peer->ipString() : "unknown";
   const bool trust = peer && trusted(*peer, session_.snapshot().config.trustedProxies);
-  const http::UpgradeRequestParser& req = handshake_->request;
+  const http::RequestParser& req = handshake_->request;
   const conf::RouteConfig& rc = *route.config;
   const std::string path =
       rc.rewritePrefix ? rewritePath(req.path(), route.matcher.pathPrefix(), *rc.rewritePrefix)
@@ -64,7 +64,7 @@ std::string ClientLeg::backendRequest(const RouteSnapshot& route) const {
 }
 
 std::optional<std::uint64_t> ClientLeg::hashKey(const conf::HashKey& key) const {
-  const http::UpgradeRequestParser& req = handshake_->request;
+  const http::RequestParser& req = handshake_->request;
   switch (key.source) {
     case conf::HashKey::Source::kSourceIp:
       return stableHash(peerIp());
@@ -100,9 +100,48 @@ void ClientLeg::enterRefused() {
   pause(kRefused);
 }
 
+bool ClientLeg::plainRequest() const {
+  return handshake_ && handshake_->request.state() == http::RequestParser::State::kComplete &&
+         !handshake_->request.upgrade();
+}
+
+bool ClientLeg::nothingReceived() const {
+  return phase_ == Phase::kRequest && handshake_ && handshake_->request.head().headBytes() == 0;
+}
+
+void ClientLeg::startBody() {
+  phase_ = Phase::kBody;
+  std::vector<std::byte> early = std::move(handshake_->early);
+  handshake_->early.clear();
+  resume(kEarly);
+  connection().limitRecv(transport::kNoLimit);
+  if (!early.empty()) session_.exchange().fromClient(early);
+}
+
+void ClientLeg::bodyDone(std::span<const std::byte> rest) {
+  phase_ = Phase::kWaiting;
+  keepEarlyBytes(rest);
+}
+
+void ClientLeg::nextRequest() {
+  std::vector<std::byte> pipelined = std::move(handshake_->early);
+  handshake_ = std::make_unique<Handshake>();
+  phase_ = Phase::kRequest;
+  resume(kEarly);
+  connection().limitRecv(transport::kNoLimit);
+  if (pipelined.empty()) {
+    return session_.arm(session_.snapshot().config.limits.keepaliveTimeoutMs);
+  }
+  onRequestBytes(pipelined);
+}
+
 void ClientLeg::onTimeout() {
-  session_.end(Outcome::reply(Side::kClient, Cause::kTimeout, 408,
-                              "the upgrade request did not arrive in time"));
+  // Between requests, a quiet client is simply let go.
+  if (session_.requestsServed() > 0 && nothingReceived()) {
+    return session_.end(Outcome::finish(Side::kClient, Cause::kTimeout));
+  }
+  session_.end(
+      Outcome::reply(Side::kClient, Cause::kTimeout, 408, "the request did not arrive in time"));
 }
 
 void ClientLeg::onData(std::span<std::byte> data) {
@@ -111,6 +150,8 @@ void ClientLeg::onData(std::span<std::byte> data) {
       return onRequestBytes(data);
     case Phase::kWaiting:
       return keepEarlyBytes(data);
+    case Phase::kBody:
+      return session_.exchange().fromClient(data);
     case Phase::kTunnel:
       return session_.tunnel().fromClient(data);
     case Phase::kIgnoring:
@@ -120,6 +161,9 @@ void ClientLeg::onData(std::span<std::byte> data) {
 
 void ClientLeg::onReadEnd(int error) {
   if (phase_ == Phase::kTunnel) return session_.tunnel().clientEnded(error);
+  if (error == 0 && session_.requestsServed() > 0 && nothingReceived()) {
+    return session_.end(Outcome::drop(Side::kClient, Cause::kNormalClose));
+  }
   if (error == transport::kTlsFailure) {
     WSEDGE_LOG(kDebug, "TLS failed: %s", connection().tlsError());
   } else {
@@ -129,22 +173,30 @@ void ClientLeg::onReadEnd(int error) {
 }
 
 void ClientLeg::onDrained() {
-  if (phase_ == Phase::kTunnel) session_.tunnel().clientDrained();
+  if (phase_ == Phase::kTunnel) return session_.tunnel().clientDrained();
+  if (session_.exchanging()) session_.exchange().clientDrained();
 }
 
 void ClientLeg::onRequestBytes(std::span<std::byte> data) {
+  if (session_.requestsServed() > 0 && nothingReceived() && !data.empty()) {
+    session_.nextRequestStarted();
+  }
   const std::size_t used = handshake_->request.feed(text(data));
   switch (handshake_->request.state()) {
-    case http::UpgradeRequestParser::State::kIncomplete:
+    case http::RequestParser::State::kIncomplete:
       return;
-    case http::UpgradeRequestParser::State::kRejected: {
-      const http::RejectionInfo& info = http::describe(handshake_->request.rejection());
-      WSEDGE_LOG(kInfo, "refused upgrade request: %d %.*s", info.status,
-                 static_cast<int>(info.detail.size()), info.detail.data());
-      return session_.end(Outcome::reply(Side::kClient, Cause::kProtocolError, info.status,
-                                         info.detail, info.extraFields));
+    case http::RequestParser::State::kRejected: {
+      const http::RequestParser& req = handshake_->request;
+      const http::RejectionInfo& info = http::describe(req.rejection());
+      // A refused body framing says exactly what was wrong with it.
+      const std::string_view detail =
+          req.framingReason().empty() ? info.detail : req.framingReason();
+      WSEDGE_LOG(kInfo, "refused request: %d %.*s", info.status, static_cast<int>(detail.size()),
+                 detail.data());
+      return session_.end(Outcome::reply(Side::kClient, Cause::kProtocolError, info.status, detail,
+                                         info.extraFields));
     }
-    case http::UpgradeRequestParser::State::kComplete:
+    case http::RequestParser::State::kComplete:
       break;
   }
   phase_ = Phase::kWaiting;
@@ -156,9 +208,10 @@ void ClientLeg::onRequestBytes(std::span<std::byte> data) {
   }
   // Routed with the configuration in force now, not at accept.
   session_.takeLatestGeneration();
-  const http::UpgradeRequestParser& req = handshake_->request;
+  const http::RequestParser& req = handshake_->request;
   const std::string host = hostName(req.host());
-  const RequestView view{req.path(), req.query(), host, &req.head(), req.protocols()};
+  const RequestView view{req.path(),  req.query(),     host,
+                         &req.head(), req.protocols(), req.upgrade()};
   const RouteSnapshot* route = session_.listener().route(view);
   if (!route) {
     return session_.end(
@@ -168,10 +221,11 @@ void ClientLeg::onRequestBytes(std::span<std::byte> data) {
   const std::optional<std::string_view> origin = req.head().find("Origin");
   if (!route->origins.allows(origin)) {
     const std::string_view shown = origin.value_or("(none)");
-    WSEDGE_LOG(kInfo, "refused an upgrade from origin %.*s", static_cast<int>(shown.size()),
+    WSEDGE_LOG(kInfo, "refused a request from origin %.*s", static_cast<int>(shown.size()),
                shown.data());
     return session_.end(Outcome::reply(Side::kClient, Cause::kRefused, 403,
-                                       "this origin may not open a WebSocket here"));
+                                       req.upgrade() ? "this origin may not open a WebSocket here"
+                                                     : "this origin may not send requests here"));
   }
   session_.routed(*route);
 }

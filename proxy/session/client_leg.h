@@ -1,7 +1,9 @@
 // The client's side of a session, and the handler of its connection: reads
-// and checks the upgrade request (handshake timeout), admits it (the
-// certificate covers the Host), routes it, keeps what the client pipelines
-// until the backend has accepted, then hands its bytes to the tunnel.
+// and checks each request (handshake timeout; between plain requests the
+// keepalive timeout), admits it (the certificate covers the Host), routes
+// it, keeps what the client pipelines until its turn (the 101, or the end of
+// the response before), then hands its bytes to the tunnel, or a plain
+// request's body to the exchange.
 #pragma once
 
 #include <memory>
@@ -22,7 +24,7 @@ class ClientLeg final : public Leg, private transport::Handler {
   ClientLeg(Session& session, transport::ConnectionPtr connection);
 
   /// Valid until enterTunnel() or enterRefused().
-  const http::UpgradeRequestParser& request() const { return handshake_->request; }
+  const http::RequestParser& request() const { return handshake_->request; }
   /// The upgrade request for the backend: the route's rewrite and header
   /// edits, X-Forwarded-* as the peer's trust allows.
   std::string backendRequest(const RouteSnapshot& route) const;
@@ -35,6 +37,19 @@ class ClientLeg final : public Leg, private transport::Handler {
   }
   /// The request is still held (until enterTunnel() or enterRefused()).
   bool hasRequest() const { return handshake_ != nullptr; }
+  /// The request held is a complete plain (non-upgrade) one.
+  bool plainRequest() const;
+  /// Not a byte of the next request has arrived.
+  bool nothingReceived() const;
+
+  /// A plain request's body is wanted now: what came behind the head, then
+  /// what arrives, goes to the exchange.
+  void startBody();
+  /// The body is complete; rest (the next request) waits its turn.
+  void bodyDone(std::span<const std::byte> rest);
+  /// The response is complete and the connection stays: the next request
+  /// is read (from what was pipelined first).
+  void nextRequest();
 
   /// The 101 went out: the request is released and the bytes the client
   /// sent behind it are handed over.
@@ -45,7 +60,9 @@ class ClientLeg final : public Leg, private transport::Handler {
   void close(bool graceful) { closeConnection(graceful); }
 
  private:
-  enum class Phase : std::uint8_t { kRequest, kWaiting, kTunnel, kIgnoring };
+  // kWaiting: bytes that are not this request's are kept; kBody: they are
+  // a plain request's body.
+  enum class Phase : std::uint8_t { kRequest, kWaiting, kBody, kTunnel, kIgnoring };
 
   void onConnected(int) override {}
   void onSecured() override;
@@ -57,10 +74,11 @@ class ClientLeg final : public Leg, private transport::Handler {
   bool hostMatchesCertificate();
   void keepEarlyBytes(std::span<const std::byte> data);
 
-  // Until the 101 (or the refusal): nothing of it is held by an open tunnel.
+  // Until the 101 (or the refusal, or the next request): nothing of it is
+  // held by an open tunnel.
   struct Handshake {
-    http::UpgradeRequestParser request;
-    std::vector<std::byte> early;  // bytes behind the request, before the 101
+    http::RequestParser request;
+    std::vector<std::byte> early;  // bytes behind the request, before their turn
   };
 
   Session& session_;

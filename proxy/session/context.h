@@ -1,5 +1,6 @@
 // What a session is given instead of its worker: the network (connections
-// and timers), the mask-key source, and whom to tell when it has ended.
+// and timers), the mask-key source, the idle backend connections, and whom
+// to tell when it has ended.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 namespace wsedge::proxy {
 
 class Session;
+class UpstreamPool;
 struct SessionRecord;
 struct Generation;
 
@@ -19,6 +21,9 @@ class SessionOwner {
   /// The session has ended (its connections are closing on their own).
   /// Delete it later, never during this call.
   virtual void sessionEnded(Session& session, const SessionRecord& record) = 0;
+  /// A plain HTTP request was answered and the connection stays open for
+  /// the next (the last request of a connection is in sessionEnded()).
+  virtual void requestServed(Session&, const SessionRecord&) {}
   /// The generation new sessions are given now (null: none newer to offer).
   virtual std::shared_ptr<Generation> latest() const { return nullptr; }
   /// While the worker drains for a shutdown: when its window ends (0: not).
@@ -32,7 +37,8 @@ struct SessionContext {
   transport::Network& net;
   ws::MaskKeySource& masks;
   SessionOwner& owner;
-  bool detailedRecords = false;  // the access log is on: keep what it reports
+  bool detailedRecords = false;       // the access log is on: keep what it reports
+  UpstreamPool* upstreams = nullptr;  // idle backend connections for plain HTTP (null: none kept)
 };
 
 }  // namespace wsedge::proxy

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 #include "proxy/transport/connection.h"
@@ -23,8 +24,9 @@ class Leg {
   bool connected() const { return conn_ != nullptr; }
   transport::Connection& connection() { return *conn_; }
   const transport::Connection& connection() const { return *conn_; }
-  /// Writes text, commits and flushes it.
-  void send(std::string_view text);
+  /// Writes bytes (or text), commits and flushes them.
+  void send(std::span<const std::byte> data);
+  void send(std::string_view text) { send(std::as_bytes(std::span(text))); }
   void pause(Pause why);
   void resume(Pause why);
   bool paused(Pause why) const { return (pauses_ & why) != 0; }
@@ -36,10 +38,18 @@ class Leg {
   ~Leg() = default;
   void attach(transport::ConnectionPtr connection, transport::Handler& handler);
   void closeConnection(bool graceful);
+  /// Gives the connection up, reading resumed and uncapped (for reuse).
+  transport::ConnectionPtr detach();
 
  private:
   transport::ConnectionPtr conn_;
   std::uint8_t pauses_ = 0;
 };
+
+/// Backpressure from destination's queue onto source's reading: source
+/// reads no more than fits under cap, and pauses once the queue is full,
+/// until it drains to half (then call flowDrained()).
+void limitFlow(Leg& source, Leg& destination, std::size_t cap);
+void flowDrained(Leg& source, Leg& destination, std::size_t cap);
 
 }  // namespace wsedge::proxy

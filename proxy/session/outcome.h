@@ -92,7 +92,8 @@ struct SessionRecord {
   std::string_view listener, pool, backend;  // names from that snapshot; empty if none
   Side endedBy = Side::kNone;
   Cause cause = Cause::kNormalClose;
-  int status = 0;  // 101 once upgraded, else the HTTP status the client got (0: none)
+  int status = 0;           // 101 once upgraded, else the HTTP status the client got (0: none)
+  std::string_view method;  // of the request, when the access log is on
   bool retryAllowed = false;
   std::uint32_t attempts = 0;  // backend connections tried
   CloseRecord fromClient, toBackend, fromBackend, toClient;
@@ -100,6 +101,8 @@ struct SessionRecord {
   std::uint64_t messagesFromClient = 0, messagesFromBackend = 0;
   std::uint64_t bytesFromClient = 0, bytesFromBackend = 0;  // payload bytes
   std::uint64_t durationMs = 0;
+  bool http = false;           // a plain HTTP request, not an upgrade
+  std::uint32_t requests = 0;  // plain requests this connection served before this record
   // What the access log adds; filled only while it is on.
   bool detailed = false;
   std::string_view route;

@@ -27,12 +27,7 @@ void RefusedResponse::start(const http::UpgradeResponseParser& response,
 
 void RefusedResponse::body(std::span<std::byte> data) {
   const std::size_t take = body_.take(data.size());
-  if (take > 0) {
-    transport::Connection& client = session_.client().connection();
-    client.output().write(data.first(take));
-    client.output().commit();
-    client.flush();
-  }
+  if (take > 0) session_.client().send(data.first(take));
   relayed_ += take;
   if (body_.complete() || relayed_ >= kBodyMax) {
     session_.end(Outcome::finish(Side::kBackend, Cause::kRefused));

@@ -67,6 +67,9 @@ void Session::onTimer(io::Timer&) {
       return tunnel_->onTimeout();
     case Phase::kRefused:
       return refused_->onTimeout();
+    case Phase::kHttp:
+      if (backend_.connecting()) return backend_.onTimeout();
+      return exchange_->onTimeout();
   }
 }
 
@@ -80,10 +83,11 @@ void Session::secured() {
 
 void Session::keepDetails() {
   if (!ctx_.detailedRecords || details_ || !client_.hasRequest()) return;
-  const http::UpgradeRequestParser& req = client_.request();
+  const http::RequestParser& req = client_.request();
   // A refused request says what it could of itself (a 426 its path, say).
-  if (req.state() == http::UpgradeRequestParser::State::kIncomplete) return;
+  if (req.state() == http::RequestParser::State::kIncomplete) return;
   details_ = std::make_unique<Details>();
+  details_->method = req.method();
   details_->host = req.host();
   details_->target = req.target();
   // Now, while it is connected: after a reset the socket has no peer.
@@ -94,6 +98,7 @@ void Session::fillDetails(SessionRecord& r) const {
   r.detailed = true;
   if (route_) r.route = route_->config->name;
   if (details_) {
+    r.method = details_->method;
     r.host = details_->host;
     r.target = details_->target;
     r.handshakeMs = details_->handshakeMs;
@@ -130,23 +135,66 @@ void Session::takeLatestGeneration() {
 void Session::routed(const RouteSnapshot& route) {
   route_ = &route;
   keepDetails();
-  phase_ = Phase::kBackend;
+  const http::RequestParser& req = client_.request();
+  phase_ = req.upgrade() ? Phase::kBackend : Phase::kHttp;
   if (pool().backends.empty()) {
     return end(
         Outcome::reply(Side::kProxy, Cause::kRefused, 503, "no backend available for this route"));
   }
   const conf::PoolConfig& pc = *pool().config;
-  std::optional<std::size_t> sticky;
+  BackendLeg::Request r;
   if (!pc.stickyCookie.empty()) {
-    if (auto v = http::cookieValue(client_.request().head(), pc.stickyCookie)) {
-      sticky = pool().byAffinity(*v);
-      if (sticky) stickyBackend_ = static_cast<std::uint32_t>(*sticky);
+    if (auto v = http::cookieValue(req.head(), pc.stickyCookie)) {
+      r.preferred = pool().byAffinity(*v);
+      if (r.preferred) stickyBackend_ = static_cast<std::uint32_t>(*r.preferred);
     }
   }
-  backend_.start(
-      pool(), *gen_->balancers[route.pool], client_.backendRequest(route),
-      pc.balance == conf::BalancePolicy::kHash ? client_.hashKey(pc.hashKey) : std::nullopt,
-      sticky);
+  if (pc.balance == conf::BalancePolicy::kHash) r.hashKey = client_.hashKey(pc.hashKey);
+  r.head = client_.backendRequest(route);
+  if (!req.upgrade()) {
+    const http::BodyFraming& body = req.framing();
+    if (body.kind == http::BodyFraming::Kind::kLength &&
+        body.length > route.limits.maxRequestBody) {
+      return end(Outcome::reply(Side::kClient, Cause::kRefused, 413,
+                                "the request body is larger than max_request_body"));
+    }
+    r.http = true;
+    // Sent again to another backend only if nothing can have changed.
+    r.retryable = req.idempotent() && body.kind == http::BodyFraming::Kind::kNone;
+    exchange_ = std::make_unique<HttpExchange>(
+        *this, req, requests_ + 1 >= route.limits.maxRequestsPerConnection);
+  }
+  backend_.start(pool(), *gen_->balancers[route.pool], std::move(r));
+}
+
+void Session::exchangeDone(bool persistent, bool reusable) {
+  backend_.finishHttp(reusable);
+  const Outcome served = Outcome::finish(Side::kProxy, Cause::kNormalClose);
+  if (!persistent) return end(served);
+  const SessionRecord r = record(served);
+  WSEDGE_LOG(kDebug, "%s", r.describe().c_str());
+  ctx_.owner.requestServed(*this, r);
+  ++requests_;
+  // Its methods are still on the stack: it goes at the next one's end.
+  retired_ = std::move(exchange_);
+  details_.reset();
+  route_ = nullptr;
+  stickyBackend_ = ~std::uint32_t{0};
+  phase_ = Phase::kRequest;
+  client_.nextRequest();
+}
+
+void Session::nextRequestStarted() {
+  startNs_ = io::steadyNs();
+  arm(snapshot().config.limits.handshakeTimeoutMs);
+}
+
+bool Session::idle() const {
+  return !ended_ && phase_ == Phase::kRequest && requests_ > 0 && client_.nothingReceived();
+}
+
+void Session::closeIfIdle() {
+  if (idle()) end(Outcome::finish(Side::kProxy, Cause::kShutdown));
 }
 
 void Session::upgraded(std::span<std::byte> rest) {
@@ -227,9 +275,16 @@ SessionRecord Session::record(const Outcome& o) const {
   if (const BackendSnapshot* b = backend_.backend()) r.backend = b->name;
   r.endedBy = o.side;
   r.cause = o.cause;
-  r.status = phase_ == Phase::kTunnel    ? 101
-             : phase_ == Phase::kRefused ? refused_->status()
-                                         : o.status;
+  r.status = phase_ == Phase::kTunnel                    ? 101
+             : phase_ == Phase::kRefused                 ? refused_->status()
+             : exchange_ && exchange_->responseStarted() ? exchange_->status()
+                                                         : o.status;
+  r.http = phase_ == Phase::kHttp || (phase_ == Phase::kRequest && client_.plainRequest());
+  r.requests = requests_;
+  if (exchange_) {
+    r.bytesFromClient = exchange_->bytesFromClient();
+    r.bytesFromBackend = exchange_->bytesFromBackend();
+  }
   r.retryAllowed = o.retryAllowed;
   r.attempts = backend_.attempts();
   if (tunnel_) tunnel_->fill(r);

@@ -5,6 +5,7 @@
 //   BackendLeg       the backend's connection: pick, connect, retry, the upgrade, the 101
 //   Tunnel           after the 101: frames both ways, backpressure, the close handshake
 //   RefusedResponse  instead of a tunnel: relaying a backend's non-101 answer
+//   HttpExchange     a plain HTTP request and its response; then the next one
 //
 // The session pins what it was accepted with (the worker's generation: the
 // snapshot, its balancers and TLS contexts) and never looks anything up
@@ -22,6 +23,7 @@
 #include "proxy/session/backend_leg.h"
 #include "proxy/session/client_leg.h"
 #include "proxy/session/context.h"
+#include "proxy/session/http_exchange.h"
 #include "proxy/session/outcome.h"
 #include "proxy/session/refused_response.h"
 #include "proxy/session/tunnel.h"
@@ -43,6 +45,10 @@ class Session final : private io::TimerHandler {
   void shutdown();
   bool ended() const { return ended_; }
   bool inTunnel() const { return !ended_ && phase_ == Phase::kTunnel; }
+  /// A keep-alive connection between plain requests, with nothing of the
+  /// next one received: closed at once by a shutdown.
+  bool idle() const;
+  void closeIfIdle();
   /// An open tunnel is closed by a drain at atMs (see Tunnel::drainAt());
   /// false, and nothing done, before the 101.
   bool drainAt(std::uint64_t atMs, Tunnel::Drain why);
@@ -74,6 +80,10 @@ class Session final : private io::TimerHandler {
   BackendLeg& backend() { return backend_; }
   Tunnel& tunnel() { return *tunnel_; }
   RefusedResponse& refusedResponse() { return *refused_; }
+  HttpExchange& exchange() { return *exchange_; }
+  bool exchanging() const { return exchange_ != nullptr; }
+  /// Plain requests answered on this connection so far.
+  std::uint32_t requestsServed() const { return requests_; }
 
   /// The request has arrived: from now on the session serves it with the
   /// newest generation (a reload since the connection was accepted counts),
@@ -85,6 +95,13 @@ class Session final : private io::TimerHandler {
   void upgraded(std::span<std::byte> rest);
   /// The backend answered with something else.
   void refused(std::span<std::byte> rest);
+  /// A plain request and its response are complete. persistent: the client
+  /// was told the connection stays; reusable: so may the backend's.
+  void exchangeDone(bool persistent, bool reusable);
+  /// The first byte of a request after the first: timing starts again.
+  void nextRequestStarted();
+  /// The Set-Cookie line a sticky pool's response carries (empty: none needed).
+  std::string affinityCookie() const;
   /// The only way out.
   void end(const Outcome& outcome);
   /// The client's TLS handshake is done.
@@ -103,11 +120,11 @@ class Session final : private io::TimerHandler {
   }
 
  private:
-  enum class Phase : std::uint8_t { kRequest, kBackend, kTunnel, kRefused };
+  enum class Phase : std::uint8_t { kRequest, kBackend, kTunnel, kRefused, kHttp };
 
   // What the access log needs of the request, kept past the handshake.
   struct Details {
-    std::string host, target, subprotocol, client;
+    std::string method, host, target, subprotocol, client;
     std::optional<std::uint64_t> handshakeMs;
   };
 
@@ -117,8 +134,8 @@ class Session final : private io::TimerHandler {
   void keepDetails();
   void fillDetails(SessionRecord& record) const;
   std::uint64_t elapsedMs() const;
-  /// The Set-Cookie line a sticky pool's 101 carries (empty: none needed).
-  std::string affinityCookie() const;
+  /// A plain request: its exchange starts.
+  void startExchange();
   /// The tunnel closes at a random time from now to endMs.
   void drainWithin(std::uint64_t endMs, Tunnel::Drain why);
 
@@ -129,12 +146,15 @@ class Session final : private io::TimerHandler {
   std::uint64_t startNs_;  // steady clock
   std::uint32_t listener_;
   std::uint32_t stickyBackend_ = ~std::uint32_t{0};  // the one the request's cookie named
+  std::uint32_t requests_ = 0;                       // plain requests answered
   Phase phase_ = Phase::kRequest;
   bool ended_ = false;
   ClientLeg client_;
   BackendLeg backend_;
   std::optional<Tunnel> tunnel_;              // what an open session holds
   std::unique_ptr<RefusedResponse> refused_;  // rare: a pointer's worth while unused
+  std::unique_ptr<HttpExchange> exchange_;    // the plain request being served
+  std::unique_ptr<HttpExchange> retired_;     // the one before, freed with the next
   std::unique_ptr<Details> details_;          // access log only
 };
 

@@ -48,20 +48,11 @@ void Tunnel::start(std::span<std::byte> fromBackendBytes, std::vector<std::byte>
 }
 
 void Tunnel::applyBackpressure(Leg& source, Leg& destination) {
-  const std::size_t cap = limits().maxBuffered;
-  const std::size_t pending = destination.connection().pending();
-  source.connection().limitRecv(cap - std::min(pending, cap));
-  if (!source.paused(Leg::kBackpressure) && pending >= cap) {
-    source.pause(Leg::kBackpressure);
-    // Resume at half, not at once: no flapping at the threshold.
-    destination.connection().notifyWhenDrained(cap / 2);
-  }
+  limitFlow(source, destination, limits().maxBuffered);
 }
 
 void Tunnel::drained(Leg& source, Leg& destination) {
-  const std::size_t cap = limits().maxBuffered;
-  source.connection().limitRecv(cap - std::min(destination.connection().pending(), cap));
-  source.resume(Leg::kBackpressure);
+  flowDrained(source, destination, limits().maxBuffered);
 }
 
 void Tunnel::backendDrained() {

@@ -28,7 +28,7 @@ using Json = nlohmann::ordered_json;
 
 constexpr auto kWritePeriod = std::chrono::milliseconds(100);
 constexpr auto kStopWait = std::chrono::seconds(1);
-constexpr std::size_t kKeys = 25;
+constexpr std::size_t kKeys = 26;
 
 // RFC 3339 in UTC with milliseconds: "2026-12-01T23:40:01.123Z".
 std::string formatTime(std::int64_t unixMs) {
@@ -69,6 +69,7 @@ std::string formatAccessLine(const AccessEntry& e) {
   add("time", formatTime(e.timeUnixMs));
   add("client", e.client.empty() ? Json(nullptr) : Json(e.client));
   add("sni", orNull(e.sni));
+  add("method", orNull(e.method));
   add("host", orNull(e.host));
   add("path", orNull(e.path));
   add("route", orNull(e.route));

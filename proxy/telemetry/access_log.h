@@ -21,6 +21,7 @@ struct AccessEntry {
   std::int64_t timeUnixMs = 0;  // wall clock when the session ended, ms since the epoch
   std::string client;           // "addr:port"; empty: null
   std::optional<std::string> sni;
+  std::optional<std::string> method;
   std::optional<std::string> host;
   std::optional<std::string> path;
   std::optional<std::string> route;

@@ -52,6 +52,7 @@ void ListenerCounters::merge(const ListenerCounters& other) {
   handshakesOk += other.handshakesOk;
   mergeSums(handshakesFailed, other.handshakesFailed);
   mergeSums(rejected, other.rejected);
+  mergeSums(httpResponses, other.httpResponses);
   tlsHandshake.merge(other.tlsHandshake);
 }
 

@@ -50,6 +50,7 @@ struct ListenerCounters {
   std::uint64_t handshakesOk = 0;
   std::map<std::string, std::uint64_t> handshakesFailed;  // by reason
   std::map<int, std::uint64_t> rejected;                  // by the HTTP status answered
+  std::map<int, std::uint64_t> httpResponses;             // plain HTTP requests, by status
   Histogram tlsHandshake;                                 // wss:// only
 
   void merge(const ListenerCounters& other);

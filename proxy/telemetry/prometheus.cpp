@@ -126,6 +126,14 @@ void renderListeners(Writer& w, const Scrape& s) {
                {{"listener", name}, {"status", std::to_string(status)}}, n);
     }
   }
+  w.family("wsedge_http_responses_total", "counter",
+           "Plain HTTP requests answered (by the backend or the proxy), by status.");
+  for (const auto& [name, l] : m.listeners) {
+    for (const auto& [status, n] : l.httpResponses) {
+      w.sample("wsedge_http_responses_total",
+               {{"listener", name}, {"status", std::to_string(status)}}, n);
+    }
+  }
   w.family("wsedge_handshakes_total", "counter",
            "Upgrades completed (result=ok) or not (result=failed, by reason).");
   for (const auto& [name, l] : m.listeners) {

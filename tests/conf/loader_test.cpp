@@ -258,6 +258,39 @@ pools:
             "t.yaml:6:15: unknown key 'cokie' in sticky (did you mean 'cookie'?)");
 }
 
+TEST(ConfigLoader, PlainHttpKeys) {
+  const conf::Config c = loadConfigFromString(R"(
+limits:
+  keepalive_timeout: 5s
+  max_requests_per_connection: 10
+  max_request_body: 1MiB
+  response_timeout: 25s
+  upstream_keepalive: { max_idle: 4, idle_timeout: 2s }
+listeners:
+  - address: 127.0.0.1:8080
+    routes: [ { match: { upgrade: false }, pool: p } ]
+pools: { p: { backends: [ 127.0.0.1:9000 ] } }
+)",
+                                              "t.yaml");
+  const conf::Limits& l = c.listeners.at(0).routes.at(0).limits;
+  EXPECT_EQ(l.keepaliveTimeoutMs, 5000u);
+  EXPECT_EQ(l.maxRequestsPerConnection, 10u);
+  EXPECT_EQ(l.maxRequestBody, 1u << 20);
+  EXPECT_EQ(l.responseTimeoutMs, 25000u);
+  EXPECT_EQ(l.upstreamMaxIdle, 4u);
+  EXPECT_EQ(l.upstreamIdleTimeoutMs, 2000u);
+  EXPECT_EQ(c.listeners.at(0).routes.at(0).match.upgrade, false);
+  const std::string pool = R"(
+listeners: [ { address: 127.0.0.1:8080, routes: [ { pool: p } ] } ]
+pools: { p: { backends: [ 127.0.0.1:9000 ] } }
+)";
+  EXPECT_EQ(errorFor(pool + "limits: { upstream_keepalive: { max_idel: 3 } }\n"),
+            "t.yaml:4:33: unknown key 'max_idel' in upstream_keepalive (did you mean 'max_idle'?)");
+  EXPECT_EQ(errorFor(pool + "limits: { response_timeout: 0s }\n"),
+            "t.yaml:4:29: response_timeout must be more than 0: a backend that never answers would "
+            "hold the request");
+}
+
 TEST(ConfigLoader, MissingFileIsOneLine) {
   try {
     loadConfig("/nonexistent/wsedge.yaml");

@@ -11,22 +11,22 @@ using namespace wsedge::http;
 
 namespace {
 struct Outcome {
-  UpgradeRequestParser::State state;
+  RequestParser::State state;
   Rejection rejection;
   std::size_t used;
 };
 
 Outcome run(std::string_view in, std::size_t cut) {
-  UpgradeRequestParser p({1024, 2048, 32});
+  RequestParser p({1024, 2048, 32});
   std::size_t used = p.feed(in.substr(0, cut));
-  if (p.state() == UpgradeRequestParser::State::kIncomplete) used += p.feed(in.substr(used));
-  if (p.state() == UpgradeRequestParser::State::kComplete) {
+  if (p.state() == RequestParser::State::kIncomplete) used += p.feed(in.substr(used));
+  if (p.state() == RequestParser::State::kComplete) {
     // Touch every view: they must point into live memory.
     volatile std::size_t sink = p.path().size() + p.host().size() + p.key().size();
     for (auto proto : p.protocols()) sink = sink + proto.size();
     for (const auto& e : p.extensions()) sink = sink + e.name.size() + e.params.size();
     (void)sink;
-  } else if (p.state() == UpgradeRequestParser::State::kRejected) {
+  } else if (p.state() == RequestParser::State::kRejected) {
     std::string response;
     writeRejection(response, p.rejection());
   }
@@ -42,7 +42,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const Outcome split = run(in, cut);
   if (whole.state != split.state || whole.rejection != split.rejection) std::abort();
   // Where the request ends (and pipelined frames begin) must not depend on the split.
-  if (whole.state == UpgradeRequestParser::State::kComplete && whole.used != split.used)
-    std::abort();
+  if (whole.state == RequestParser::State::kComplete && whole.used != split.used) std::abort();
   return 0;
 }

@@ -227,8 +227,12 @@ class ClientAbuse(ProxyTestCase):
             (b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n", 426,
              {"sec-websocket-version": "13"}),
-            (b"POST / HTTP/1.1\r\nHost: a\r\n\r\n", 405, {"allow": "GET"}),
-            (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 426, {"upgrade": "websocket"}),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+             405, {"allow": "GET"}),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: keep-alive\r\n"
+             b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+             426, {"upgrade": "websocket"}),
             (b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
              b"Sec-WebSocket-Version: 13\r\n\r\n", 400, {}),
             (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n", 400, {}),

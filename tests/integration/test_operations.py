@@ -132,7 +132,7 @@ def delta(before, after):
 
 # --- the access log -------------------------------------------------------------
 
-KEYS = ["time", "client", "sni", "host", "path", "route", "pool", "backend", "subprotocol",
+KEYS = ["time", "client", "sni", "method", "host", "path", "route", "pool", "backend", "subprotocol",
         "tls_version", "tls_cipher", "status", "handshake_ms", "duration_ms", "messages_from_client",
         "messages_from_backend", "bytes_from_client", "bytes_from_backend", "close_code_from_client",
         "close_reason_from_client", "close_code_from_backend", "close_reason_from_backend",
@@ -741,7 +741,8 @@ class AccessLog(OpsTestCase):
         self.assertLessEqual(line["handshake_ms"], line["duration_ms"] + 1)
         fixed = {k: line[k] for k in KEYS if k not in ("time", "handshake_ms", "duration_ms")}
         self.assertEqual(fixed, {
-            "client": client, "sni": None, "host": "127.0.0.1", "path": "/echo/room?id=7&x=%22",
+            "client": client, "sni": None, "method": "GET", "host": "127.0.0.1",
+            "path": "/echo/room?id=7&x=%22",
             "route": "echo", "pool": "p", "backend": f"127.0.0.1:{self.backend.port}", "subprotocol": None,
             "tls_version": None, "tls_cipher": None, "status": 101,
             "messages_from_client": 2, "messages_from_backend": 2, "bytes_from_client": 10, "bytes_from_backend": 10,
@@ -773,11 +774,14 @@ class AccessLog(OpsTestCase):
                          {"status": 404, "path": "/nowhere?q=1", "route": None, "backend": None,
                           "handshake_ms": None, "messages_from_client": 0, "close_code_to_client": None,
                           "closed_first": None})
-        # Not an upgrade at all: 426, and still a line, with what it asked for.
-        r = http(self.proxy.port, "GET", "/echo?plain=1")
+        # Not an upgrade at all: forwarded as plain HTTP (this backend
+        # answers it with its own 426), and a line with what it asked for.
+        r = http(self.proxy.port, "GET", "/echo?plain=1", headers=["Connection: close"])
         self.assertEqual(r.status, 426)
         line = self.lines(3)[2]
-        self.assertEqual((line["status"], line["path"], line["host"]), (426, "/echo?plain=1", "127.0.0.1"))
+        self.assertEqual((line["method"], line["status"], line["path"], line["host"], line["backend"]),
+                         ("GET", 426, "/echo?plain=1", "127.0.0.1", line["backend"]))
+        self.assertIsNotNone(line["backend"], "a plain request reaches the backend")
 
     def test_bytes_that_need_escaping_still_make_one_valid_json_line(self):
         paths = ["/echo/%ff?q=%22\\\"x\"%00", "/echo/a?b='c'&d={}|^`<>"]

@@ -213,8 +213,10 @@ class TlsHardening(OpensslClient):
     def test_an_http_refusal_over_tls_ends_with_close_notify(self):
         backend = self.start_py_backend()
         proxy = self.start_tls_proxy(backend.port)
-        for request, status in ((b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", b"426"),
-                                (b"GET / HTTP/1.0\r\n\r\n", b"400")):
+        upgrade_v8 = (b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+                      b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      b"Sec-WebSocket-Version: 8\r\n\r\n")
+        for request, status in ((upgrade_v8, b"426"), (b"GET / HTTP/1.1\r\n\r\n", b"400")):
             raw = socket.create_connection(("127.0.0.1", proxy.port), timeout=5 * SLOW)
             # A TCP end without close_notify must raise, not pass for an end.
             ctx = client_ssl()

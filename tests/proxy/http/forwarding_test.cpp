@@ -25,9 +25,9 @@ TEST(Forwarding, BackendRequestKeepsEndToEndFieldsAndAddsForwardedOnes) {
       "X-Real-IP: 6.6.6.6\r\n"
       "X_Forwarded_For: 6.6.6.6\r\n"
       "\r\n";
-  UpgradeRequestParser req;
+  RequestParser req;
   req.feed(in);
-  ASSERT_EQ(req.state(), UpgradeRequestParser::State::kComplete);
+  ASSERT_EQ(req.state(), RequestParser::State::kComplete);
   std::string out;
   // A peer the configuration does not trust: its claims are dropped.
   writeBackendRequest(out, req, {"10.1.2.3", "http", false});
@@ -67,12 +67,12 @@ TEST(Forwarding, BackendRequestKeepsEndToEndFieldsAndAddsForwardedOnes) {
 }
 
 TEST(Forwarding, TheBackendGetsTheNormalisedPathAndTheQueryUntouched) {
-  UpgradeRequestParser req;
+  RequestParser req;
   req.feed(
       "GET /a/../%61dmin//x/?q=/../%2F HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
       "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
       "Sec-WebSocket-Version: 13\r\n\r\n");
-  ASSERT_EQ(req.state(), UpgradeRequestParser::State::kComplete);
+  ASSERT_EQ(req.state(), RequestParser::State::kComplete);
   std::string out;
   writeBackendRequest(out, req, {"10.1.2.3", "http"});
   EXPECT_EQ(out.substr(0, out.find("\r\n")), "GET /admin/x/?q=/../%2F HTTP/1.1");

@@ -27,9 +27,9 @@ TEST(HandshakeWriter, UpgradeRequestBytesAndRoundTrip) {
             "Sec-WebSocket-Extensions: permessage-deflate\r\n"
             "Origin: https://example.com\r\n"
             "\r\n");
-  UpgradeRequestParser p;
+  RequestParser p;
   EXPECT_EQ(p.feed(out), out.size());
-  EXPECT_EQ(p.state(), UpgradeRequestParser::State::kComplete);
+  EXPECT_EQ(p.state(), RequestParser::State::kComplete);
   EXPECT_EQ(p.protocols().size(), 2u);
 }
 

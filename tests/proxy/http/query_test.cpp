@@ -95,11 +95,11 @@ class Cookies : public ::testing::Test {
         "Sec-WebSocket-Version: 13\r\n" +
         cookieLines + "\r\n";
     parser_.feed(request);
-    EXPECT_EQ(parser_.state(), UpgradeRequestParser::State::kComplete) << request;
+    EXPECT_EQ(parser_.state(), RequestParser::State::kComplete) << request;
     return parser_.head();
   }
 
-  UpgradeRequestParser parser_;
+  RequestParser parser_;
 };
 
 TEST_F(Cookies, FindsACookieAmongSeveral) {

@@ -23,17 +23,16 @@ const std::string kValid =
     "\r\n";
 
 struct Result {
-  UpgradeRequestParser::State state;
+  RequestParser::State state;
   Rejection rejection;
   std::size_t consumed;
 };
 
 // Feeds input in two pieces split at cut, the way a socket would deliver it:
 // what the parser does not consume of the first piece is offered again.
-Result parseSplit(const std::string& input, std::size_t cut, UpgradeRequestParser& p,
-                  HeadLimits = {}) {
+Result parseSplit(const std::string& input, std::size_t cut, RequestParser& p, HeadLimits = {}) {
   std::size_t used = p.feed(std::string_view(input).substr(0, cut));
-  if (p.state() == UpgradeRequestParser::State::kIncomplete) {
+  if (p.state() == RequestParser::State::kIncomplete) {
     used += p.feed(std::string_view(input).substr(used));
   }
   return {p.state(), p.rejection(), used};
@@ -41,20 +40,20 @@ Result parseSplit(const std::string& input, std::size_t cut, UpgradeRequestParse
 
 // The outcome at every split point, checked to be the same everywhere.
 Result parseEverySplit(const std::string& input, HeadLimits limits = {}) {
-  UpgradeRequestParser whole(limits);
+  RequestParser whole(limits);
   const Result expected = parseSplit(input, input.size(), whole);
   for (std::size_t cut = 0; cut <= input.size(); ++cut) {
-    UpgradeRequestParser p(limits);
+    RequestParser p(limits);
     const Result r = parseSplit(input, cut, p);
     EXPECT_EQ(r.state, expected.state) << "cut " << cut;
     EXPECT_EQ(r.rejection, expected.rejection) << "cut " << cut;
     EXPECT_EQ(r.consumed, expected.consumed) << "cut " << cut;
   }
   // One byte at a time, like a slow client.
-  UpgradeRequestParser slow(limits);
+  RequestParser slow(limits);
   std::size_t used = 0;
-  for (std::size_t i = 0;
-       i < input.size() && slow.state() == UpgradeRequestParser::State::kIncomplete; ++i) {
+  for (std::size_t i = 0; i < input.size() && slow.state() == RequestParser::State::kIncomplete;
+       ++i) {
     used += slow.feed(std::string_view(input).substr(i, 1));
   }
   EXPECT_EQ(slow.rejection(), expected.rejection);
@@ -64,7 +63,7 @@ Result parseEverySplit(const std::string& input, HeadLimits limits = {}) {
 
 int statusFor(const std::string& request) {
   const Result r = parseEverySplit(request);
-  EXPECT_EQ(r.state, UpgradeRequestParser::State::kRejected) << request;
+  EXPECT_EQ(r.state, RequestParser::State::kRejected) << request;
   return describe(r.rejection).status;
 }
 
@@ -74,14 +73,14 @@ std::string replace(std::string s, const std::string& from, const std::string& t
   return s.replace(at, from.size(), to);
 }
 
-TEST(UpgradeRequestParser, AcceptsTheRfcExampleAndKeepsPipelinedBytes) {
+TEST(RequestParser, AcceptsTheRfcExampleAndKeepsPipelinedBytes) {
   const std::string frame = "\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58";
   const std::string input = kValid + frame;
   const Result r = parseEverySplit(input);
-  ASSERT_EQ(r.state, UpgradeRequestParser::State::kComplete);
+  ASSERT_EQ(r.state, RequestParser::State::kComplete);
   EXPECT_EQ(r.consumed, kValid.size()) << "the pipelined frame stays with the caller";
 
-  UpgradeRequestParser p;
+  RequestParser p;
   p.feed(input);
   EXPECT_EQ(p.method(), "GET");
   EXPECT_EQ(p.target(), "/chat?room=1");
@@ -95,15 +94,15 @@ TEST(UpgradeRequestParser, AcceptsTheRfcExampleAndKeepsPipelinedBytes) {
   EXPECT_EQ(p.head().find("origin").value_or(""), "http://example.com");
 }
 
-TEST(UpgradeRequestParser, TokenListsAreCaseInsensitiveAndMayBeSplit) {
+TEST(RequestParser, TokenListsAreCaseInsensitiveAndMayBeSplit) {
   std::string r = replace(kValid, "Upgrade: websocket", "Upgrade: foo/2, WebSocket");
   r = replace(r, "Connection: Upgrade", "Connection: keep-alive\r\nConnection: , UPGRADE");
-  EXPECT_EQ(parseEverySplit(r).state, UpgradeRequestParser::State::kComplete);
+  EXPECT_EQ(parseEverySplit(r).state, RequestParser::State::kComplete);
   EXPECT_EQ(parseEverySplit(replace(kValid, "\r\n\r\n", "\r\nContent-Length: 0\r\n\r\n")).state,
-            UpgradeRequestParser::State::kComplete);
+            RequestParser::State::kComplete);
 }
 
-TEST(UpgradeRequestParser, RequestLineRejections) {
+TEST(RequestParser, RequestLineRejections) {
   EXPECT_EQ(statusFor(replace(kValid, "GET ", "POST ")), 405);
   EXPECT_EQ(statusFor(replace(kValid, "HTTP/1.1\r\nHost", "HTTP/1.0\r\nHost")), 400);
   EXPECT_EQ(statusFor(replace(kValid, "HTTP/1.1\r\nHost", "HTTP/2.0\r\nHost")), 505);
@@ -117,13 +116,13 @@ TEST(UpgradeRequestParser, RequestLineRejections) {
   EXPECT_EQ(statusFor("\r\n" + kValid), 400);
 }
 
-TEST(UpgradeRequestParser, TheHttp2PrefaceGets505) {
+TEST(RequestParser, TheHttp2PrefaceGets505) {
   const Result r = parseEverySplit("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
   EXPECT_EQ(r.rejection, Rejection::kHttpVersionUnsupported);
   EXPECT_EQ(describe(r.rejection).status, 505);
 }
 
-TEST(UpgradeRequestParser, ConnectionMayNotNameTheFieldsTheHandshakeNeeds) {
+TEST(RequestParser, ConnectionMayNotNameTheFieldsTheHandshakeNeeds) {
   for (const char* named : {"Host", "sec-websocket-key", "Sec-WebSocket-Version",
                             "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions"}) {
     const Result r = parseEverySplit(
@@ -133,16 +132,16 @@ TEST(UpgradeRequestParser, ConnectionMayNotNameTheFieldsTheHandshakeNeeds) {
   }
   EXPECT_EQ(
       parseEverySplit(replace(kValid, "Connection: Upgrade", "Connection: Upgrade, X-Hop")).state,
-      UpgradeRequestParser::State::kComplete);
+      RequestParser::State::kComplete);
 }
 
-TEST(UpgradeRequestParser, HostIsANameOrAnIpLiteralWithAnOptionalPort) {
+TEST(RequestParser, HostIsANameOrAnIpLiteralWithAnOptionalPort) {
   for (const char* good : {"example.com", "example.com:8080", "127.0.0.1:1", "[::1]",
                            "[2001:db8::1]:443", "xn--bcher-kva.example", "a_b.example"}) {
     EXPECT_EQ(
         parseEverySplit(replace(kValid, "Host: server.example.com", std::string("Host: ") + good))
             .state,
-        UpgradeRequestParser::State::kComplete)
+        RequestParser::State::kComplete)
         << good;
   }
   for (const char* bad : {"exa mple.com", "example.com:80x", "example.com:123456", "[::1", "[::1]x",
@@ -155,10 +154,10 @@ TEST(UpgradeRequestParser, HostIsANameOrAnIpLiteralWithAnOptionalPort) {
   }
 }
 
-TEST(UpgradeRequestParser, ThePathIsNormalisedOrRefused) {
-  UpgradeRequestParser p;
+TEST(RequestParser, ThePathIsNormalisedOrRefused) {
+  RequestParser p;
   p.feed(replace(kValid, "GET /chat?room=1", "GET /x/../%63hat//?room=/../1"));
-  ASSERT_EQ(p.state(), UpgradeRequestParser::State::kComplete);
+  ASSERT_EQ(p.state(), RequestParser::State::kComplete);
   EXPECT_EQ(p.path(), "/chat/");
   EXPECT_EQ(p.query(), "?room=/../1");
   EXPECT_EQ(parseEverySplit(replace(kValid, "GET /chat?room=1", "GET /a%2fb")).rejection,
@@ -166,7 +165,7 @@ TEST(UpgradeRequestParser, ThePathIsNormalisedOrRefused) {
   EXPECT_EQ(statusFor(replace(kValid, "GET /chat?room=1", "GET /../etc/passwd")), 400);
 }
 
-TEST(UpgradeRequestParser, HostMustBePresentOnce) {
+TEST(RequestParser, HostMustBePresentOnce) {
   EXPECT_EQ(statusFor(replace(kValid, "Host: server.example.com\r\n", "")), 400);
   EXPECT_EQ(statusFor(replace(kValid, "Host: server.example.com\r\n",
                               "Host: a.example\r\nHost: b.example\r\n")),
@@ -174,17 +173,79 @@ TEST(UpgradeRequestParser, HostMustBePresentOnce) {
   EXPECT_EQ(statusFor(replace(kValid, "Host: server.example.com", "Host:")), 400);
 }
 
-TEST(UpgradeRequestParser, UpgradeAndConnectionTokens) {
-  const Result r = parseEverySplit(replace(kValid, "Upgrade: websocket\r\n", ""));
-  EXPECT_EQ(r.rejection, Rejection::kNotWebSocketUpgrade);
-  EXPECT_EQ(statusFor(replace(kValid, "Upgrade: websocket", "Upgrade: websockets")), 426);
+TEST(RequestParser, UpgradeAndConnectionTokens) {
+  // Without the websocket token it is a plain request (its Upgrade field
+  // is hop-by-hop and goes no further).
+  for (const std::string& plain : {replace(kValid, "Upgrade: websocket\r\n", ""),
+                                   replace(kValid, "Upgrade: websocket", "Upgrade: websockets")}) {
+    RequestParser p;
+    p.feed(plain);
+    ASSERT_EQ(p.state(), RequestParser::State::kComplete);
+    EXPECT_FALSE(p.upgrade());
+  }
   EXPECT_EQ(
       parseEverySplit(replace(kValid, "Connection: Upgrade", "Connection: upgrades")).rejection,
       Rejection::kConnectionNotUpgrade);
   EXPECT_EQ(statusFor(replace(kValid, "Connection: Upgrade", "Connection: keep-alive")), 426);
 }
 
-TEST(UpgradeRequestParser, VersionMustBe13) {
+TEST(RequestParser, PlainRequestsTakeAnyMethodAndTheirFraming) {
+  RequestParser post;
+  const std::string req =
+      "POST /api/items?x=1 HTTP/1.1\r\nHost: a.example\r\nContent-Length: 5\r\n"
+      "Expect: 100-continue\r\n\r\nhello";
+  EXPECT_EQ(post.feed(req), req.size() - 5);  // the body is left to the caller
+  ASSERT_EQ(post.state(), RequestParser::State::kComplete);
+  EXPECT_FALSE(post.upgrade());
+  EXPECT_EQ(post.method(), "POST");
+  EXPECT_EQ(post.path(), "/api/items");
+  EXPECT_EQ(post.framing().kind, BodyFraming::Kind::kLength);
+  EXPECT_EQ(post.framing().length, 5u);
+  EXPECT_TRUE(post.keepAlive());
+  EXPECT_TRUE(post.expectsContinue());
+  EXPECT_FALSE(post.idempotent());
+
+  RequestParser chunked;
+  chunked.feed(
+      "PUT /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+      "Connection: close\r\n\r\n");
+  ASSERT_EQ(chunked.state(), RequestParser::State::kComplete);
+  EXPECT_EQ(chunked.framing().kind, BodyFraming::Kind::kChunked);
+  EXPECT_FALSE(chunked.keepAlive());
+  EXPECT_TRUE(chunked.idempotent());
+
+  // HTTP/1.0: Host may be left out; the connection stays only if asked.
+  RequestParser old;
+  old.feed("GET / HTTP/1.0\r\n\r\n");
+  ASSERT_EQ(old.state(), RequestParser::State::kComplete);
+  EXPECT_FALSE(old.http11());
+  EXPECT_FALSE(old.keepAlive());
+  RequestParser oldKept;
+  oldKept.feed("HEAD / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  EXPECT_TRUE(oldKept.keepAlive());
+  // 1.1 still needs its Host.
+  EXPECT_EQ(statusFor("GET / HTTP/1.1\r\n\r\n"), 400);
+}
+
+TEST(RequestParser, SmugglingShapesAreRefusedWithTheirStatus) {
+  const std::string head = "POST / HTTP/1.1\r\nHost: a\r\n";
+  EXPECT_EQ(statusFor(head + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
+  EXPECT_EQ(statusFor(head + "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"), 400);
+  EXPECT_EQ(statusFor(head + "Transfer-Encoding: xchunked\r\n\r\n"), 501);
+  EXPECT_EQ(statusFor(head + "Transfer-Encoding: chunked, identity\r\n\r\n"), 501);
+  EXPECT_EQ(statusFor(head + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            400);
+  EXPECT_EQ(statusFor(head + "Content-Length: 5\r\nContent-Length: 6\r\n\r\n"), 400);
+  EXPECT_EQ(statusFor(head + "Content-Length: +5\r\n\r\n"), 400);
+  EXPECT_EQ(statusFor("POST  / HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(statusFor("POST / HTTP/1.1\nHost: a\n\n"), 400);
+  // The reason is the framing's own.
+  RequestParser p;
+  p.feed(head + "Content-Length: 5\r\nContent-Length: 6\r\n\r\n");
+  EXPECT_EQ(p.framingReason(), "differing Content-Length values");
+}
+
+TEST(RequestParser, VersionMustBe13) {
   EXPECT_EQ(statusFor(replace(kValid, "Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8")),
             426);
   EXPECT_EQ(statusFor(replace(kValid, "Sec-WebSocket-Version: 13\r\n", "")), 426);
@@ -197,7 +258,7 @@ TEST(UpgradeRequestParser, VersionMustBe13) {
   EXPECT_NE(response.find("\r\nSec-WebSocket-Version: 13\r\n"), std::string::npos);
 }
 
-TEST(UpgradeRequestParser, KeyMustDecodeTo16Bytes) {
+TEST(RequestParser, KeyMustDecodeTo16Bytes) {
   const std::string key = "dGhlIHNhbXBsZSBub25jZQ==";
   EXPECT_EQ(statusFor(replace(kValid, key, "dGhlIHNhbXBsZSBub25jZQ")), 400);    // no padding
   EXPECT_EQ(statusFor(replace(kValid, key, "dGhlIHNhbXBsZSBub25j")), 400);      // 15 bytes
@@ -209,7 +270,7 @@ TEST(UpgradeRequestParser, KeyMustDecodeTo16Bytes) {
             400);
 }
 
-TEST(UpgradeRequestParser, NoBody) {
+TEST(RequestParser, NoBody) {
   EXPECT_EQ(statusFor(replace(kValid, "\r\n\r\n", "\r\nContent-Length: 5\r\n\r\n")), 400);
   EXPECT_EQ(statusFor(replace(kValid, "\r\n\r\n", "\r\nContent-Length: 0x0\r\n\r\n")), 400);
   EXPECT_EQ(statusFor(replace(kValid, "\r\n\r\n", "\r\nTransfer-Encoding: chunked\r\n\r\n")), 400);
@@ -218,7 +279,7 @@ TEST(UpgradeRequestParser, NoBody) {
             Rejection::kTransferEncoding);
 }
 
-TEST(UpgradeRequestParser, ForbiddenBytesInTheHead) {
+TEST(RequestParser, ForbiddenBytesInTheHead) {
   EXPECT_EQ(parseEverySplit(replace(kValid, "Origin: http://example.com",
                                     "Origin: a\x01"
                                     "b"))
@@ -244,26 +305,26 @@ TEST(UpgradeRequestParser, ForbiddenBytesInTheHead) {
   EXPECT_EQ(statusFor(replace(kValid, "Origin: http", "Origin: \x7f http")), 400);
 }
 
-TEST(UpgradeRequestParser, MalformedSubprotocolsAndExtensions) {
+TEST(RequestParser, MalformedSubprotocolsAndExtensions) {
   EXPECT_EQ(parseEverySplit(replace(kValid, "chat, superchat", "chat, super chat")).rejection,
             Rejection::kBadProtocols);
   EXPECT_EQ(parseEverySplit(replace(kValid, "; client_max_window_bits", "; =1")).rejection,
             Rejection::kBadExtensions);
 }
 
-TEST(UpgradeRequestParser, CapsAreEnforcedAsBytesArrive) {
+TEST(RequestParser, CapsAreEnforcedAsBytesArrive) {
   HeadLimits limits;
   limits.maxStartLine = 64;
   limits.maxFieldBytes = 400;
   limits.maxFields = 12;
   // A request line over the cap is refused before its end arrives.
-  UpgradeRequestParser p(limits);
+  RequestParser p(limits);
   p.feed("GET /" + std::string(100, 'a'));
-  EXPECT_EQ(p.state(), UpgradeRequestParser::State::kRejected);
+  EXPECT_EQ(p.state(), RequestParser::State::kRejected);
   EXPECT_EQ(describe(p.rejection()).status, 400);
   EXPECT_EQ(p.rejection(), Rejection::kRequestLineTooLong);
 
-  UpgradeRequestParser q(limits);
+  RequestParser q(limits);
   q.feed("GET / HTTP/1.1\r\nX-Big: " + std::string(500, 'b'));
   EXPECT_EQ(q.rejection(), Rejection::kFieldsTooLarge);
   EXPECT_EQ(describe(q.rejection()).status, 431);
@@ -274,7 +335,7 @@ TEST(UpgradeRequestParser, CapsAreEnforcedAsBytesArrive) {
   EXPECT_EQ(r.rejection, Rejection::kTooManyFields);
   EXPECT_EQ(describe(r.rejection).status, 431);
   // Exactly at the caps is fine.
-  EXPECT_EQ(parseEverySplit(kValid, limits).state, UpgradeRequestParser::State::kComplete);
+  EXPECT_EQ(parseEverySplit(kValid, limits).state, RequestParser::State::kComplete);
 }
 
 TEST(Rejection, EveryReasonHasAStatusAndDetail) {

@@ -27,18 +27,18 @@ class Request {
                              "Sec-WebSocket-Version: 13\r\n" +
                              extraFields + "\r\n";
     parser_->feed(text);
-    EXPECT_EQ(parser_->state(), http::UpgradeRequestParser::State::kComplete) << text;
+    EXPECT_EQ(parser_->state(), http::RequestParser::State::kComplete) << text;
     host_ = hostName(parser_->host());
   }
 
   RequestView view() const {
-    return {parser_->path(), parser_->query(), host_, &parser_->head(), parser_->protocols()};
+    return {parser_->path(),  parser_->query(),     host_,
+            &parser_->head(), parser_->protocols(), parser_->upgrade()};
   }
 
  private:
   std::string host_;
-  std::unique_ptr<http::UpgradeRequestParser> parser_ =
-      std::make_unique<http::UpgradeRequestParser>();
+  std::unique_ptr<http::RequestParser> parser_ = std::make_unique<http::RequestParser>();
 };
 
 bool matches(const conf::RouteMatch& m, const Request& r) {
@@ -61,6 +61,23 @@ TEST(RouteMatcher, AnEmptyMatchTakesEverything) {
   const conf::RouteMatch any;
   EXPECT_TRUE(matches(any, Request("/")));
   EXPECT_TRUE(matches(any, Request("/chat/room?x=1", "other.example:8080")));
+}
+
+TEST(RouteMatcher, UpgradeSplitsWebSocketsFromPlainRequests) {
+  conf::RouteMatch ws;
+  ws.upgrade = true;
+  conf::RouteMatch plain;
+  plain.upgrade = false;
+  const Request upgrade("/chat");
+  http::RequestParser get;
+  get.feed("GET /chat HTTP/1.1\r\nHost: example.com\r\n\r\n");
+  ASSERT_EQ(get.state(), http::RequestParser::State::kComplete);
+  const RequestView plainView{get.path(), get.query(), "example.com", &get.head(), {}, false};
+  EXPECT_TRUE(matches(ws, upgrade));
+  EXPECT_FALSE(matches(plain, upgrade));
+  EXPECT_FALSE(RouteMatcher(ws).matches(plainView));
+  EXPECT_TRUE(RouteMatcher(plain).matches(plainView));
+  EXPECT_TRUE(RouteMatcher(conf::RouteMatch{}).matches(plainView)) << "without it, both";
 }
 
 TEST(RouteMatcher, ExactPath) {

@@ -25,6 +25,7 @@ using Json = nlohmann::ordered_json;
 const std::vector<std::string> kKeys = {"time",
                                         "client",
                                         "sni",
+                                        "method",
                                         "host",
                                         "path",
                                         "route",
@@ -129,11 +130,26 @@ TEST(AccessLine, AbsentValuesAreNullAndCountsAreZero) {
   const Json j = parseLine(formatAccessLine(e));
   EXPECT_EQ(keysOf(j), kKeys);
   EXPECT_EQ(j["time"], "1970-01-01T00:00:00.000Z");
-  for (const char* key :
-       {"client", "sni", "host", "path", "route", "pool", "backend", "subprotocol", "tls_version",
-        "tls_cipher", "status", "handshake_ms", "close_code_from_client",
-        "close_reason_from_client", "close_code_from_backend", "close_reason_from_backend",
-        "close_code_to_client", "close_code_to_backend", "closed_first"}) {
+  for (const char* key : {"client",
+                          "sni",
+                          "method",
+                          "host",
+                          "path",
+                          "route",
+                          "pool",
+                          "backend",
+                          "subprotocol",
+                          "tls_version",
+                          "tls_cipher",
+                          "status",
+                          "handshake_ms",
+                          "close_code_from_client",
+                          "close_reason_from_client",
+                          "close_code_from_backend",
+                          "close_reason_from_backend",
+                          "close_code_to_client",
+                          "close_code_to_backend",
+                          "closed_first"}) {
     EXPECT_TRUE(j[key].is_null()) << key;
   }
   for (const char* key : {"duration_ms", "messages_from_client", "messages_from_backend",
@@ -163,9 +179,9 @@ TEST(AccessLine, HostileBytesStayOneValidLineWithTheValidPartsKept) {
                                "\xef\xbf\xbd\xef\xbf\xbdg\xef\xbf\xbdh\xc3\xa9\xef\xbf\xbd";
   AccessEntry e = fullEntry();
   e.client = hostile;
-  for (auto* field :
-       {&e.sni, &e.host, &e.path, &e.route, &e.pool, &e.backend, &e.subprotocol, &e.tlsVersion,
-        &e.tlsCipher, &e.closeReasonFromClient, &e.closeReasonFromBackend, &e.closedFirst}) {
+  for (auto* field : {&e.sni, &e.method, &e.host, &e.path, &e.route, &e.pool, &e.backend,
+                      &e.subprotocol, &e.tlsVersion, &e.tlsCipher, &e.closeReasonFromClient,
+                      &e.closeReasonFromBackend, &e.closedFirst}) {
     *field = hostile;
   }
   const std::string line = formatAccessLine(e);
@@ -174,9 +190,9 @@ TEST(AccessLine, HostileBytesStayOneValidLineWithTheValidPartsKept) {
   }
   const Json j = parseLine(line);
   EXPECT_EQ(keysOf(j), kKeys);
-  for (const char* key :
-       {"client", "sni", "host", "path", "route", "pool", "backend", "subprotocol", "tls_version",
-        "tls_cipher", "close_reason_from_client", "close_reason_from_backend", "closed_first"}) {
+  for (const char* key : {"client", "sni", "method", "host", "path", "route", "pool", "backend",
+                          "subprotocol", "tls_version", "tls_cipher", "close_reason_from_client",
+                          "close_reason_from_backend", "closed_first"}) {
     EXPECT_EQ(j[key].get<std::string>(), expected) << key;
   }
   EXPECT_EQ(j["status"], 101) << "the fields after the hostile ones are intact";

@@ -1,0 +1,52 @@
+#include "proxy/session/upstream_pool.h"
+
+#include <algorithm>
+
+namespace wsedge::proxy {
+
+UpstreamPool::Idle::Idle(UpstreamPool& p, std::string k, transport::ConnectionPtr c)
+    : pool(p), key(std::move(k)), connection(std::move(c)), timer(this) {
+  connection->setHandler(*this);
+}
+
+UpstreamPool::~UpstreamPool() {
+  closeAll();
+}
+
+void UpstreamPool::put(const std::string& key, transport::ConnectionPtr connection,
+                       std::size_t maxIdle, std::uint64_t idleMs) {
+  std::vector<std::unique_ptr<Idle>>& list = idle_[key];
+  if (list.size() >= maxIdle) return transport::close(connection, false);
+  list.push_back(std::make_unique<Idle>(*this, key, std::move(connection)));
+  timers_.scheduleIn(list.back()->timer, idleMs);
+  ++count_;
+}
+
+transport::ConnectionPtr UpstreamPool::take(const std::string& key) {
+  const auto it = idle_.find(key);
+  if (it == idle_.end() || it->second.empty()) return nullptr;
+  std::unique_ptr<Idle> idle = std::move(it->second.back());
+  it->second.pop_back();
+  --count_;
+  return std::move(idle->connection);
+}
+
+void UpstreamPool::forget(Idle& idle) {
+  std::vector<std::unique_ptr<Idle>>& list = idle_[idle.key];
+  const auto it =
+      std::find_if(list.begin(), list.end(), [&](const auto& p) { return p.get() == &idle; });
+  if (it == list.end()) return;
+  transport::close(idle.connection, false);
+  list.erase(it);  // deletes it: nothing of it is touched after this
+  --count_;
+}
+
+void UpstreamPool::closeAll() {
+  for (auto& [key, list] : idle_) {
+    for (auto& idle : list) transport::close(idle->connection, false);
+  }
+  idle_.clear();
+  count_ = 0;
+}
+
+}  // namespace wsedge::proxy
