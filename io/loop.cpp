@@ -594,6 +594,13 @@ void Loop::dispatch(const io_uring_cqe& cqe) {
       --c.inflight;
       c.recvCancelling = false;
       if (c.closing) return advanceClose(t.slot);
+      // Wanted again while the cancel was on its way (resumed, or a cap
+      // raised from 0): nothing else re-arms it, since no receive may be
+      // armed under a cancel in flight.
+      if (!c.recvArmed) {
+        if (c.recvWanted && !c.readEnded) armRecv(t.slot);
+        return;
+      }
       stopRecvIfUnwanted(t.slot);  // the cancel may have missed a receive under way
       return;
     }
