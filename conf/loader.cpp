@@ -310,6 +310,18 @@ void readLimits(const Reader& r, const YAML::Node& n, Limits& limits) {
   }
 }
 
+// Between two requests a client connection has no route: what governs it
+// there is global only.
+void refuseConnectionLimits(const Reader& r, const YAML::Node& n, const std::string& whose) {
+  if (!n.IsMap()) return;
+  for (const char* key : {"keepalive_timeout", "max_requests_per_connection"}) {
+    if (n[key]) {
+      r.fail(n[key], std::string(key) + " belongs in the global limits (a client connection " +
+                         "between requests has no route), not " + whose);
+    }
+  }
+}
+
 BackendConfig readBackend(const Reader& r, const YAML::Node& b) {
   BackendConfig backend;
   backend.where = r.at(b);
@@ -481,7 +493,12 @@ void readPool(const Reader& r, const YAML::Node& n, PoolConfig& pool, const Limi
       pool.retries = static_cast<std::uint32_t>(r.integer(n["retries"], "retries", 0, 100));
     });
   }
-  if (n["limits"]) r.attempt([&] { readLimits(r, n["limits"], pool.limits); });
+  if (n["limits"]) {
+    r.attempt([&] {
+      refuseConnectionLimits(r, n["limits"], "a pool's");
+      readLimits(r, n["limits"], pool.limits);
+    });
+  }
   r.require(n, "backends", known, what + " has no 'backends' list");
   const YAML::Node backends = n["backends"];
   r.expectSequence(backends, "backends");
@@ -743,6 +760,7 @@ RouteConfig readRoute(const Reader& r, const YAML::Node& rn, const Config& confi
         r.fail(rn["limits"]["drain_window"],
                "drain_window belongs in the global limits or a pool's, not a route's");
       }
+      refuseConnectionLimits(r, rn["limits"], "a route's");
       readLimits(r, rn["limits"], route.limits);
     });
   }

@@ -218,7 +218,7 @@ void ProxyWorker::account(Session& session, const SessionRecord& r, bool ended) 
   telemetry::ListenerCounters& l = session.listenerCounters();
   // A keep-alive connection closed between requests has been accounted
   // for, request by request.
-  if (r.status == 0 && r.requests > 0) return;
+  if (r.idle) return;
   if (r.http) {
     ++l.httpResponses[r.status];
   } else if (r.status != 101 && r.status != 0) {

@@ -60,13 +60,21 @@ void writeBackendRequest(std::string& out, const RequestParser& request, const F
     return name.find('_') != std::string_view::npos || equalsIgnoreCase(name, "X-Forwarded-For") ||
            equalsIgnoreCase(name, "X-Forwarded-Proto") ||
            equalsIgnoreCase(name, "X-Forwarded-Host") || equalsIgnoreCase(name, "Forwarded") ||
-           equalsIgnoreCase(name, "X-Real-IP") || equalsIgnoreCase(name, "Expect");
+           equalsIgnoreCase(name, "X-Real-IP") || equalsIgnoreCase(name, "Expect") ||
+           equalsIgnoreCase(name, "Content-Length");
   });
+  const BodyFraming& body = request.framing();
   if (request.upgrade()) {
     out.append("Upgrade: websocket\r\nConnection: Upgrade\r\n");
-  } else if (request.framing().kind == BodyFraming::Kind::kChunked) {
+  } else if (body.kind == BodyFraming::Kind::kChunked) {
     // Relayed byte for byte: the framing goes with it.
     out.append("Transfer-Encoding: chunked\r\n");
+  } else if (body.kind == BodyFraming::Kind::kLength || head.count("Content-Length") != 0) {
+    // The length as the proxy read it, once, in plain digits: never a
+    // spelling the backend might read another way.
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits, body.length).ptr;
+    appendField(out, "Content-Length", std::string_view(digits, end - digits));
   }
   for (const auto& [name, value] : info.setHeaders) appendField(out, name, value);
   forwardedFor.append(forwardedFor.empty() ? "" : ", ").append(info.clientIp);
@@ -93,8 +101,10 @@ void writeRelayedResponseHead(std::string& out, const UpgradeResponseParser& res
   const HeadParser& head = response.head();
   for (std::size_t i = 0; i < head.fieldCount(); ++i) {
     const Field f = head.field(i);
-    // The body is relayed byte for byte, so its framing header stays.
-    const bool framing = equalsIgnoreCase(f.name, "Transfer-Encoding");
+    // The body is relayed byte for byte, so its framing fields stay, even
+    // when Connection names them.
+    const bool framing =
+        equalsIgnoreCase(f.name, "Transfer-Encoding") || equalsIgnoreCase(f.name, "Content-Length");
     if (!framing && isHopByHop(f.name, head)) continue;
     appendField(out, f.name, f.value);
   }

@@ -167,6 +167,9 @@ std::size_t ChunkedReader::feed(std::string_view in) {
           if (digits_ == 16) return fail(Error::kBadSize, i);
           size_ = size_ * 16 + static_cast<std::uint64_t>(v);
           ++digits_;
+          // Refused at the digit that makes it too large: a size no one
+          // may send never reaches a backend that might read it wrapped.
+          if (size_ > limits_.maxData - data_) return fail(Error::kTooLarge, i);
         } else if (digits_ == 0) {
           return fail(Error::kBadSize, i);
         } else if (c == ' ' || c == '\t') {

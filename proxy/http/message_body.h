@@ -59,11 +59,13 @@ class ChunkedReader {
     kMissingDataEnd,    // the CRLF after a chunk's data is missing
     kTrailersTooLarge,  // trailers over maxTrailers
     kBadTrailer,        // a trailer line that is not a field
+    kTooLarge,          // a chunk that would take the body over maxData
   };
 
   struct Limits {
     std::size_t maxExtension = 4096;
     std::size_t maxTrailers = 16384;
+    std::uint64_t maxData = ~std::uint64_t{0};  // chunk data in all (a request's max_request_body)
   };
 
   ChunkedReader() = default;

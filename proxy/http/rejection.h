@@ -37,7 +37,8 @@ enum class Rejection : std::uint8_t {
   kBadPath,                        // the path cannot be normalised (see target.h)
   kBadFraming,                     // a plain request's body framing is refused (message_body.h)
   kUnknownCoding,                  // a transfer coding other than chunked
-  kLast = kUnknownCoding,
+  kConnectionNamesFramingField,    // a plain request's Connection names Content-Length, TE or Host
+  kLast = kConnectionNamesFramingField,
 };
 
 struct RejectionInfo {

@@ -168,6 +168,12 @@ Rejection RequestParser::validatePlain() {
   if (framing_.kind == BodyFraming::Kind::kInvalid) {
     return framing_.status == 501 ? Rejection::kUnknownCoding : Rejection::kBadFraming;
   }
+  // HTTP/1.0 has no chunked coding: a 1.0 message that claims it is faulty
+  // (RFC 9112 §6.1).
+  if (!http11_ && framing_.kind == BodyFraming::Kind::kChunked) {
+    framing_.reason = "Transfer-Encoding is not HTTP/1.0";
+    return Rejection::kBadFraming;
+  }
   bool close = false;
   bool keepAlive = false;
   for (std::size_t i = 0; i < head_.fieldCount(); ++i) {
@@ -175,6 +181,11 @@ Rejection RequestParser::validatePlain() {
     if (equalsIgnoreCase(f.name, "Connection")) {
       close = close || listContainsToken(f.value, "close");
       keepAlive = keepAlive || listContainsToken(f.value, "keep-alive");
+      // Naming them would strip them from what the backend sees, and the
+      // two would read the body differently.
+      for (std::string_view framing : {"Content-Length", "Transfer-Encoding", "Host"}) {
+        if (listContainsToken(f.value, framing)) return Rejection::kConnectionNamesFramingField;
+      }
     } else if (equalsIgnoreCase(f.name, "Expect")) {
       expectsContinue_ = framing_.kind != BodyFraming::Kind::kNone && http11_ &&
                          equalsIgnoreCase(f.value, "100-continue");

@@ -193,7 +193,9 @@ void BackendLeg::finishHttp(bool reusable) {
   release();
   UpstreamPool* idle = session_.context().upstreams;
   const conf::Limits& limits = session_.route().limits;
-  if (reusable && idle && connected() && limits.upstreamMaxIdle > 0) {
+  // Reused only with nothing of this request left to send.
+  if (reusable && idle && connected() && connection().pending() == 0 &&
+      limits.upstreamMaxIdle > 0) {
     idle->put(backend()->address.toString(), detach(), limits.upstreamMaxIdle,
               limits.upstreamIdleTimeoutMs);
   } else {
@@ -203,6 +205,13 @@ void BackendLeg::finishHttp(bool reusable) {
   trying_.reset();
   response_.reset();
   reused_ = false;
+}
+
+void BackendLeg::forget() {
+  release();
+  current_ = kNone;
+  attempts_ = 0;
+  pool_ = nullptr;
 }
 
 void BackendLeg::onTimeout() {

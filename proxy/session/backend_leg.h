@@ -44,6 +44,9 @@ class BackendLeg final : public Leg, private transport::Handler {
   /// A plain request's exchange is over: the connection goes back to the
   /// worker's idle pool if reusable, else it is closed.
   void finishHttp(bool reusable);
+  /// The request it served is accounted for: it names no backend (nor the
+  /// snapshot it came from) until the next request starts.
+  void forget();
   /// Valid from the answer until the session ends.
   const http::UpgradeResponseParser& response() const { return *response_; }
   void enterTunnel();

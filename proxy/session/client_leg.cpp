@@ -101,7 +101,9 @@ void ClientLeg::enterRefused() {
 }
 
 bool ClientLeg::plainRequest() const {
-  return handshake_ && handshake_->request.state() == http::RequestParser::State::kComplete &&
+  // Refused ones too: a request refused before it asked for an upgrade is
+  // not a failed handshake.
+  return handshake_ && handshake_->request.state() != http::RequestParser::State::kIncomplete &&
          !handshake_->request.upgrade();
 }
 
@@ -120,6 +122,9 @@ void ClientLeg::startBody() {
 
 void ClientLeg::bodyDone(std::span<const std::byte> rest) {
   phase_ = Phase::kWaiting;
+  // A pause for the body's sake ends with it; what follows is capped as
+  // early bytes are.
+  resume(kBackpressure);
   keepEarlyBytes(rest);
 }
 
@@ -128,6 +133,7 @@ void ClientLeg::nextRequest() {
   handshake_ = std::make_unique<Handshake>();
   phase_ = Phase::kRequest;
   resume(kEarly);
+  resume(kBackpressure);
   connection().limitRecv(transport::kNoLimit);
   if (pipelined.empty()) {
     return session_.arm(session_.snapshot().config.limits.keepaliveTimeoutMs);

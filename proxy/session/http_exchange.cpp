@@ -25,7 +25,11 @@ HttpExchange::HttpExchange(Session& session, const http::RequestParser& request,
       keepAlive_(request.keepAlive() && !lastOnConnection),
       expectsContinue_(request.expectsContinue()) {
   requestBody_.reason = {};  // a view into the parser, which goes
-  if (requestBody_.kind == http::BodyFraming::Kind::kChunked) requestChunks_.emplace();
+  if (requestBody_.kind == http::BodyFraming::Kind::kChunked) {
+    http::ChunkedReader::Limits limits;
+    limits.maxData = session.route().limits.maxRequestBody;
+    requestChunks_.emplace(limits);
+  }
   requestLeft_ = requestBody_.length;
   requestDone_ = requestBody_.kind == http::BodyFraming::Kind::kNone;
   progress();
@@ -50,12 +54,12 @@ void HttpExchange::fromClient(std::span<std::byte> data) {
   std::size_t n = data.size();
   if (requestChunks_) {
     n = requestChunks_->feed(text(data));
-    if (requestChunks_->failed()) {
-      return fail(Side::kClient, Cause::kProtocolError, 400, "malformed chunked request body");
-    }
-    if (requestChunks_->dataBytes() > session_.route().limits.maxRequestBody) {
+    if (requestChunks_->error() == http::ChunkedReader::Error::kTooLarge) {
       return fail(Side::kClient, Cause::kRefused, 413,
                   "the request body is larger than max_request_body");
+    }
+    if (requestChunks_->failed()) {
+      return fail(Side::kClient, Cause::kProtocolError, 400, "malformed chunked request body");
     }
   } else {
     n = static_cast<std::size_t>(std::min<std::uint64_t>(n, requestLeft_));
@@ -90,7 +94,9 @@ void HttpExchange::responseHead(const http::UpgradeResponseParser& response,
   // A body that ends with the connection ends the client's too; so does a
   // drain, and a request the client said was its last.
   persistent_ = keepAlive_ && !closeDelimited && session_.context().owner.shutdownEndsMs() == 0;
-  backendReusable_ = !backendClose && !closeDelimited;
+  // An HTTP/1.0 request went as 1.0: the backend may take the connection
+  // for one-shot whatever its answer says.
+  backendReusable_ = !backendClose && !closeDelimited && !http10_;
   status_ = response.status();
   std::string head;
   http::writeRelayedResponseHead(head, response, {persistent_, http10_, session_.affinityCookie()});

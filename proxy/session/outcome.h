@@ -103,6 +103,7 @@ struct SessionRecord {
   std::uint64_t durationMs = 0;
   bool http = false;           // a plain HTTP request, not an upgrade
   std::uint32_t requests = 0;  // plain requests this connection served before this record
+  bool idle = false;           // a keep-alive connection closed between requests
   // What the access log adds; filled only while it is on.
   bool detailed = false;
   std::string_view route;

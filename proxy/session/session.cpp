@@ -126,6 +126,12 @@ void Session::takeLatestGeneration() {
   const std::vector<ListenerSnapshot>& ls = latest->snapshot->listeners;
   for (std::size_t i = 0; i < ls.size(); ++i) {
     if (ls[i].active != mine.active) continue;
+    // The TLS session was made by the first one's context: its choices
+    // (the certificate SNI picked) are read there, for every request.
+    if (!handshakeGen_ && mine.certificates) {
+      handshakeGen_ = gen_;
+      handshakeListener_ = listener_;
+    }
     gen_ = std::move(latest);
     listener_ = static_cast<std::uint32_t>(i);
     return;
@@ -174,6 +180,7 @@ void Session::exchangeDone(bool persistent, bool reusable) {
   const SessionRecord r = record(served);
   WSEDGE_LOG(kDebug, "%s", r.describe().c_str());
   ctx_.owner.requestServed(*this, r);
+  backend_.forget();
   ++requests_;
   // Its methods are still on the stack: it goes at the next one's end.
   retired_ = std::move(exchange_);
@@ -281,6 +288,7 @@ SessionRecord Session::record(const Outcome& o) const {
                                                          : o.status;
   r.http = phase_ == Phase::kHttp || (phase_ == Phase::kRequest && client_.plainRequest());
   r.requests = requests_;
+  r.idle = idle();
   if (exchange_) {
     r.bytesFromClient = exchange_->bytesFromClient();
     r.bytesFromBackend = exchange_->bytesFromBackend();

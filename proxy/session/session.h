@@ -65,7 +65,11 @@ class Session final : private io::TimerHandler {
   const SessionContext& context() const { return ctx_; }
   const Snapshot& snapshot() const { return *gen_->snapshot; }
   const ListenerSnapshot& listener() const { return snapshot().listeners[listener_]; }
-  tls::ServerContext* tlsContext() const { return gen_->tls[listener_].get(); }
+  /// The context that made the client's TLS session (kept across reloads).
+  tls::ServerContext* tlsContext() const {
+    return handshakeGen_ ? handshakeGen_->tls[handshakeListener_].get()
+                         : gen_->tls[listener_].get();
+  }
   /// Valid once routed.
   const RouteSnapshot& route() const { return *route_; }
   const PoolSnapshot& pool() const { return snapshot().pools[route_->pool]; }
@@ -141,6 +145,8 @@ class Session final : private io::TimerHandler {
 
   const SessionContext& ctx_;  // the worker's: it outlives every session
   std::shared_ptr<Generation> gen_;
+  std::shared_ptr<Generation> handshakeGen_;  // set when gen_ moved on under a TLS session
+  std::uint32_t handshakeListener_ = 0;
   const RouteSnapshot* route_ = nullptr;
   io::Timer timer_;
   std::uint64_t startNs_;  // steady clock

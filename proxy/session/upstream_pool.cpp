@@ -16,17 +16,24 @@ UpstreamPool::~UpstreamPool() {
 void UpstreamPool::put(const std::string& key, transport::ConnectionPtr connection,
                        std::size_t maxIdle, std::uint64_t idleMs) {
   std::vector<std::unique_ptr<Idle>>& list = idle_[key];
-  if (list.size() >= maxIdle) return transport::close(connection, false);
+  // Beyond maxIdle a connection is kept only a moment: long enough for the
+  // next requests of a burst to take it instead of opening new ones (a
+  // burst of responses leaves more idle at once than are in use on
+  // average), never long enough to hold what the load no longer needs.
+  // Their number is bounded by the requests that were in flight.
+  const std::uint64_t keep = list.size() >= maxIdle ? std::min(idleMs, kSurplusMs) : idleMs;
   list.push_back(std::make_unique<Idle>(*this, key, std::move(connection)));
-  timers_.scheduleIn(list.back()->timer, idleMs);
+  timers_.scheduleIn(list.back()->timer, keep);
   ++count_;
 }
 
 transport::ConnectionPtr UpstreamPool::take(const std::string& key) {
   const auto it = idle_.find(key);
   if (it == idle_.end() || it->second.empty()) return nullptr;
-  std::unique_ptr<Idle> idle = std::move(it->second.back());
-  it->second.pop_back();
+  // The longest idle first: one just given back has had the least time to
+  // show (by bytes or a close) that it is not fit to be reused.
+  std::unique_ptr<Idle> idle = std::move(it->second.front());
+  it->second.erase(it->second.begin());
   --count_;
   return std::move(idle->connection);
 }

@@ -1,6 +1,6 @@
 // Idle backend connections for plain HTTP, kept per worker and per backend
 // address once a response has completed, and handed to the next request for
-// that backend (the most recently used first). An idle connection the
+// that backend (the longest idle first). An idle connection the
 // backend closes, that receives anything, or that outstays its idle timeout
 // is closed and forgotten. Upgrades never come from here: a connection
 // turned into a tunnel is never given back.
@@ -26,7 +26,7 @@ class UpstreamPool {
   UpstreamPool& operator=(const UpstreamPool&) = delete;
 
   /// Keeps a connection whose last response is complete, for idleMs at
-  /// most; closes it instead when maxIdle are kept for this key already.
+  /// most; beyond maxIdle for this key, for kSurplusMs at most.
   void put(const std::string& key, transport::ConnectionPtr connection, std::size_t maxIdle,
            std::uint64_t idleMs);
   /// An idle connection for this key, or null.
@@ -34,6 +34,8 @@ class UpstreamPool {
   /// Closes every idle connection (the worker is stopping).
   void closeAll();
   std::size_t size() const { return count_; }
+
+  static constexpr std::uint64_t kSurplusMs = 1000;
 
  private:
   // One idle connection: its handler and its timer until it is taken.

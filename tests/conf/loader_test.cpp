@@ -286,6 +286,12 @@ pools: { p: { backends: [ 127.0.0.1:9000 ] } }
 )";
   EXPECT_EQ(errorFor(pool + "limits: { upstream_keepalive: { max_idel: 3 } }\n"),
             "t.yaml:4:33: unknown key 'max_idel' in upstream_keepalive (did you mean 'max_idle'?)");
+  const std::string perRoute = errorFor(R"(
+listeners: [ { address: 127.0.0.1:8080, routes: [ { pool: p, limits: { keepalive_timeout: 5s } } ] } ]
+pools: { p: { backends: [ 127.0.0.1:9000 ] } }
+)");
+  EXPECT_NE(perRoute.find("keepalive_timeout belongs in the global limits"), std::string::npos)
+      << perRoute;
   EXPECT_EQ(errorFor(pool + "limits: { response_timeout: 0s }\n"),
             "t.yaml:4:29: response_timeout must be more than 0: a backend that never answers would "
             "hold the request");

@@ -890,8 +890,17 @@ def smuggling_cases():
          {400}, None),
         ("chunk size 0x5", post([te], b"0x5\r\nhello\r\n0\r\n\r\n"), {400}, b"0x"),
         ("chunk size with a sign", post([te], b"+5\r\nhello\r\n0\r\n\r\n"), {400}, b"+5"),
-        ("chunk size of 17 digits", post([te], b"10000000000000005\r\nhello\r\n0\r\n\r\n"), {400},
-         b"10000000000000005"),
+        # Over max_request_body (16 MiB) long before it is over 16 digits.
+        ("chunk size of 17 digits", post([te], b"10000000000000005\r\nhello\r\n0\r\n\r\n"),
+         {400, 413}, b"10000000000000005"),
+        # A 32-bit reader would wrap it to 0, the last chunk, and read what
+        # follows as a request.
+        ("chunk size of 2^32", post([te], b"100000000\r\n" + SMUGGLED), {413}, b"100000000"),
+        ("Connection naming Content-Length",
+         post(["Connection: Content-Length", f"Content-Length: {len(SMUGGLED)}"], SMUGGLED), {400},
+         None),
+        ("HTTP/1.0 with chunked", (f"POST /echo HTTP/1.0\r\nHost: {HOST}\r\n{te}\r\n\r\n").encode()
+         + te_cl, {400}, None),
         ("chunk extension over 4 KiB", post([te], b"5;" + b"e" * 5000 + b"\r\nhello\r\n0\r\n\r\n"),
          {400}, b"e" * 4097),
         ("no CRLF after chunk data", post([te], b"5\r\nhelloXX0\r\n\r\n"), {400}, b"helloX"),

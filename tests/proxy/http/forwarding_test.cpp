@@ -101,6 +101,30 @@ TEST(Forwarding, ClientUpgradeKeepsTheBackendsFields) {
             "\r\n");
 }
 
+TEST(Forwarding, APlainRequestGoesWithItsMethodAndTheLengthAsReadOnce) {
+  RequestParser req;
+  req.feed(
+      "POST /api?x=1 HTTP/1.1\r\nHost: a.example\r\nContent-Length: 005\r\n"
+      "Expect: 100-continue\r\nConnection: keep-alive\r\nTE: trailers\r\n\r\n");
+  ASSERT_EQ(req.state(), RequestParser::State::kComplete);
+  std::string out;
+  writeBackendRequest(out, req, {"10.1.2.3", "https", false});
+  EXPECT_EQ(out,
+            "POST /api?x=1 HTTP/1.1\r\n"
+            "Host: a.example\r\n"
+            "Content-Length: 5\r\n"
+            "X-Forwarded-For: 10.1.2.3\r\n"
+            "X-Forwarded-Proto: https\r\n"
+            "X-Forwarded-Host: a.example\r\n"
+            "\r\n");
+  RequestParser chunked;
+  chunked.feed("PUT / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
+  out.clear();
+  writeBackendRequest(out, chunked, {"10.1.2.3", "http", false});
+  EXPECT_NE(out.find("\r\nTransfer-Encoding: chunked\r\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Content-Length"), std::string::npos) << out;
+}
+
 TEST(Forwarding, RelayedRefusalClosesTheConnection) {
   UpgradeResponseParser resp;
   resp.feed(

@@ -165,6 +165,22 @@ TEST(ChunkedReader, MalformedChunksAreErrorsWhereTheyAre) {
   EXPECT_FALSE(big.failed());
 }
 
+TEST(ChunkedReader, AChunkOverTheBodyCapIsRefusedAtItsSize) {
+  ChunkedReader::Limits limits;
+  limits.maxData = 10;
+  ChunkedReader ok(limits);
+  EXPECT_EQ(ok.feed("5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n"), 25u);
+  EXPECT_TRUE(ok.complete());
+  // The second chunk would make 11: refused at its digit, before its data.
+  ChunkedReader over(limits);
+  EXPECT_EQ(over.feed("5\r\nhello\r\n6\r\nworld!\r\n"), 10u);
+  EXPECT_EQ(over.error(), ChunkedReader::Error::kTooLarge);
+  // A size a 32-bit reader would wrap to 0 never passes whole.
+  ChunkedReader wrap(limits);
+  EXPECT_EQ(wrap.feed("100000000\r\nGET /admin HTTP/1.1\r\n"), 1u);
+  EXPECT_EQ(wrap.error(), ChunkedReader::Error::kTooLarge);
+}
+
 TEST(ChunkedReader, NothingIsReadAfterTheEndOrAnError) {
   ChunkedReader r;
   EXPECT_EQ(r.feed("0\r\n\r\n0\r\n\r\n"), 5u);

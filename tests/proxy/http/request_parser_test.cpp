@@ -239,6 +239,11 @@ TEST(RequestParser, SmugglingShapesAreRefusedWithTheirStatus) {
   EXPECT_EQ(statusFor(head + "Content-Length: +5\r\n\r\n"), 400);
   EXPECT_EQ(statusFor("POST  / HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
   EXPECT_EQ(statusFor("POST / HTTP/1.1\nHost: a\n\n"), 400);
+  // Naming a framing field in Connection would strip it on the way.
+  EXPECT_EQ(statusFor(head + "Connection: Content-Length\r\nContent-Length: 5\r\n\r\n"), 400);
+  EXPECT_EQ(statusFor(head + "Connection: close, Transfer-Encoding\r\n\r\n"), 400);
+  // HTTP/1.0 has no chunked coding.
+  EXPECT_EQ(statusFor("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
   // The reason is the framing's own.
   RequestParser p;
   p.feed(head + "Content-Length: 5\r\nContent-Length: 6\r\n\r\n");
