@@ -197,7 +197,11 @@ void Session::nextRequestStarted() {
 }
 
 bool Session::idle() const {
-  return !ended_ && phase_ == Phase::kRequest && requests_ > 0 && client_.nothingReceived();
+  return !ended_ && betweenRequests();
+}
+
+bool Session::betweenRequests() const {
+  return phase_ == Phase::kRequest && requests_ > 0 && client_.nothingReceived();
 }
 
 void Session::closeIfIdle() {
@@ -288,7 +292,7 @@ SessionRecord Session::record(const Outcome& o) const {
                                                          : o.status;
   r.http = phase_ == Phase::kHttp || (phase_ == Phase::kRequest && client_.plainRequest());
   r.requests = requests_;
-  r.idle = idle();
+  r.idle = betweenRequests();
   if (exchange_) {
     r.bytesFromClient = exchange_->bytesFromClient();
     r.bytesFromBackend = exchange_->bytesFromBackend();

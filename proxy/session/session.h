@@ -138,8 +138,8 @@ class Session final : private io::TimerHandler {
   void keepDetails();
   void fillDetails(SessionRecord& record) const;
   std::uint64_t elapsedMs() const;
-  /// A plain request: its exchange starts.
-  void startExchange();
+  /// Waiting for the next plain request, with nothing of it received.
+  bool betweenRequests() const;
   /// The tunnel closes at a random time from now to endMs.
   void drainWithin(std::uint64_t endMs, Tunnel::Drain why);
 

@@ -11,9 +11,11 @@ import http.client
 import json
 import os
 import select
+import signal
 import socket
 import struct
 import time
+import urllib.request
 
 from harness import (PEERS, PYTHON, SLOW, ProxyTestCase, RawClient, close_frame, frame, free_port,
                      rss_kb)
@@ -954,3 +956,74 @@ class Smuggling(HttpCase):
                     self.assertNotIn(poison, seen[before:], "invalid body bytes reached the backend")
         self.assertEqual(self.backend.requests(), [], "a whole request reached the backend")
         self.assertAlive()
+
+
+class HttpOperations(HttpCase):
+    """What operators see of plain HTTP: a SIGTERM lets keep-alive clients
+    go at once and the request in flight finish, and every request has its
+    line in the access log and its count in /metrics."""
+
+    def start_observed_proxy(self, backend):
+        port, admin = free_port(), free_port()
+        log = self.tmp_path(f"access-{port}.log")
+        extra = (f"admin: {{ address: 127.0.0.1:{admin} }}\n"
+                 f"access_log: {{ path: {log} }}\n")
+        proxy = self.start_proxy_yaml(config(port, {"http": [backend.port]}) + extra, port)
+        proxy.admin, proxy.access_log = admin, log
+        return proxy
+
+    def test_sigterm_closes_idle_keepalive_connections_and_finishes_the_request_in_flight(self):
+        backend = self.start_http_backend("http")
+        proxy = self.start_observed_proxy(backend)
+        idle = self.conn(proxy)
+        self.assertEqual(idle.exchange("GET", "/echo?first=1").status, 200)
+        busy = self.conn(proxy)
+        busy.request("GET", "/slow?ms=1500")
+        time.sleep(0.3 * SLOW)
+        proxy.proc.send_signal(signal.SIGTERM)
+        # The idle one is let go at once: nothing of a request was under way.
+        self.assertTrue(idle.is_closed(timeout=3 * SLOW), "an idle keep-alive client was kept")
+        # The one in flight gets its whole answer, told it is the last.
+        r = busy.read_http()
+        self.assertEqual(r.status, 200)
+        self.assertTrue(r.closes(), "the answer during a drain must say Connection: close")
+        self.assertTrue(busy.is_closed(timeout=3 * SLOW))
+        self.assertEqual(proxy.proc.wait(timeout=10 * SLOW), 0)
+
+    def test_every_request_has_its_access_log_line_and_its_count(self):
+        backend = self.start_http_backend("http")
+        proxy = self.start_observed_proxy(backend)
+        c = self.conn(proxy)
+        for method, target in (("GET", "/echo?a=1"), ("POST", "/echo?b=2"), ("GET", "/status/404")):
+            c.exchange(method, target, body=b"x" if method == "POST" else b"")
+        c.close()
+        refused = self.conn(proxy)
+        refused.send(b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n")
+        self.assertEqual(refused.read_http("POST").status, 400)
+        refused.close()
+
+        def lines():
+            with open(proxy.access_log) as f:
+                return [json.loads(line) for line in f if line.strip()]
+
+        wait_until(lambda: len(lines()) >= 5)
+        time.sleep(0.3 * SLOW)  # and no line more for the keep-alive closes
+        # The harness's port probe asked nothing: its line has no status.
+        asked = [l for l in lines() if l["status"] is not None]
+        self.assertEqual(len(lines()) - len(asked), 1, lines())
+        got = [(l["method"], l["path"], l["status"]) for l in asked]
+        self.assertEqual(got, [("GET", "/echo?a=1", 200), ("POST", "/echo?b=2", 200),
+                               ("GET", "/status/404", 404), ("POST", "/echo", 400)])
+        self.assertTrue(all(l["backend"] for l in asked[:3]), asked)
+        with urllib.request.urlopen(f"http://127.0.0.1:{proxy.admin}/metrics", timeout=5) as m:
+            text = m.read().decode()
+        counts = {}
+        for line in text.splitlines():
+            if line.startswith("wsedge_http_responses_total{"):
+                status = line.split('status="')[1].split('"')[0]
+                counts[status] = float(line.rsplit(" ", 1)[1])
+        self.assertEqual(counts, {"200": 2, "404": 1, "400": 1}, text)
+        # A refused plain request is not a failed WebSocket handshake.
+        self.assertNotIn('wsedge_handshakes_total{listener="127.0.0.1:%d",result="failed"' % proxy.port,
+                         text)
