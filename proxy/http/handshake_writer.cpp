@@ -39,6 +39,8 @@ std::string_view reasonPhrase(int status) {
       return "Length Required";
     case 413:
       return "Content Too Large";
+    case 417:
+      return "Expectation Failed";
     case 421:
       return "Misdirected Request";
     case 426:

@@ -8,7 +8,7 @@ namespace {
 constexpr std::string_view kUpgradeFields = "Upgrade: websocket\r\nConnection: Upgrade, close\r\n";
 
 // Indexed by Rejection; the order must match the enum.
-constexpr std::array<RejectionInfo, 31> kTable{{
+constexpr std::array<RejectionInfo, 32> kTable{{
     {0, "", ""},
     {400, "malformed request line", ""},
     {400, "request line too long", ""},
@@ -41,6 +41,7 @@ constexpr std::array<RejectionInfo, 31> kTable{{
     {400, "the request's body framing is refused (RFC 9112 section 6)", ""},
     {501, "the only transfer coding taken is chunked", ""},
     {400, "the Connection header must not name Host, Content-Length or Transfer-Encoding", ""},
+    {417, "the only expectation taken is 100-continue", ""},
 }};
 
 static_assert(kTable.size() == static_cast<std::size_t>(Rejection::kLast) + 1,

@@ -38,7 +38,8 @@ enum class Rejection : std::uint8_t {
   kBadFraming,                     // a plain request's body framing is refused (message_body.h)
   kUnknownCoding,                  // a transfer coding other than chunked
   kConnectionNamesFramingField,    // a plain request's Connection names Content-Length, TE or Host
-  kLast = kConnectionNamesFramingField,
+  kExpectationFailed,              // an Expect other than 100-continue
+  kLast = kExpectationFailed,
 };
 
 struct RejectionInfo {

@@ -187,8 +187,10 @@ Rejection RequestParser::validatePlain() {
         if (listContainsToken(f.value, framing)) return Rejection::kConnectionNamesFramingField;
       }
     } else if (equalsIgnoreCase(f.name, "Expect")) {
-      expectsContinue_ = framing_.kind != BodyFraming::Kind::kNone && http11_ &&
-                         equalsIgnoreCase(f.value, "100-continue");
+      // The only expectation there is (RFC 9110 §10.1.1); the proxy answers
+      // it itself, so it never reaches the backend.
+      if (!equalsIgnoreCase(f.value, "100-continue")) return Rejection::kExpectationFailed;
+      expectsContinue_ = framing_.kind != BodyFraming::Kind::kNone && http11_;
     }
   }
   keepAlive_ = !close && (http11_ || keepAlive);

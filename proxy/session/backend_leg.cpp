@@ -13,6 +13,10 @@
 namespace wsedge::proxy {
 namespace {
 
+// A request that may not be replayed takes only a connection idle this
+// long at most.
+constexpr std::uint64_t kFreshIdleMs = 1000;
+
 std::string_view text(std::span<const std::byte> data) {
   return {reinterpret_cast<const char*>(data.data()), data.size()};
 }
@@ -125,7 +129,11 @@ void BackendLeg::connectNext() {
     const BackendSnapshot& b = pool_->backends[*pick];
     UpstreamPool* idle = session_.context().upstreams;
     if (t.request.http && idle && !t.fresh) {
-      if (transport::ConnectionPtr c = idle->take(b.address.toString())) {
+      // One that may not be sent again goes only where the backend cannot
+      // be closing the connection as it arrives: one idle a moment at most
+      // (backends close idle ones after a few seconds: Node after 5).
+      const std::uint64_t maxAge = t.request.retryable ? ~std::uint64_t{0} : kFreshIdleMs;
+      if (transport::ConnectionPtr c = idle->take(b.address.toString(), maxAge)) {
         attach(std::move(c), *this);
         hold(*pick);
         reused_ = true;

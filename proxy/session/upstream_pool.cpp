@@ -23,17 +23,23 @@ void UpstreamPool::put(const std::string& key, transport::ConnectionPtr connecti
   // Their number is bounded by the requests that were in flight.
   const std::uint64_t keep = list.size() >= maxIdle ? std::min(idleMs, kSurplusMs) : idleMs;
   list.push_back(std::make_unique<Idle>(*this, key, std::move(connection)));
+  list.back()->sinceMs = timers_.now();
   timers_.scheduleIn(list.back()->timer, keep);
   ++count_;
 }
 
-transport::ConnectionPtr UpstreamPool::take(const std::string& key) {
+transport::ConnectionPtr UpstreamPool::take(const std::string& key, std::uint64_t maxAgeMs) {
   const auto it = idle_.find(key);
-  if (it == idle_.end() || it->second.empty()) return nullptr;
-  // The longest idle first: one just given back has had the least time to
-  // show (by bytes or a close) that it is not fit to be reused.
-  std::unique_ptr<Idle> idle = std::move(it->second.front());
-  it->second.erase(it->second.begin());
+  if (it == idle_.end()) return nullptr;
+  std::vector<std::unique_ptr<Idle>>& list = it->second;
+  // The longest idle first (within maxAgeMs): one just given back has had
+  // the least time to show, by bytes or a close, that it is not fit.
+  const std::uint64_t now = timers_.now();
+  const auto pick = std::find_if(list.begin(), list.end(),
+                                 [&](const auto& i) { return now - i->sinceMs <= maxAgeMs; });
+  if (pick == list.end()) return nullptr;
+  std::unique_ptr<Idle> idle = std::move(*pick);
+  list.erase(pick);
   --count_;
   return std::move(idle->connection);
 }

@@ -29,8 +29,10 @@ class UpstreamPool {
   /// most; beyond maxIdle for this key, for kSurplusMs at most.
   void put(const std::string& key, transport::ConnectionPtr connection, std::size_t maxIdle,
            std::uint64_t idleMs);
-  /// An idle connection for this key, or null.
-  transport::ConnectionPtr take(const std::string& key);
+  /// An idle connection for this key, or null; with maxAgeMs, only one
+  /// that has been idle no longer than that (a request that may not be
+  /// replayed takes no connection its backend may be closing just now).
+  transport::ConnectionPtr take(const std::string& key, std::uint64_t maxAgeMs = ~std::uint64_t{0});
   /// Closes every idle connection (the worker is stopping).
   void closeAll();
   std::size_t size() const { return count_; }
@@ -53,6 +55,7 @@ class UpstreamPool {
     std::string key;
     transport::ConnectionPtr connection;
     io::Timer timer;
+    std::uint64_t sinceMs = 0;  // idle since
   };
   /// Closes and deletes one (possibly from within its own callback).
   void forget(Idle& idle);

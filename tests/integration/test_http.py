@@ -518,6 +518,21 @@ class HttpKeepAlive(HttpCase):
         self.assertNotEqual(c.exchange("GET", "/echo").json()["peer_port"], first)
         c.close()
 
+    def test_a_post_takes_only_a_backend_connection_idle_a_moment(self):
+        # A POST is never replayed, so it never goes where the backend may
+        # be closing the connection just now (Node closes idle ones at 5 s).
+        self.proxy_with()
+        c = self.conn()
+        first = c.exchange("GET", "/echo?warm=1").json()["peer_port"]
+        self.assertEqual(c.exchange("POST", "/echo?soon=1", body=b"x").json()["peer_port"], first,
+                         "a POST right after a response reuses its connection")
+        time.sleep(1.5)
+        self.assertNotEqual(c.exchange("POST", "/echo?later=1", body=b"x").json()["peer_port"], first,
+                            "a POST took a connection idle for over a second")
+        # A GET may still take it: it can be sent again if the backend closes.
+        self.assertEqual(c.exchange("GET", "/echo?get=1").json()["peer_port"], first)
+        c.close()
+
     def test_pipelined_requests_are_answered_in_order(self):
         self.proxy_with()
         c = self.conn()

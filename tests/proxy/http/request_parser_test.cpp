@@ -244,6 +244,8 @@ TEST(RequestParser, SmugglingShapesAreRefusedWithTheirStatus) {
   EXPECT_EQ(statusFor(head + "Connection: close, Transfer-Encoding\r\n\r\n"), 400);
   // HTTP/1.0 has no chunked coding.
   EXPECT_EQ(statusFor("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
+  // The one expectation there is, and no other.
+  EXPECT_EQ(statusFor(head + "Expect: 200-ok\r\nContent-Length: 1\r\n\r\n"), 417);
   // The reason is the framing's own.
   RequestParser p;
   p.feed(head + "Content-Length: 5\r\nContent-Length: 6\r\n\r\n");
