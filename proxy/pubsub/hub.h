@@ -1,0 +1,48 @@
+// One worker's channels and their local subscribers. A message published
+// to a channel is framed once (an unmasked text or binary frame) and the
+// same bytes are handed to every subscriber of it on this worker, in the
+// order they subscribed; messages of one channel reach each subscriber in
+// the order they were published. A subscriber may leave (or be closed)
+// while a message is being handed out.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace wsedge::pubsub {
+
+class Subscriber {
+ public:
+  /// A whole frame for this subscriber's client: its bytes are valid
+  /// during the call only. It may leave the hub, never publish to it.
+  virtual void deliver(std::span<const std::byte> frame) = 0;
+
+ protected:
+  ~Subscriber() = default;
+};
+
+class Hub {
+ public:
+  void subscribe(const std::string& channel, Subscriber& subscriber);
+  void unsubscribe(const std::string& channel, Subscriber& subscriber);
+  /// Returns how many subscribers it was handed to.
+  std::size_t publish(std::string_view channel, std::span<const std::byte> payload, bool binary);
+
+  std::size_t channels() const { return channels_.size(); }
+  std::size_t subscribers(std::string_view channel) const;
+
+ private:
+  struct Channel {
+    std::vector<Subscriber*> subscribers;  // null: left during a publish
+    int publishing = 0;
+    bool holes = false;
+  };
+  std::unordered_map<std::string, Channel> channels_;
+  std::vector<std::byte> frame_;  // the frame being handed out, reused
+};
+
+}  // namespace wsedge::pubsub
