@@ -117,10 +117,18 @@ struct RouteMatch {
   std::optional<bool> upgrade;             // true: WebSocket upgrades only; false: plain HTTP only
 };
 
+/// A push-only route: the edge answers the upgrade itself and delivers what
+/// is published to the client's channels.
+struct PushConfig {
+  std::uint32_t maxChannels = 16;
+  bool closeOnClientMessage = false;  // client_messages: close (1003); else ignored
+};
+
 struct RouteConfig {
   std::string name;  // for metrics and the access log; "LISTENER#N" unless written
   RouteMatch match;
-  std::string pool;
+  std::string pool;  // empty for a push-only route
+  std::optional<PushConfig> push;
   SourceLocation where;
   std::vector<std::string> allowedOrigins;  // empty: any; entries may be https://*.example.com
   std::optional<std::string> rewritePrefix;
@@ -180,6 +188,7 @@ struct Config {
   std::vector<Cidr> trustedProxies;
   std::optional<AdminConfig> admin;
   std::optional<AccessLogConfig> accessLog;
+  std::uint64_t pubsubQueue = std::uint64_t{1} << 20;  // per subscriber; beyond it, close 1013
 };
 
 }  // namespace wsedge::conf

@@ -697,11 +697,36 @@ void readHeaderEdits(const Reader& r, const YAML::Node& n, RouteConfig& route) {
   }
 }
 
+PushConfig readPush(const Reader& r, const YAML::Node& n) {
+  r.expectMap(n, "push");
+  const bool known = r.checkKeys(n, "push", {"channels", "max_channels", "client_messages"});
+  r.require(n, "channels", known, "push needs 'channels: path'");
+  PushConfig push;
+  const std::string channels = r.scalar(n["channels"], "channels");
+  if (channels != "path") {
+    r.fail(n["channels"],
+           "channels must be 'path' (the path under the prefix, and ?channel=), got '" + channels +
+               "'");
+  }
+  if (n["max_channels"]) {
+    push.maxChannels =
+        static_cast<std::uint32_t>(r.integer(n["max_channels"], "max_channels", 1, 1024));
+  }
+  if (n["client_messages"]) {
+    const std::string what = r.scalar(n["client_messages"], "client_messages");
+    if (what != "ignore" && what != "close") {
+      r.fail(n["client_messages"], "client_messages must be ignore or close, got '" + what + "'");
+    }
+    push.closeOnClientMessage = what == "close";
+  }
+  return push;
+}
+
 RouteConfig readRoute(const Reader& r, const YAML::Node& rn, const Config& config) {
   r.expectMap(rn, "a route");
-  const bool known = r.checkKeys(
-      rn, "route",
-      {"name", "match", "pool", "allowed_origins", "rewrite_prefix", "request_headers", "limits"});
+  const bool known = r.checkKeys(rn, "route",
+                                 {"name", "match", "pool", "allowed_origins", "rewrite_prefix",
+                                  "request_headers", "limits", "push"});
   RouteConfig route;
   route.where = r.at(rn);
   if (rn["name"]) r.attempt([&] { route.name = r.scalar(rn["name"], "name"); });
@@ -744,7 +769,15 @@ RouteConfig readRoute(const Reader& r, const YAML::Node& rn, const Config& confi
     });
   }
   if (rn["request_headers"]) r.attempt([&] { readHeaderEdits(r, rn["request_headers"], route); });
-  r.require(rn, "pool", known, "route needs a 'pool'");
+  if (rn["push"]) {
+    r.attempt([&] { route.push = readPush(r, rn["push"]); });
+    if (rn["pool"])
+      r.fail(rn["pool"], "a push-only route (push: { channels: path }) takes no pool");
+    route.limits = config.limits;
+    if (rn["limits"]) r.attempt([&] { readLimits(r, rn["limits"], route.limits); });
+    return route;
+  }
+  r.require(rn, "pool", known, "route needs a 'pool' (or push: { channels: path })");
   route.pool = r.scalar(rn["pool"], "pool");
   const auto pool = config.pools.find(route.pool);
   if (pool == config.pools.end()) {
@@ -840,7 +873,18 @@ AccessLogConfig readAccessLog(const Reader& r, const YAML::Node& n) {
 void readTop(const Reader& r, const YAML::Node& root, Config& config) {
   const bool known = r.checkKeys(root, "the configuration",
                                  {"workers", "worker_connections", "listeners", "pools", "limits",
-                                  "trusted_proxies", "admin", "access_log"});
+                                  "trusted_proxies", "admin", "access_log", "pubsub"});
+  if (root["pubsub"]) {
+    r.attempt([&] {
+      const YAML::Node p = root["pubsub"];
+      r.expectMap(p, "pubsub");
+      r.checkKeys(p, "pubsub", {"queue"});
+      if (p["queue"]) {
+        config.pubsubQueue = r.size(p["queue"], "queue");
+        if (config.pubsubQueue < 1024) r.fail(p["queue"], "queue must be at least 1KiB");
+      }
+    });
+  }
   if (root["admin"]) r.attempt([&] { config.admin = readAdmin(r, root["admin"]); });
   if (root["access_log"])
     r.attempt([&] { config.accessLog = readAccessLog(r, root["access_log"]); });
@@ -879,10 +923,16 @@ void readTop(const Reader& r, const YAML::Node& root, Config& config) {
   if (root["limits"]) r.attempt([&] { readLimits(r, root["limits"], config.limits); });
   if (!config.limits.frameSizeSet) config.limits.maxFrameSize = config.limits.maxMessageSize;
 
+  // Push-only routes need no pool: a file of nothing else needs no pools.
+  bool needsPools = !root["listeners"] || !root["listeners"].IsSequence();
+  for (const YAML::Node& ln : root["listeners"] ? root["listeners"] : YAML::Node()) {
+    if (!ln.IsMap() || !ln["routes"] || !ln["routes"].IsSequence()) continue;
+    for (const YAML::Node& rn : ln["routes"]) needsPools = needsPools || !rn.IsMap() || !rn["push"];
+  }
   if (!root["pools"]) {
     // Missing because misspelt: that was said; the routes cannot be checked.
     if (!known) return;
-    r.record(1, 1, "no 'pools' defined");
+    if (needsPools) r.record(1, 1, "no 'pools' defined");
   } else {
     r.attempt([&] {
       const YAML::Node pools = root["pools"];

@@ -105,6 +105,27 @@ void Control::forEachWorker(std::function<void(unsigned, ProxyWorker&)> fn,
   }
 }
 
+std::size_t Control::publish(const std::string& channel, std::string payload, bool binary) {
+  struct Delivery {
+    std::string channel, payload;
+    std::atomic<std::size_t> reached{0};
+    std::promise<void> done;
+  };
+  auto d = std::make_shared<Delivery>();
+  d->channel = channel;
+  d->payload = std::move(payload);
+  std::future<void> all = d->done.get_future();
+  forEachWorker(
+      [d, binary](unsigned, ProxyWorker& worker) {
+        const std::size_t n =
+            worker.publish(d->channel, std::as_bytes(std::span(d->payload)), binary);
+        d->reached.fetch_add(n, std::memory_order_relaxed);
+      },
+      [d] { d->done.set_value(); });
+  all.wait_for(std::chrono::seconds(5));
+  return d->reached.load(std::memory_order_relaxed);
+}
+
 bool Control::install(std::shared_ptr<const Snapshot> next, std::uint64_t* switchMs,
                       std::string* error) {
   const auto started = std::chrono::steady_clock::now();

@@ -68,6 +68,11 @@ class Control {
   /// Stops the workers (every session closes) and the prober, and waits.
   void stop();
 
+  /// Hands a message to every worker's subscribers of the channel (the
+  /// in-process bus), in the order publish() is called; waits for the
+  /// workers and returns how many subscribers it reached.
+  std::size_t publish(const std::string& channel, std::string payload, bool binary);
+
   /// Drains (on) or takes back (off) every backend written as `address`.
   DrainResult drainBackend(const std::string& address, bool on);
 

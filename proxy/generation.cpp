@@ -12,7 +12,9 @@ Generation::Generation(std::shared_ptr<const Snapshot> snap, telemetry::WorkerMe
     listenerCounters.push_back(&metrics->listener(l.name));
     std::vector<telemetry::RouteCounters*>& routes = routeCounters.emplace_back();
     for (const RouteSnapshot& r : l.routes) {
-      routes.push_back(&metrics->route(l.name, r.config->name, snapshot->pools[r.pool].name));
+      const std::string& pool =
+          r.pool == RouteSnapshot::kNoPool ? std::string() : snapshot->pools[r.pool].name;
+      routes.push_back(&metrics->route(l.name, r.config->name, pool));
     }
   }
   for (const PoolSnapshot& pool : snapshot->pools) {

@@ -16,7 +16,7 @@ ProxyWorker::ProxyWorker(io::Loop& loop, unsigned index, telemetry::AccessLog* a
       accessLog_(accessLog),
       net_(loop),
       upstreams_(net_.timers()),
-      ctx_{net_, masks_, *this, accessLog != nullptr, &upstreams_},
+      ctx_{net_, masks_, *this, accessLog != nullptr, &upstreams_, &hub_},
       shutdownTimer_(this) {}
 
 telemetry::LoopCounters ProxyWorker::loopCounters() const {

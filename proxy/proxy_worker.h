@@ -15,6 +15,7 @@
 #include "io/loop.h"
 #include "io/worker.h"
 #include "proxy/generation.h"
+#include "proxy/pubsub/hub.h"
 #include "proxy/session/context.h"
 #include "proxy/session/outcome.h"
 #include "proxy/session/tunnel.h"
@@ -57,6 +58,11 @@ class ProxyWorker final : public io::Worker::App,
   void undrainBackend(const BackendState& backend);
 
   std::size_t sessionCount() const { return sessions_; }
+  /// Hands a published message to this worker's subscribers of the channel;
+  /// how many.
+  std::size_t publish(std::string_view channel, std::span<const std::byte> payload, bool binary) {
+    return hub_.publish(channel, payload, binary);
+  }
   const Generation& generation() const { return *current_; }
   /// The loop's index of the socket listening on this address, or -1.
   int listenerSocket(const io::SocketAddress& address) const;
@@ -103,6 +109,7 @@ class ProxyWorker final : public io::Worker::App,
   transport::LoopNetwork net_;
   ws::MaskKeySource masks_;
   UpstreamPool upstreams_;  // before the sessions that give connections back to it
+  pubsub::Hub hub_;         // before the sessions subscribed to it
   SessionContext ctx_;
   std::shared_ptr<Generation> current_;
   std::vector<Bound> bound_;

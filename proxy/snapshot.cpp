@@ -186,8 +186,9 @@ std::shared_ptr<const Snapshot> buildSnapshot(conf::Config config, const Snapsho
     ls.active = carry.active(*addr);
     for (std::size_t i = 0; i < l.routes.size(); ++i) {
       const conf::RouteConfig& r = l.routes[i];
-      ls.routes.push_back({i, RouteMatcher(r.match), poolIndex.at(r.pool), &r, r.limits,
-                           OriginPolicy(r.allowedOrigins)});
+      const std::size_t pool = r.push ? RouteSnapshot::kNoPool : poolIndex.at(r.pool);
+      ls.routes.push_back(
+          {i, RouteMatcher(r.match), pool, &r, r.limits, OriginPolicy(r.allowedOrigins)});
     }
     if (l.tls) {
       std::vector<tls::CertificateSpec> specs;

@@ -58,7 +58,8 @@ struct PoolSnapshot {
 struct RouteSnapshot {
   std::size_t index = 0;  // in its listener, from 0, as written
   RouteMatcher matcher;
-  std::size_t pool = 0;  // index into Snapshot::pools
+  static constexpr std::size_t kNoPool = ~std::size_t{0};
+  std::size_t pool = 0;  // index into Snapshot::pools; kNoPool for a push-only route
   const conf::RouteConfig* config = nullptr;
   conf::Limits limits;  // in force for sessions on this route
   OriginPolicy origins;

@@ -11,7 +11,9 @@
 #include "proxy/http/query.h"
 #include "proxy/log.h"
 #include "proxy/proxy_worker.h"
+#include "proxy/pubsub/channels.h"
 #include "proxy/telemetry/prometheus.h"
+#include "proxy/ws/utf8.h"
 #include "tls/digest.h"
 
 namespace wsedge::proxy {
@@ -102,10 +104,18 @@ AdminResponse AdminApi::handle(const AdminRequest& req) {
   for (const Endpoint& e : kEndpoints) {
     if (e.path == path) found = &e;
   }
+  if (path.rfind("/publish/", 0) == 0) {
+    if (req.method != "POST") {
+      AdminResponse r = error(405, "/publish/CHANNEL takes POST");
+      r.extraFields = "Allow: POST\r\n";
+      return r;
+    }
+    return publish(path.substr(9), req);
+  }
   if (!found) {
     return error(404,
                  "no such endpoint; there are /metrics /healthz /config /backends /reload "
-                 "/drain /undrain");
+                 "/drain /undrain /publish/CHANNEL");
   }
   // HEAD is GET without the body (the server leaves the body out).
   const bool head = req.method == "HEAD" && found->method == "GET";
@@ -126,6 +136,31 @@ AdminResponse AdminApi::handle(const AdminRequest& req) {
   if (path == "/backends") return backends();
   if (path == "/reload") return reload();
   return drain(query, path == "/drain");
+}
+
+AdminResponse AdminApi::publish(std::string_view encoded, const AdminRequest& req) {
+  const std::optional<std::string> channel = http::decodeQueryComponent(encoded);
+  if (!channel) return error(400, "the channel name is not validly percent-encoded");
+  if (const std::string_view why = pubsub::checkChannelName(*channel); !why.empty()) {
+    return error(400, std::string(why));
+  }
+  std::string_view media = req.contentType.substr(0, req.contentType.find(';'));
+  while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
+  const bool binary = http::equalsIgnoreCase(media, "application/octet-stream");
+  if (!binary && !ws::isValidUtf8(req.body)) {
+    return error(400,
+                 "a text message must be valid UTF-8 (send Content-Type: "
+                 "application/octet-stream for binary)");
+  }
+  const std::size_t reached = control_.publish(*channel, std::string(req.body), binary);
+  AdminResponse r;
+  r.body = ordered_json{{"channel", *channel},
+                        {"bytes", req.body.size()},
+                        {"binary", binary},
+                        {"subscribers", reached}}
+               .dump() +
+           "\n";
+  return r;
 }
 
 AdminResponse AdminApi::metrics() {

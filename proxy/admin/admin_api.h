@@ -10,6 +10,8 @@
 //   POST /reload               as SIGHUP; 400 with the file:line:col errors if refused
 //   POST /drain?backend=ADDR   no new sessions for it; its clients get 1012 over drain_window
 //   POST /undrain?backend=ADDR takes it back
+//   POST /publish/CHANNEL      the body to the channel's subscribers (binary with
+//                              Content-Type: application/octet-stream, else UTF-8 text)
 #pragma once
 
 #include <functional>
@@ -25,6 +27,8 @@ struct AdminRequest {
   std::string_view method;
   std::string_view target;         // path and query
   std::string_view authorization;  // the Authorization field, if any
+  std::string_view contentType;    // the Content-Type field, if any
+  std::string_view body;
 };
 
 struct AdminResponse {
@@ -50,6 +54,7 @@ class AdminApi {
   AdminResponse backends();
   AdminResponse reload();
   AdminResponse drain(std::string_view query, bool on);
+  AdminResponse publish(std::string_view channel, const AdminRequest& request);
 
   Control& control_;
   telemetry::AccessLog* accessLog_;

@@ -40,7 +40,8 @@ class AdminServer::Exchange final : private transport::Handler, private io::Time
       if (!startRequest()) return;
     }
     const std::size_t take = std::min<std::size_t>(in.size(), bodyLeft_);
-    bodyLeft_ -= take;  // the body itself is not used by any endpoint yet
+    body_.append(in.substr(0, take));  // at most kMaxBody, by the Content-Length
+    bodyLeft_ -= take;
     if (bodyLeft_ == 0) respond();
   }
 
@@ -90,6 +91,8 @@ class AdminServer::Exchange final : private transport::Handler, private io::Time
     req.method = method_;
     req.target = target_;
     if (auto a = head_.find("Authorization")) req.authorization = *a;
+    if (auto t = head_.find("Content-Type")) req.contentType = *t;
+    req.body = body_;
     answer(server_.api_.handle(req));
   }
 
@@ -133,6 +136,7 @@ class AdminServer::Exchange final : private transport::Handler, private io::Time
   http::HeadParser head_;
   std::string_view method_, target_;  // into head_
   std::uint64_t bodyLeft_ = 0;
+  std::string body_;
   bool answered_ = false;
 };
 

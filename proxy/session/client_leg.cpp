@@ -92,6 +92,14 @@ std::vector<std::byte> ClientLeg::enterTunnel() {
   return early;
 }
 
+std::vector<std::byte> ClientLeg::enterPush() {
+  std::vector<std::byte> early = enterTunnel();
+  phase_ = Phase::kPush;
+  resume(kEarly);
+  connection().limitRecv(transport::kNoLimit);
+  return early;
+}
+
 void ClientLeg::enterRefused() {
   phase_ = Phase::kIgnoring;
   // Whatever the client sent after its request is dropped: it must never
@@ -160,6 +168,8 @@ void ClientLeg::onData(std::span<std::byte> data) {
       return session_.exchange().fromClient(data);
     case Phase::kTunnel:
       return session_.tunnel().fromClient(data);
+    case Phase::kPush:
+      return session_.push().fromClient(data);
     case Phase::kIgnoring:
       return;
   }
@@ -167,6 +177,7 @@ void ClientLeg::onData(std::span<std::byte> data) {
 
 void ClientLeg::onReadEnd(int error) {
   if (phase_ == Phase::kTunnel) return session_.tunnel().clientEnded(error);
+  if (phase_ == Phase::kPush) return session_.push().clientEnded(error);
   if (error == 0 && session_.requestsServed() > 0 && nothingReceived()) {
     return session_.end(Outcome::drop(Side::kClient, Cause::kNormalClose));
   }

@@ -54,6 +54,8 @@ class ClientLeg final : public Leg, private transport::Handler {
   /// The 101 went out: the request is released and the bytes the client
   /// sent behind it are handed over.
   std::vector<std::byte> enterTunnel();
+  /// The same, for a push-only route's session.
+  std::vector<std::byte> enterPush();
   /// The upgrade was refused: what the client sends from now on is dropped.
   void enterRefused();
   void onTimeout();
@@ -62,7 +64,7 @@ class ClientLeg final : public Leg, private transport::Handler {
  private:
   // kWaiting: bytes that are not this request's are kept; kBody: they are
   // a plain request's body.
-  enum class Phase : std::uint8_t { kRequest, kWaiting, kBody, kTunnel, kIgnoring };
+  enum class Phase : std::uint8_t { kRequest, kWaiting, kBody, kTunnel, kPush, kIgnoring };
 
   void onConnected(int) override {}
   void onSecured() override;

@@ -9,6 +9,10 @@
 #include "proxy/transport/network.h"
 #include "proxy/ws/mask_key.h"
 
+namespace wsedge::pubsub {
+class Hub;
+}
+
 namespace wsedge::proxy {
 
 class Session;
@@ -39,6 +43,7 @@ struct SessionContext {
   SessionOwner& owner;
   bool detailedRecords = false;       // the access log is on: keep what it reports
   UpstreamPool* upstreams = nullptr;  // idle backend connections for plain HTTP (null: none kept)
+  pubsub::Hub* hub = nullptr;         // this worker's channels (push-only routes)
 };
 
 }  // namespace wsedge::proxy

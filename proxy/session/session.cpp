@@ -5,11 +5,13 @@
 #include <cstring>
 
 #include "io/clock.h"
+#include "proxy/http/accept_key.h"
 #include "proxy/http/extensions.h"
 #include "proxy/http/forwarding.h"
 #include "proxy/http/handshake_writer.h"
 #include "proxy/http/query.h"
 #include "proxy/log.h"
+#include "proxy/pubsub/channels.h"
 
 namespace wsedge::proxy {
 namespace {
@@ -70,6 +72,8 @@ void Session::onTimer(io::Timer&) {
     case Phase::kHttp:
       if (backend_.connecting()) return backend_.onTimeout();
       return exchange_->onTimeout();
+    case Phase::kPush:
+      return push_->onTimeout();
   }
 }
 
@@ -141,6 +145,7 @@ void Session::takeLatestGeneration() {
 void Session::routed(const RouteSnapshot& route) {
   route_ = &route;
   keepDetails();
+  if (route.config->push) return startPush(route);
   const http::RequestParser& req = client_.request();
   phase_ = req.upgrade() ? Phase::kBackend : Phase::kHttp;
   if (pool().backends.empty()) {
@@ -171,6 +176,27 @@ void Session::routed(const RouteSnapshot& route) {
         *this, req, requests_ + 1 >= route.limits.maxRequestsPerConnection);
   }
   backend_.start(pool(), *gen_->balancers[route.pool], std::move(r));
+}
+
+void Session::startPush(const RouteSnapshot& route) {
+  const http::RequestParser& req = client_.request();
+  if (!req.upgrade()) {
+    const http::RejectionInfo& info = http::describe(http::Rejection::kNotWebSocketUpgrade);
+    return end(
+        Outcome::reply(Side::kClient, Cause::kRefused, info.status, info.detail, info.extraFields));
+  }
+  pubsub::ChannelRequest channels = pubsub::channelsOf(
+      req.path(), route.matcher.pathPrefix(), req.query(), route.config->push->maxChannels);
+  if (!channels.error.empty()) {
+    return end(Outcome::reply(Side::kClient, Cause::kRefused, 400, channels.error));
+  }
+  ++listenerCounters().handshakesOk;
+  if (details_) details_->handshakeMs = elapsedMs();
+  const std::string accept = http::computeAcceptKey(req.key());
+  push_ = std::make_unique<PushSession>(*this, std::move(channels.channels));
+  phase_ = Phase::kPush;
+  std::vector<std::byte> early = client_.enterPush();
+  push_->start(accept, early);
 }
 
 void Session::exchangeDone(bool persistent, bool reusable) {
@@ -205,7 +231,9 @@ bool Session::betweenRequests() const {
 }
 
 void Session::closeIfIdle() {
-  if (idle()) end(Outcome::finish(Side::kProxy, Cause::kShutdown));
+  if (idle()) return end(Outcome::finish(Side::kProxy, Cause::kShutdown));
+  // A subscriber has nothing to finish either: 1001, and it reconnects.
+  if (!ended_ && phase_ == Phase::kPush) push_->goingAway();
 }
 
 void Session::upgraded(std::span<std::byte> rest) {
@@ -265,6 +293,7 @@ void Session::refused(std::span<std::byte> rest) {
 
 void Session::shutdown() {
   if (ended_) return;
+  if (phase_ == Phase::kPush) return push_->goingAway();
   if (phase_ == Phase::kTunnel) {
     return end(Outcome::close(Side::kProxy, Cause::kShutdown, 1001, "proxy shutting down", 1001,
                               "proxy shutting down"));
@@ -282,14 +311,14 @@ SessionRecord Session::record(const Outcome& o) const {
   SessionRecord r;
   r.generation = snapshot().generation;
   r.listener = listener().name;
-  if (route_) r.pool = pool().name;
+  if (route_ && route_->pool != RouteSnapshot::kNoPool) r.pool = pool().name;
   if (const BackendSnapshot* b = backend_.backend()) r.backend = b->name;
   r.endedBy = o.side;
   r.cause = o.cause;
-  r.status = phase_ == Phase::kTunnel                    ? 101
-             : phase_ == Phase::kRefused                 ? refused_->status()
-             : exchange_ && exchange_->responseStarted() ? exchange_->status()
-                                                         : o.status;
+  r.status = phase_ == Phase::kTunnel || phase_ == Phase::kPush ? 101
+             : phase_ == Phase::kRefused                        ? refused_->status()
+             : exchange_ && exchange_->responseStarted()        ? exchange_->status()
+                                                                : o.status;
   r.http = phase_ == Phase::kHttp || (phase_ == Phase::kRequest && client_.plainRequest());
   r.requests = requests_;
   r.idle = betweenRequests();

@@ -6,6 +6,7 @@
 //   Tunnel           after the 101: frames both ways, backpressure, the close handshake
 //   RefusedResponse  instead of a tunnel: relaying a backend's non-101 answer
 //   HttpExchange     a plain HTTP request and its response; then the next one
+//   PushSession      a push-only route: the edge's own 101, then what is published
 //
 // The session pins what it was accepted with (the worker's generation: the
 // snapshot, its balancers and TLS contexts) and never looks anything up
@@ -25,6 +26,7 @@
 #include "proxy/session/context.h"
 #include "proxy/session/http_exchange.h"
 #include "proxy/session/outcome.h"
+#include "proxy/session/push_session.h"
 #include "proxy/session/refused_response.h"
 #include "proxy/session/tunnel.h"
 
@@ -46,7 +48,8 @@ class Session final : private io::TimerHandler {
   bool ended() const { return ended_; }
   bool inTunnel() const { return !ended_ && phase_ == Phase::kTunnel; }
   /// A keep-alive connection between plain requests, with nothing of the
-  /// next one received: closed at once by a shutdown.
+  /// next one received: closed at once by a shutdown (closeIfIdle(), which
+  /// closes a push subscriber with 1001 too: it has nothing to finish).
   bool idle() const;
   void closeIfIdle();
   /// An open tunnel is closed by a drain at atMs (see Tunnel::drainAt());
@@ -85,6 +88,7 @@ class Session final : private io::TimerHandler {
   Tunnel& tunnel() { return *tunnel_; }
   RefusedResponse& refusedResponse() { return *refused_; }
   HttpExchange& exchange() { return *exchange_; }
+  PushSession& push() { return *push_; }
   bool exchanging() const { return exchange_ != nullptr; }
   /// Plain requests answered on this connection so far.
   std::uint32_t requestsServed() const { return requests_; }
@@ -117,14 +121,16 @@ class Session final : private io::TimerHandler {
   /// The counters of the backend chosen, or null.
   telemetry::BackendCounters* backendCounters() const {
     const std::uint32_t b = backend_.index();
-    return route_ && b != BackendLeg::kNone ? gen_->backendCounters[route_->pool][b] : nullptr;
+    return route_ && route_->pool != RouteSnapshot::kNoPool && b != BackendLeg::kNone
+               ? gen_->backendCounters[route_->pool][b]
+               : nullptr;
   }
   telemetry::ListenerCounters& listenerCounters() const {
     return *gen_->listenerCounters[listener_];
   }
 
  private:
-  enum class Phase : std::uint8_t { kRequest, kBackend, kTunnel, kRefused, kHttp };
+  enum class Phase : std::uint8_t { kRequest, kBackend, kTunnel, kRefused, kHttp, kPush };
 
   // What the access log needs of the request, kept past the handshake.
   struct Details {
@@ -138,6 +144,8 @@ class Session final : private io::TimerHandler {
   void keepDetails();
   void fillDetails(SessionRecord& record) const;
   std::uint64_t elapsedMs() const;
+  /// A push-only route's request: the edge answers it itself.
+  void startPush(const RouteSnapshot& route);
   /// Waiting for the next plain request, with nothing of it received.
   bool betweenRequests() const;
   /// The tunnel closes at a random time from now to endMs.
@@ -161,6 +169,7 @@ class Session final : private io::TimerHandler {
   std::unique_ptr<RefusedResponse> refused_;  // rare: a pointer's worth while unused
   std::unique_ptr<HttpExchange> exchange_;    // the plain request being served
   std::unique_ptr<HttpExchange> retired_;     // the one before, freed with the next
+  std::unique_ptr<PushSession> push_;         // a push-only route's subscriber
   std::unique_ptr<Details> details_;          // access log only
 };
 

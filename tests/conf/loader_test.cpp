@@ -297,6 +297,34 @@ pools: { p: { backends: [ 127.0.0.1:9000 ] } }
             "hold the request");
 }
 
+TEST(ConfigLoader, PushOnlyRoutesNeedNoPool) {
+  const conf::Config c = loadConfigFromString(R"(
+pubsub: { queue: 256KiB }
+listeners:
+  - address: 127.0.0.1:8080
+    routes: [ { match: { path_prefix: /live }, push: { channels: path, max_channels: 3, client_messages: close } } ]
+)",
+                                              "t.yaml");
+  const conf::RouteConfig& r = c.listeners.at(0).routes.at(0);
+  ASSERT_TRUE(r.push.has_value());
+  EXPECT_EQ(r.push->maxChannels, 3u);
+  EXPECT_TRUE(r.push->closeOnClientMessage);
+  EXPECT_EQ(c.pubsubQueue, 256u << 10);
+  const std::string head = "listeners: [ { address: 127.0.0.1:8080, routes: [ { ";
+  EXPECT_NE(errorFor(head + "push: { channels: query } } ] } ]\n").find("channels must be 'path'"),
+            std::string::npos);
+  EXPECT_NE(errorFor(head + "push: { channels: path, client_mesages: close } } ] } ]\n")
+                .find("did you mean 'client_messages'"),
+            std::string::npos);
+  EXPECT_NE(errorFor(head + "pool: p, push: { channels: path } } ] } ]\n"
+                            "pools: { p: { backends: [ 127.0.0.1:9000 ] } }\n")
+                .find("a push-only route (push: { channels: path }) takes no pool"),
+            std::string::npos);
+  // A route that is not push-only still needs its pool.
+  EXPECT_NE(errorFor(head + "match: { path: /x } } ] } ]\n").find("no 'pools' defined"),
+            std::string::npos);
+}
+
 TEST(ConfigLoader, MissingFileIsOneLine) {
   try {
     loadConfig("/nonexistent/wsedge.yaml");

@@ -1,0 +1,120 @@
+#include "proxy/session/push_session.h"
+
+#include "proxy/http/handshake_writer.h"
+#include "proxy/log.h"
+#include "proxy/session/session.h"
+#include "proxy/session/tunnel.h"
+#include "proxy/ws/frame_writer.h"
+
+namespace wsedge::proxy {
+
+struct PushSession::Sink {
+  PushSession& push;
+  void onFrameStart(const ws::FrameHeader& h) {
+    if (h.opcode == ws::Opcode::kContinuation || !push.session_.route().config->push) return;
+    if (push.session_.route().config->push->closeOnClientMessage && push.closeSent_ == 0) {
+      push.closeWith(1003, "this endpoint only sends");
+    }
+  }
+  void onPayload(std::span<std::byte>) {}
+  void onFrameEnd(const ws::FrameHeader&) {}
+  void onControl(ws::Opcode op, std::span<const std::byte> payload) {
+    if (op != ws::Opcode::kPing || push.closeSent_ != 0) return;
+    std::vector<std::byte> pong;
+    ws::FrameHeader h;
+    h.opcode = ws::Opcode::kPong;
+    ws::appendFrame(pong, h, payload);
+    push.session_.client().send(pong);
+  }
+  void onClose(std::uint16_t code, std::string_view) {
+    push.closeReceived_ = code;
+    // Its close answered with its code (none, if it gave none).
+    if (push.closeSent_ == 0) push.closeWith(code == 1005 ? 0 : code, "");
+  }
+};
+
+PushSession::PushSession(Session& session, std::vector<std::string> channels)
+    : session_(session),
+      channels_(std::move(channels)),
+      parser_(frameOptions(session.route().limits, 0)),
+      queueCap_(session.snapshot().config.pubsubQueue) {}
+
+PushSession::~PushSession() {
+  leave();
+}
+
+void PushSession::leave() {
+  if (!subscribed_) return;
+  subscribed_ = false;
+  for (const std::string& c : channels_) session_.context().hub->unsubscribe(c, *this);
+}
+
+void PushSession::start(std::string_view accept, std::span<std::byte> early) {
+  std::string head;
+  http::writeSwitchingProtocols(head, accept, "", "");
+  session_.client().send(head);
+  for (const std::string& c : channels_) session_.context().hub->subscribe(c, *this);
+  subscribed_ = true;
+  session_.armAt(~std::uint64_t{0});  // no deadline while it listens
+  if (!early.empty()) fromClient(early);
+}
+
+void PushSession::fromClient(std::span<std::byte> data) {
+  Sink sink{*this};
+  const ws::ParseStatus st = parser_.feed(data, sink);
+  if (st == ws::ParseStatus::kError && closeSent_ == 0) {
+    const ws::FrameError& e = parser_.error();
+    return closeWith(static_cast<std::uint16_t>(e.code), e.reason);
+  }
+  if (st == ws::ParseStatus::kClosed || (st == ws::ParseStatus::kError && closeSent_ != 0)) {
+    if (closeReceived_ != 0 || st == ws::ParseStatus::kError) {
+      session_.end(Outcome::finish(
+          Side::kClient, closeReceived_ != 0 ? Cause::kNormalClose : Cause::kProtocolError));
+    }
+  }
+}
+
+void PushSession::deliver(std::span<const std::byte> frame) {
+  if (closeSent_ != 0) return;
+  transport::Connection& c = session_.client().connection();
+  if (c.pending() + frame.size() > queueCap_) {
+    WSEDGE_LOG(kInfo, "push subscriber too slow: %zu bytes queued; closing it with 1013",
+               c.pending());
+    return closeWith(1013, "too slow: the queue is full");
+  }
+  session_.client().send(frame);
+  ++delivered_;
+}
+
+void PushSession::closeWith(std::uint16_t code, std::string_view reason) {
+  leave();
+  std::vector<std::byte> frame;
+  ws::FrameHeader h;
+  h.opcode = ws::Opcode::kClose;
+  std::byte payload[ws::kMaxControlPayload];
+  const std::size_t n = code == 0 ? 0 : ws::writeClosePayload(payload, code, reason);
+  ws::appendFrame(frame, h, std::span(payload, n));
+  // Behind what is queued already: the client gets every message before it.
+  session_.client().send(frame);
+  closeSent_ = code == 0 ? 1005 : code;
+  if (closeReceived_ != 0) {
+    return session_.end(Outcome::finish(Side::kClient, Cause::kNormalClose));
+  }
+  session_.arm(session_.route().limits.closeTimeoutMs);
+}
+
+void PushSession::goingAway() {
+  if (closeSent_ == 0) closeWith(1001, "proxy shutting down");
+  session_.end(Outcome::finish(Side::kProxy, Cause::kShutdown));
+}
+
+void PushSession::clientEnded(int) {
+  session_.end(
+      Outcome::drop(Side::kClient, closeSent_ != 0 ? Cause::kNormalClose : Cause::kTransportError));
+}
+
+void PushSession::onTimeout() {
+  session_.end(Outcome::drop(Side::kClient, Cause::kTimeout));
+}
+
+}  // namespace wsedge::proxy
