@@ -771,10 +771,21 @@ RouteConfig readRoute(const Reader& r, const YAML::Node& rn, const Config& confi
   if (rn["request_headers"]) r.attempt([&] { readHeaderEdits(r, rn["request_headers"], route); });
   if (rn["push"]) {
     r.attempt([&] { route.push = readPush(r, rn["push"]); });
-    if (rn["pool"])
-      r.fail(rn["pool"], "a push-only route (push: { channels: path }) takes no pool");
+    // What only a backend would see, or only a tunnel would do.
+    for (const char* key : {"pool", "rewrite_prefix", "request_headers"}) {
+      if (!rn[key]) continue;
+      r.attempt([&] {
+        r.fail(rn[key],
+               std::string("a push-only route (push: { channels: path }) takes no ") + key);
+      });
+    }
     route.limits = config.limits;
-    if (rn["limits"]) r.attempt([&] { readLimits(r, rn["limits"], route.limits); });
+    if (rn["limits"]) {
+      r.attempt([&] {
+        refuseConnectionLimits(r, rn["limits"], "a route's");
+        readLimits(r, rn["limits"], route.limits);
+      });
+    }
     return route;
   }
   r.require(rn, "pool", known, "route needs a 'pool' (or push: { channels: path })");

@@ -139,7 +139,7 @@ AdminResponse AdminApi::handle(const AdminRequest& req) {
 }
 
 AdminResponse AdminApi::publish(std::string_view encoded, const AdminRequest& req) {
-  const std::optional<std::string> channel = http::decodeQueryComponent(encoded);
+  const std::optional<std::string> channel = pubsub::decodeChannel(encoded);
   if (!channel) return error(400, "the channel name is not validly percent-encoded");
   if (const std::string_view why = pubsub::checkChannelName(*channel); !why.empty()) {
     return error(400, std::string(why));

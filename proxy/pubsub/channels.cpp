@@ -16,6 +16,29 @@ std::string_view checkChannelName(std::string_view name) {
   return {};
 }
 
+std::optional<std::string> decodeChannel(std::string_view in) {
+  const auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out.push_back(in[i]);
+      continue;
+    }
+    if (i + 2 >= in.size()) return std::nullopt;
+    const int hi = hex(in[i + 1]), lo = hex(in[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return out;
+}
+
 ChannelRequest channelsOf(std::string_view path, std::string_view prefix, std::string_view query,
                           std::size_t maxChannels) {
   ChannelRequest r;
@@ -37,7 +60,13 @@ ChannelRequest channelsOf(std::string_view path, std::string_view prefix, std::s
   std::string_view rest = path.substr(std::min(prefix.size(), path.size()));
   while (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
   while (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
-  if (!rest.empty()) add(std::string(rest));
+  if (!rest.empty()) {
+    if (std::optional<std::string> name = decodeChannel(rest)) {
+      add(std::move(*name));
+    } else {
+      r.error = "the channel in the path is not validly percent-encoded";
+    }
+  }
   http::forEachQueryParameter(query, "channel", [&](const std::string& v) { add(v); });
   if (r.error.empty() && r.channels.empty()) {
     r.error = "no channel: name one in the path or with ?channel=NAME";

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,11 @@ struct ChannelRequest {
   std::vector<std::string> channels;
   std::string error;  // non-empty: the request is refused with 400, for this
 };
+
+/// Percent-decoding as in a path ('+' stays '+'); empty if an escape is
+/// malformed. The channel a path names, and the one /publish/NAME names,
+/// are read the same way.
+std::optional<std::string> decodeChannel(std::string_view encoded);
 
 /// path: the normalised path; prefix: the route's path_prefix (or empty);
 /// query: as sent, with its '?'.

@@ -20,6 +20,8 @@ struct PushSession::Sink {
   void onFrameEnd(const ws::FrameHeader&) {}
   void onControl(ws::Opcode op, std::span<const std::byte> payload) {
     if (op != ws::Opcode::kPing || push.closeSent_ != 0) return;
+    // A client that pings and never reads gets no queue of pongs.
+    if (!push.fits(payload.size() + 2)) return push.closeWith(1013, "too slow: the queue is full");
     std::vector<std::byte> pong;
     ws::FrameHeader h;
     h.opcode = ws::Opcode::kPong;
@@ -74,12 +76,16 @@ void PushSession::fromClient(std::span<std::byte> data) {
   }
 }
 
+bool PushSession::fits(std::size_t bytes) const {
+  const std::size_t pending = session_.client().connection().pending();
+  return pending == 0 || pending + bytes <= queueCap_;
+}
+
 void PushSession::deliver(std::span<const std::byte> frame) {
-  if (closeSent_ != 0) return;
-  transport::Connection& c = session_.client().connection();
-  if (c.pending() + frame.size() > queueCap_) {
+  if (closeSent_ != 0 || !session_.client().connected()) return;
+  if (!fits(frame.size())) {
     WSEDGE_LOG(kInfo, "push subscriber too slow: %zu bytes queued; closing it with 1013",
-               c.pending());
+               session_.client().connection().pending());
     return closeWith(1013, "too slow: the queue is full");
   }
   session_.client().send(frame);

@@ -38,6 +38,9 @@ class PushSession final : public pubsub::Subscriber {
   void onTimeout();
   void deliver(std::span<const std::byte> frame) override;
 
+  /// Leaves every channel (at the latest as the session ends).
+  void leave();
+
   std::uint64_t delivered() const { return delivered_; }
   std::uint16_t closeSent() const { return closeSent_; }
   std::uint16_t closeReceived() const { return closeReceived_; }
@@ -47,7 +50,9 @@ class PushSession final : public pubsub::Subscriber {
   /// The proxy's own close; the session ends when the client answers it
   /// (or close_timeout passes).
   void closeWith(std::uint16_t code, std::string_view reason);
-  void leave();
+  /// Room for this many more bytes in the client's queue; a frame is
+  /// always let into an empty queue (a message may be larger than the cap).
+  bool fits(std::size_t bytes) const;
 
   Session& session_;
   std::vector<std::string> channels_;

@@ -338,7 +338,8 @@ void Session::end(const Outcome& o) {
   if (ended_) return;
   ended_ = true;
   timer_.cancel();
-  keepDetails();  // a request refused before routing
+  if (push_) push_->leave();  // no publish may reach it from now on
+  keepDetails();              // a request refused before routing
   if (o.ending == Ending::kFinish && tunnel_) tunnel_->sendCloses(o);
   const SessionRecord r = record(o);
   WSEDGE_LOG(kDebug, "%s", r.describe().c_str());

@@ -320,6 +320,10 @@ listeners:
                             "pools: { p: { backends: [ 127.0.0.1:9000 ] } }\n")
                 .find("a push-only route (push: { channels: path }) takes no pool"),
             std::string::npos);
+  EXPECT_NE(errorFor(head + "match: { path_prefix: /live }, rewrite_prefix: /x, "
+                            "push: { channels: path } } ] } ]\n")
+                .find("takes no rewrite_prefix"),
+            std::string::npos);
   // A route that is not push-only still needs its pool.
   EXPECT_NE(errorFor(head + "match: { path: /x } } ] } ]\n").find("no 'pools' defined"),
             std::string::npos);

@@ -20,6 +20,15 @@ TEST(Channels, FromThePathUnderThePrefixThenTheQuery) {
   EXPECT_EQ(r.channels, (std::vector<std::string>{"room/7", "x"}));
 }
 
+TEST(Channels, APathChannelIsDecodedAsThePublisherNamesIt) {
+  EXPECT_EQ(channelsOf("/live/caf%C3%A9", "/live", "", 16).channels,
+            std::vector<std::string>{"caf\xc3\xa9"});
+  EXPECT_EQ(channelsOf("/live/a+b", "/live", "", 16).channels, std::vector<std::string>{"a+b"});
+  EXPECT_EQ(decodeChannel("a+b%2Fc"), "a+b/c");
+  EXPECT_EQ(decodeChannel("bad%2"), std::nullopt);
+  EXPECT_EQ(decodeChannel("bad%zz"), std::nullopt);
+}
+
 TEST(Channels, BadNamesAndTooManyAreRefusedWithWhy) {
   EXPECT_EQ(channelsOf("/live", "/live", "", 16).error,
             "no channel: name one in the path or with ?channel=NAME");
