@@ -477,7 +477,9 @@ class HttpForwarding(HttpCase):
         c.close()
 
 
-class HttpKeepAlive(HttpCase):
+class OneBackendCase(HttpCase):
+    """One aiohttp backend; each test starts wsedge with its own limits."""
+
     def setUp(self):
         super().setUp()
         self.backend = self.start_http_backend("http")
@@ -486,6 +488,8 @@ class HttpKeepAlive(HttpCase):
         self.proxy = self.start_http_proxy({"http": [self.backend.port]}, limits=limits or None)
         return self.proxy
 
+
+class HttpKeepAlive(OneBackendCase):
     def test_one_backend_connection_serves_a_client_connection(self):
         self.proxy_with()
         c = self.conn()
@@ -624,15 +628,7 @@ class HttpKeepAlive(HttpCase):
         c.close()
 
 
-class HttpBodies(HttpCase):
-    def setUp(self):
-        super().setUp()
-        self.backend = self.start_http_backend("http")
-
-    def proxy_with(self, **limits):
-        self.proxy = self.start_http_proxy({"http": [self.backend.port]}, limits=limits or None)
-        return self.proxy
-
+class HttpBodies(OneBackendCase):
     def test_1gib_download_streams_in_bounded_memory(self):
         self.proxy_with()
         size = GiB

@@ -25,6 +25,8 @@ import re
 
 from aiohttp import WSMsgType, web
 
+from aio_serve import serve
+
 PROTOCOL = "graphql-transport-ws"
 
 
@@ -146,17 +148,10 @@ def main():
                 task.cancel()
         return ws
 
-    async def run():
-        app = web.Application()
-        app.router.add_post("/graphql", http_query)
-        app.router.add_get("/graphql", websocket)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", args.port).start()
-        print("ready", flush=True)
-        await asyncio.Event().wait()  # until SIGTERM ends the process
-
-    asyncio.run(run())
+    app = web.Application()
+    app.router.add_post("/graphql", http_query)
+    app.router.add_get("/graphql", websocket)
+    serve(app, args.port)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ import secrets
 
 from aiohttp import WSMsgType, web
 
+from aio_serve import serve
+
 RS = "\x1e"
 
 
@@ -101,17 +103,10 @@ def main():
             await ws.close()
         return ws
 
-    async def run():
-        app = web.Application()
-        app.router.add_post("/chat/negotiate", negotiate)
-        app.router.add_get("/chat", hub)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", args.port).start()
-        print("ready", flush=True)
-        await asyncio.Event().wait()  # until SIGTERM ends the process
-
-    asyncio.run(run())
+    app = web.Application()
+    app.router.add_post("/chat/negotiate", negotiate)
+    app.router.add_get("/chat", hub)
+    serve(app, args.port)
 
 
 if __name__ == "__main__":
