@@ -19,7 +19,6 @@ The flow, as ASP.NET Core SignalR clients do it:
   a close (type 7) ends the connection.
 """
 import argparse
-import asyncio
 import json
 import secrets
 
