@@ -22,7 +22,7 @@ DEB_PACKAGES := \
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libsystemd-dev \
   clang clang-format libclang-rt-14-dev \
   python3 python3-websockets python3-prometheus-client python3-aiohttp nodejs node-ws openssl \
-  wrk
+  wrk redis-server libhiredis-dev
 
 # The Socket.IO app tests' packages, from npm (pinned by the lockfile).
 APPS_DIR := tests/integration/apps

@@ -117,11 +117,28 @@ struct RouteMatch {
   std::optional<bool> upgrade;             // true: WebSocket upgrades only; false: plain HTTP only
 };
 
-/// A push-only route: the edge answers the upgrade itself and delivers what
-/// is published to the client's channels.
+/// Push on a route. channels: path (a push-only route): the edge answers the
+/// upgrade itself and delivers what is published to the channels the
+/// request names. from_backend (a proxied route): the backend's 101 grants
+/// channels in Wsedge-Subscribe, and pushes are interleaved with its own
+/// messages; with `control`, its {"wsedge": {...}} messages change them.
 struct PushConfig {
+  enum class Grant : std::uint8_t { kPath, kBackend, kBackendControl };
+  Grant grant = Grant::kPath;
   std::uint32_t maxChannels = 16;
   bool closeOnClientMessage = false;  // client_messages: close (1003); else ignored
+  bool pushOnly() const { return grant == Grant::kPath; }
+};
+
+/// The bus between instances (pubsub.redis): each worker subscribes to
+/// prefix + channel for the channels its clients hold.
+struct RedisConfig {
+  std::string address;  // host:port, as written
+  std::string host;
+  std::uint16_t port = 6379;
+  std::string prefix = "wsedge:";
+  std::string password;  // AUTH, when set
+  SourceLocation where;
 };
 
 struct RouteConfig {
@@ -189,6 +206,7 @@ struct Config {
   std::optional<AdminConfig> admin;
   std::optional<AccessLogConfig> accessLog;
   std::uint64_t pubsubQueue = std::uint64_t{1} << 20;  // per subscriber; beyond it, close 1013
+  std::optional<RedisConfig> redis;                    // none: the in-process bus
 };
 
 }  // namespace wsedge::conf

@@ -699,14 +699,34 @@ void readHeaderEdits(const Reader& r, const YAML::Node& n, RouteConfig& route) {
 
 PushConfig readPush(const Reader& r, const YAML::Node& n) {
   r.expectMap(n, "push");
-  const bool known = r.checkKeys(n, "push", {"channels", "max_channels", "client_messages"});
-  r.require(n, "channels", known, "push needs 'channels: path'");
+  const bool known =
+      r.checkKeys(n, "push", {"channels", "from_backend", "max_channels", "client_messages"});
   PushConfig push;
-  const std::string channels = r.scalar(n["channels"], "channels");
-  if (channels != "path") {
-    r.fail(n["channels"],
-           "channels must be 'path' (the path under the prefix, and ?channel=), got '" + channels +
-               "'");
+  if (n["channels"] && n["from_backend"]) {
+    r.fail(n["from_backend"],
+           "push takes 'channels: path' (a push-only route) or 'from_backend' (a proxied "
+           "route), not both");
+  }
+  if (n["from_backend"]) {
+    const std::string what = r.scalar(n["from_backend"], "from_backend");
+    if (what != "true" && what != "control") {
+      r.fail(n["from_backend"], "from_backend must be true or control, got '" + what + "'");
+    }
+    push.grant =
+        what == "control" ? PushConfig::Grant::kBackendControl : PushConfig::Grant::kBackend;
+    if (n["client_messages"]) {
+      r.fail(n["client_messages"],
+             "client_messages is for push-only routes: here the client's messages go to the "
+             "backend");
+    }
+  } else {
+    r.require(n, "channels", known, "push needs 'channels: path' or 'from_backend: true'");
+    const std::string channels = r.scalar(n["channels"], "channels");
+    if (channels != "path") {
+      r.fail(n["channels"],
+             "channels must be 'path' (the path under the prefix, and ?channel=), got '" +
+                 channels + "'");
+    }
   }
   if (n["max_channels"]) {
     push.maxChannels =
@@ -769,8 +789,8 @@ RouteConfig readRoute(const Reader& r, const YAML::Node& rn, const Config& confi
     });
   }
   if (rn["request_headers"]) r.attempt([&] { readHeaderEdits(r, rn["request_headers"], route); });
-  if (rn["push"]) {
-    r.attempt([&] { route.push = readPush(r, rn["push"]); });
+  if (rn["push"]) r.attempt([&] { route.push = readPush(r, rn["push"]); });
+  if (rn["push"] && (!route.push || route.push->pushOnly())) {
     // What only a backend would see, or only a tunnel would do.
     for (const char* key : {"pool", "rewrite_prefix", "request_headers"}) {
       if (!rn[key]) continue;
@@ -881,6 +901,28 @@ AccessLogConfig readAccessLog(const Reader& r, const YAML::Node& n) {
   return log;
 }
 
+RedisConfig readRedis(const Reader& r, const YAML::Node& n) {
+  r.expectMap(n, "redis");
+  const bool known = r.checkKeys(n, "redis", {"address", "prefix", "password"});
+  r.require(n, "address", known, "redis needs an 'address' (such as 127.0.0.1:6379)");
+  RedisConfig redis;
+  redis.where = r.at(n["address"]);
+  redis.address = r.scalar(n["address"], "address");
+  const HostPort hp = r.hostPort(n["address"], "redis address");
+  redis.host = hp.host;
+  redis.port = hp.port;
+  if (n["prefix"]) {
+    redis.prefix = r.scalar(n["prefix"], "prefix");
+    for (const char c : redis.prefix) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+        r.fail(n["prefix"], "prefix may not hold control characters");
+      }
+    }
+  }
+  if (n["password"]) redis.password = r.scalar(n["password"], "password");
+  return redis;
+}
+
 void readTop(const Reader& r, const YAML::Node& root, Config& config) {
   const bool known = r.checkKeys(root, "the configuration",
                                  {"workers", "worker_connections", "listeners", "pools", "limits",
@@ -889,11 +931,12 @@ void readTop(const Reader& r, const YAML::Node& root, Config& config) {
     r.attempt([&] {
       const YAML::Node p = root["pubsub"];
       r.expectMap(p, "pubsub");
-      r.checkKeys(p, "pubsub", {"queue"});
+      r.checkKeys(p, "pubsub", {"queue", "redis"});
       if (p["queue"]) {
         config.pubsubQueue = r.size(p["queue"], "queue");
         if (config.pubsubQueue < 1024) r.fail(p["queue"], "queue must be at least 1KiB");
       }
+      if (p["redis"]) r.attempt([&] { config.redis = readRedis(r, p["redis"]); });
     });
   }
   if (root["admin"]) r.attempt([&] { config.admin = readAdmin(r, root["admin"]); });
@@ -938,7 +981,10 @@ void readTop(const Reader& r, const YAML::Node& root, Config& config) {
   bool needsPools = !root["listeners"] || !root["listeners"].IsSequence();
   for (const YAML::Node& ln : root["listeners"] ? root["listeners"] : YAML::Node()) {
     if (!ln.IsMap() || !ln["routes"] || !ln["routes"].IsSequence()) continue;
-    for (const YAML::Node& rn : ln["routes"]) needsPools = needsPools || !rn.IsMap() || !rn["push"];
+    for (const YAML::Node& rn : ln["routes"]) {
+      needsPools = needsPools || !rn.IsMap() || !rn["push"] ||
+                   (rn["push"].IsMap() && rn["push"]["from_backend"]);
+    }
   }
   if (!root["pools"]) {
     // Missing because misspelt: that was said; the routes cannot be checked.

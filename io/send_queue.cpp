@@ -143,6 +143,23 @@ void SendQueue::rollback() {
   firstUncommitted_ = nullptr;
 }
 
+void SendQueue::copyUncommitted(std::size_t offset, std::byte* dst, std::size_t n) const {
+  for (Chunk* c = firstUncommitted_; c && n > 0; c = c->next) {
+    // In the first chunk the uncommitted bytes start at its commit mark.
+    const std::size_t start = c == firstUncommitted_ ? c->committed : 0;
+    const std::size_t have = c->written - start;
+    if (offset >= have) {
+      offset -= have;
+      continue;
+    }
+    const std::size_t take = std::min(n, have - offset);
+    std::memcpy(dst, c->data() + start + offset, take);
+    dst += take;
+    n -= take;
+    offset = 0;
+  }
+}
+
 void SendQueue::clear() {
   while (head_) {
     Chunk* next = head_->next;

@@ -80,6 +80,9 @@ class SendQueue {
   void commit();
   /// Forgets what was written since the last commit.
   void rollback();
+  /// Copies n uncommitted bytes, from `offset` into them, to dst (a writer
+  /// that looks back at what it gathered before deciding to commit).
+  void copyUncommitted(std::size_t offset, std::byte* dst, std::size_t n) const;
   void clear();
 
   /// Committed bytes not yet sent.

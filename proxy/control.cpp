@@ -9,6 +9,7 @@
 #include "proxy/log.h"
 #include "proxy/pool/health_checker.h"
 #include "proxy/proxy_worker.h"
+#include "proxy/pubsub/redis_message.h"
 
 namespace wsedge::proxy {
 namespace {
@@ -105,7 +106,21 @@ void Control::forEachWorker(std::function<void(unsigned, ProxyWorker&)> fn,
   }
 }
 
-std::size_t Control::publish(const std::string& channel, std::string payload, bool binary) {
+Control::Published Control::publishMessage(const std::string& channel, std::string payload,
+                                           bool binary) {
+  Published result;
+  const std::shared_ptr<const Snapshot> snap = snapshot();
+  if (snap->config.redis && snap->redis) {
+    result.viaRedis = true;
+    const pubsub::RedisPublisher::Result r = redis_.publish(
+        *snap->config.redis, *snap->redis, channel, pubsub::encodeBusMessage(payload, binary));
+    result.ok = r.ok;
+    result.reached = static_cast<std::uint64_t>(std::max(0LL, r.receivers));
+    result.error = r.error;
+    (r.ok ? published_ : publishRefused_).fetch_add(1, std::memory_order_relaxed);
+    return result;
+  }
+  published_.fetch_add(1, std::memory_order_relaxed);
   struct Delivery {
     std::string channel, payload;
     std::atomic<std::size_t> reached{0};
@@ -123,7 +138,8 @@ std::size_t Control::publish(const std::string& channel, std::string payload, bo
       },
       [d] { d->done.set_value(); });
   all.wait_for(std::chrono::seconds(5));
-  return d->reached.load(std::memory_order_relaxed);
+  result.reached = d->reached.load(std::memory_order_relaxed);
+  return result;
 }
 
 bool Control::install(std::shared_ptr<const Snapshot> next, std::uint64_t* switchMs,

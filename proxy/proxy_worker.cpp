@@ -16,7 +16,8 @@ ProxyWorker::ProxyWorker(io::Loop& loop, unsigned index, telemetry::AccessLog* a
       accessLog_(accessLog),
       net_(loop),
       upstreams_(net_.timers()),
-      ctx_{net_, masks_, *this, accessLog != nullptr, &upstreams_, &hub_},
+      redis_(loop, hub_, metrics_.push),
+      ctx_{net_, masks_, *this, accessLog != nullptr, &upstreams_, &hub_, &metrics_.push},
       shutdownTimer_(this) {}
 
 telemetry::LoopCounters ProxyWorker::loopCounters() const {
@@ -82,7 +83,21 @@ bool ProxyWorker::install(std::shared_ptr<const Snapshot> snapshot, std::string*
   }
   bound_ = std::move(bound);
   current_ = std::move(next);
+  const Snapshot& now = *current_->snapshot;
+  redis_.configure(now.config.redis ? &*now.config.redis : nullptr,
+                   now.redis ? &*now.redis : nullptr);
   return true;
+}
+
+std::size_t ProxyWorker::publish(std::string_view channel, std::span<const std::byte> payload,
+                                 bool binary) {
+  const auto start = std::chrono::steady_clock::now();
+  ++metrics_.push.fromBus;
+  const std::size_t n = hub_.publish(channel, payload, binary);
+  metrics_.push.deliveries += n;
+  metrics_.push.fanout.observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return n;
 }
 
 void ProxyWorker::stop() {
@@ -96,6 +111,7 @@ void ProxyWorker::stop() {
     s->shutdown();
     s = next;
   }
+  redis_.stop();
   loop_.quit();
 }
 

@@ -16,6 +16,7 @@
 #include "io/worker.h"
 #include "proxy/generation.h"
 #include "proxy/pubsub/hub.h"
+#include "proxy/pubsub/redis_link.h"
 #include "proxy/session/context.h"
 #include "proxy/session/outcome.h"
 #include "proxy/session/tunnel.h"
@@ -60,9 +61,7 @@ class ProxyWorker final : public io::Worker::App,
   std::size_t sessionCount() const { return sessions_; }
   /// Hands a published message to this worker's subscribers of the channel;
   /// how many.
-  std::size_t publish(std::string_view channel, std::span<const std::byte> payload, bool binary) {
-    return hub_.publish(channel, payload, binary);
-  }
+  std::size_t publish(std::string_view channel, std::span<const std::byte> payload, bool binary);
   const Generation& generation() const { return *current_; }
   /// The loop's index of the socket listening on this address, or -1.
   int listenerSocket(const io::SocketAddress& address) const;
@@ -108,8 +107,9 @@ class ProxyWorker final : public io::Worker::App,
   telemetry::WorkerMetrics metrics_;  // before the generations that point into it
   transport::LoopNetwork net_;
   ws::MaskKeySource masks_;
-  UpstreamPool upstreams_;  // before the sessions that give connections back to it
-  pubsub::Hub hub_;         // before the sessions subscribed to it
+  UpstreamPool upstreams_;   // before the sessions that give connections back to it
+  pubsub::Hub hub_;          // before the sessions subscribed to it
+  pubsub::RedisLink redis_;  // hears the hub's channels come and go
   SessionContext ctx_;
   std::shared_ptr<Generation> current_;
   std::vector<Bound> bound_;

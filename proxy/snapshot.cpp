@@ -155,6 +155,16 @@ std::shared_ptr<const Snapshot> buildSnapshot(conf::Config config, const Snapsho
     poolIndex[name] = snap->pools.size();
     snap->pools.push_back(std::move(p));
   }
+  if (cfg.redis) {
+    std::string error;
+    snap->redis = refresh && previous->redis
+                      ? previous->redis
+                      : io::SocketAddress::resolve(cfg.redis->host, cfg.redis->port, &error);
+    if (!snap->redis) {
+      errors.push_back(cfg.redis->where.toString() + ": redis " + cfg.redis->address + ": " +
+                       error);
+    }
+  }
   std::vector<std::string> listenerAt;  // where each listener is written
   for (const conf::ListenerConfig& l : cfg.listeners) {
     // A refresh takes the listeners over as they are, in the same order.
@@ -186,7 +196,8 @@ std::shared_ptr<const Snapshot> buildSnapshot(conf::Config config, const Snapsho
     ls.active = carry.active(*addr);
     for (std::size_t i = 0; i < l.routes.size(); ++i) {
       const conf::RouteConfig& r = l.routes[i];
-      const std::size_t pool = r.push ? RouteSnapshot::kNoPool : poolIndex.at(r.pool);
+      const std::size_t pool =
+          r.push && r.push->pushOnly() ? RouteSnapshot::kNoPool : poolIndex.at(r.pool);
       ls.routes.push_back(
           {i, RouteMatcher(r.match), pool, &r, r.limits, OriginPolicy(r.allowedOrigins)});
     }

@@ -85,6 +85,7 @@ struct Snapshot {
   conf::Config config;
   std::vector<ListenerSnapshot> listeners;
   std::vector<PoolSnapshot> pools;
+  std::optional<io::SocketAddress> redis;  // pubsub.redis, resolved
 };
 
 /// A refresh of the previous snapshot, with the same configuration: only

@@ -152,14 +152,19 @@ AdminResponse AdminApi::publish(std::string_view encoded, const AdminRequest& re
                  "a text message must be valid UTF-8 (send Content-Type: "
                  "application/octet-stream for binary)");
   }
-  const std::size_t reached = control_.publish(*channel, std::string(req.body), binary);
+  const Control::Published p = control_.publishMessage(*channel, std::string(req.body), binary);
+  if (!p.ok) return error(503, "redis unavailable, nothing published: " + p.error);
   AdminResponse r;
-  r.body = ordered_json{{"channel", *channel},
-                        {"bytes", req.body.size()},
-                        {"binary", binary},
-                        {"subscribers", reached}}
-               .dump() +
-           "\n";
+  ordered_json body{{"channel", *channel}, {"bytes", req.body.size()}, {"binary", binary}};
+  if (p.viaRedis) {
+    // Redis counts the subscriber connections (workers, of every instance) it reached.
+    body["via"] = "redis";
+    body["receivers"] = p.reached;
+  } else {
+    body["via"] = "in-process";
+    body["subscribers"] = p.reached;
+  }
+  r.body = body.dump() + "\n";
   return r;
 }
 
@@ -203,6 +208,9 @@ AdminResponse AdminApi::metrics() {
   s.accessLogDropped = accessLog_ ? accessLog_->dropped() : 0;
   s.logDropped = log::dropped();
   s.draining = control_.draining();
+  s.published = control_.published();
+  s.publishRefused = control_.publishRefused();
+  s.redisConfigured = s.snapshot->config.redis.has_value();
   s.nowMs = io::monotonicMs();
   AdminResponse r;
   r.contentType = "text/plain; version=0.0.4; charset=utf-8";

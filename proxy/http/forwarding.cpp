@@ -85,9 +85,11 @@ void writeBackendRequest(std::string& out, const RequestParser& request, const F
 }
 
 void writeClientUpgrade(std::string& out, const UpgradeResponseParser& response,
-                        std::string_view extraFields) {
+                        std::string_view extraFields, std::string_view dropField) {
   out.append("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n");
-  copyEndToEnd(out, response.head(), [](std::string_view) { return false; });
+  copyEndToEnd(out, response.head(), [&](std::string_view name) {
+    return !dropField.empty() && equalsIgnoreCase(name, dropField);
+  });
   out.append(extraFields);
   out.append("\r\n");
 }

@@ -45,9 +45,10 @@ bool isHopByHop(std::string_view name, const HeadParser& head);
 void writeBackendRequest(std::string& out, const RequestParser& request, const ForwardInfo& info);
 
 /// The backend's verified 101, for the client.
-/// extraFields: complete "Name: value\r\n" lines of the proxy's own.
+/// extraFields: complete "Name: value\r\n" lines of the proxy's own;
+/// dropField: a field of the backend's that stops here (Wsedge-Subscribe).
 void writeClientUpgrade(std::string& out, const UpgradeResponseParser& response,
-                        std::string_view extraFields = {});
+                        std::string_view extraFields = {}, std::string_view dropField = {});
 
 /// The head of a non-101 answer, for the client. The body follows as the
 /// backend sends it, so its framing fields stay. persistent: the client's

@@ -7,7 +7,15 @@
 namespace wsedge::pubsub {
 
 void Hub::subscribe(const std::string& channel, Subscriber& subscriber) {
-  channels_[channel].subscribers.push_back(&subscriber);
+  const auto [it, added] = channels_.try_emplace(channel);
+  it->second.subscribers.push_back(&subscriber);
+  if (added && observer_) observer_->channelOpened(channel);
+}
+
+void Hub::erase(std::unordered_map<std::string, Channel>::iterator it) {
+  const std::string name = it->first;
+  channels_.erase(it);
+  if (observer_) observer_->channelClosed(name);
 }
 
 void Hub::unsubscribe(const std::string& channel, Subscriber& subscriber) {
@@ -23,7 +31,7 @@ void Hub::unsubscribe(const std::string& channel, Subscriber& subscriber) {
     return;
   }
   c.subscribers.erase(s);
-  if (c.subscribers.empty()) channels_.erase(it);
+  if (c.subscribers.empty()) erase(it);
 }
 
 std::size_t Hub::publish(std::string_view channel, std::span<const std::byte> payload,
@@ -43,15 +51,13 @@ std::size_t Hub::publish(std::string_view channel, std::span<const std::byte> pa
   std::size_t handed = 0;
   const std::size_t n = c.subscribers.size();
   for (std::size_t i = 0; i < n; ++i) {
-    if (Subscriber* s = c.subscribers[i]) {
-      s->deliver(frame_);
-      ++handed;
-    }
+    if (Subscriber* s = c.subscribers[i]) handed += s->deliver(frame_) ? 1 : 0;
   }
   if (--c.publishing == 0 && c.holes) {
     std::erase(c.subscribers, nullptr);
     c.holes = false;
-    if (c.subscribers.empty()) channels_.erase(key);
+    // (Iterators do not survive a rehash that a subscribe may have caused.)
+    if (c.subscribers.empty()) erase(channels_.find(key));
   }
   return handed;
 }

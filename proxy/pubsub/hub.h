@@ -19,21 +19,38 @@ class Subscriber {
  public:
   /// A whole frame for this subscriber's client: its bytes are valid
   /// during the call only. It may leave the hub, never publish to it.
-  virtual void deliver(std::span<const std::byte> frame) = 0;
+  /// False if it was not queued (the subscriber is closing).
+  virtual bool deliver(std::span<const std::byte> frame) = 0;
 
  protected:
   ~Subscriber() = default;
 };
 
+/// Hears when a channel gets its first subscriber on this worker and when
+/// its last one leaves (the Redis link subscribes and unsubscribes then).
+class ChannelObserver {
+ public:
+  virtual void channelOpened(const std::string& channel) = 0;
+  virtual void channelClosed(const std::string& channel) = 0;
+
+ protected:
+  ~ChannelObserver() = default;
+};
+
 class Hub {
  public:
+  void setObserver(ChannelObserver* observer) { observer_ = observer; }
   void subscribe(const std::string& channel, Subscriber& subscriber);
   void unsubscribe(const std::string& channel, Subscriber& subscriber);
-  /// Returns how many subscribers it was handed to.
+  /// Returns how many subscribers queued it.
   std::size_t publish(std::string_view channel, std::span<const std::byte> payload, bool binary);
 
   std::size_t channels() const { return channels_.size(); }
   std::size_t subscribers(std::string_view channel) const;
+  template <class F>
+  void forEachChannel(F&& f) const {
+    for (const auto& [name, c] : channels_) f(name);
+  }
 
  private:
   struct Channel {
@@ -42,7 +59,10 @@ class Hub {
     bool holes = false;
   };
   std::unordered_map<std::string, Channel> channels_;
+  void erase(std::unordered_map<std::string, Channel>::iterator it);
+
   std::vector<std::byte> frame_;  // the frame being handed out, reused
+  ChannelObserver* observer_ = nullptr;
 };
 
 }  // namespace wsedge::pubsub

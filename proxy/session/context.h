@@ -12,6 +12,9 @@
 namespace wsedge::pubsub {
 class Hub;
 }
+namespace wsedge::telemetry {
+struct PushCounters;
+}
 
 namespace wsedge::proxy {
 
@@ -43,7 +46,8 @@ struct SessionContext {
   SessionOwner& owner;
   bool detailedRecords = false;       // the access log is on: keep what it reports
   UpstreamPool* upstreams = nullptr;  // idle backend connections for plain HTTP (null: none kept)
-  pubsub::Hub* hub = nullptr;         // this worker's channels (push-only routes)
+  pubsub::Hub* hub = nullptr;         // this worker's channels
+  telemetry::PushCounters* pushCounters = nullptr;
 };
 
 }  // namespace wsedge::proxy

@@ -24,8 +24,8 @@ std::string_view sideName(Side side) {
 
 std::string_view causeName(Cause cause) {
   constexpr std::array<std::string_view, kCauseCount> kNames{
-      "normal close", "refused",      "protocol error", "timeout",   "transport error",
-      "shutdown",     "send stalled", "no pong",        "over rate", "drained"};
+      "normal close", "refused", "protocol error", "timeout", "transport error", "shutdown",
+      "send stalled", "no pong", "over rate",      "drained", "push queue full"};
   return kNames[static_cast<std::size_t>(cause)];
 }
 

@@ -24,8 +24,9 @@ enum class Cause : std::uint8_t {
   kUnresponsive,    // a side did not answer the proxy's ping within ping_timeout
   kOverRate,        // the client sent messages faster than message_rate (over_rate: close)
   kDrained,         // closed by a drain: the proxy stopping, or its backend drained
+  kTooSlow,         // pushes for the client passed pubsub.queue (1013)
 };
-inline constexpr std::size_t kCauseCount = 10;
+inline constexpr std::size_t kCauseCount = 11;
 
 std::string_view sideName(Side side);
 std::string_view causeName(Cause cause);

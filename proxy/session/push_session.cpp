@@ -38,25 +38,18 @@ struct PushSession::Sink {
 PushSession::PushSession(Session& session, std::vector<std::string> channels)
     : session_(session),
       channels_(std::move(channels)),
+      subscription_(session, *this),
       parser_(frameOptions(session.route().limits, 0)),
       queueCap_(session.snapshot().config.pubsubQueue) {}
 
-PushSession::~PushSession() {
-  leave();
-}
-
-void PushSession::leave() {
-  if (!subscribed_) return;
-  subscribed_ = false;
-  for (const std::string& c : channels_) session_.context().hub->unsubscribe(c, *this);
-}
+PushSession::~PushSession() = default;
 
 void PushSession::start(std::string_view accept, std::span<std::byte> early) {
   std::string head;
   http::writeSwitchingProtocols(head, accept, "", "");
   session_.client().send(head);
-  for (const std::string& c : channels_) session_.context().hub->subscribe(c, *this);
-  subscribed_ = true;
+  for (const std::string& c : channels_) subscription_.join(c);
+  channels_ = {};
   session_.armAt(~std::uint64_t{0});  // no deadline while it listens
   if (!early.empty()) fromClient(early);
 }
@@ -81,27 +74,34 @@ bool PushSession::fits(std::size_t bytes) const {
   return pending == 0 || pending + bytes <= queueCap_;
 }
 
-void PushSession::deliver(std::span<const std::byte> frame) {
-  if (closeSent_ != 0 || !session_.client().connected()) return;
+bool PushSession::deliver(std::span<const std::byte> frame) {
+  if (closeSent_ != 0 || !session_.client().connected()) return false;
   if (!fits(frame.size())) {
     WSEDGE_LOG(kInfo, "push subscriber too slow: %zu bytes queued; closing it with 1013",
                session_.client().connection().pending());
-    return closeWith(1013, "too slow: the queue is full");
+    ++session_.context().pushCounters->overflowCloses;
+    closeWith(1013, "too slow: the queue is full");
+    return false;
   }
   session_.client().send(frame);
   ++delivered_;
+  return true;
 }
 
-void PushSession::closeWith(std::uint16_t code, std::string_view reason) {
-  leave();
+std::vector<std::byte> closeFrame(std::uint16_t code, std::string_view reason) {
   std::vector<std::byte> frame;
   ws::FrameHeader h;
   h.opcode = ws::Opcode::kClose;
   std::byte payload[ws::kMaxControlPayload];
   const std::size_t n = code == 0 ? 0 : ws::writeClosePayload(payload, code, reason);
   ws::appendFrame(frame, h, std::span(payload, n));
+  return frame;
+}
+
+void PushSession::closeWith(std::uint16_t code, std::string_view reason) {
+  leave();
   // Behind what is queued already: the client gets every message before it.
-  session_.client().send(frame);
+  session_.client().send(closeFrame(code, reason));
   closeSent_ = code == 0 ? 1005 : code;
   if (closeReceived_ != 0) {
     return session_.end(Outcome::finish(Side::kClient, Cause::kNormalClose));

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "proxy/pubsub/hub.h"
+#include "proxy/session/subscription.h"
 #include "proxy/ws/frame_parser.h"
 
 namespace wsedge::proxy {
@@ -36,10 +37,10 @@ class PushSession final : public pubsub::Subscriber {
   void fromClient(std::span<std::byte> data);
   void clientEnded(int error);
   void onTimeout();
-  void deliver(std::span<const std::byte> frame) override;
+  bool deliver(std::span<const std::byte> frame) override;
 
   /// Leaves every channel (at the latest as the session ends).
-  void leave();
+  void leave() { subscription_.leaveAll(); }
 
   std::uint64_t delivered() const { return delivered_; }
   std::uint16_t closeSent() const { return closeSent_; }
@@ -55,13 +56,16 @@ class PushSession final : public pubsub::Subscriber {
   bool fits(std::size_t bytes) const;
 
   Session& session_;
-  std::vector<std::string> channels_;
+  std::vector<std::string> channels_;  // asked for; held from start()
+  Subscription subscription_;
   ws::FrameParser<ws::Role::kServer> parser_;
   std::uint64_t queueCap_;
   std::uint64_t delivered_ = 0;
   std::uint16_t closeSent_ = 0;
   std::uint16_t closeReceived_ = 0;
-  bool subscribed_ = false;
 };
+
+/// The frame of a close with this code and reason (code 0: an empty close).
+std::vector<std::byte> closeFrame(std::uint16_t code, std::string_view reason);
 
 }  // namespace wsedge::proxy

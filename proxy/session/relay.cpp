@@ -1,5 +1,6 @@
 #include "proxy/session/relay.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "proxy/ws/frame_writer.h"
@@ -127,13 +128,20 @@ struct Relay<R>::Sink {
   }
 
   void onFrameEnd(const FrameHeader& h) {
-    if (r.mode_ == Mode::kWhole) out.commit();
+    // A message the filter keeps stops here: it was gathered, uncommitted.
+    const bool kept = r.mode_ == Mode::kWhole && r.filter_ && h.fin && h.opcode == Opcode::kText &&
+                      h.rsv == 0 && r.filtered(out, h);
+    if (kept) {
+      out.rollback();
+    } else if (r.mode_ == Mode::kWhole) {
+      out.commit();
+    }
     r.mode_ = Mode::kIdle;
     ++r.frames_;
-    if (h.fin) ++r.messages_;
+    if (!kept && h.fin) ++r.messages_;
     if (r.counters_) {
       ++r.counters_->frames[static_cast<std::size_t>(h.opcode) & 15];
-      if (h.fin) ++r.counters_->messages;
+      if (!kept && h.fin) ++r.counters_->messages;
     }
     if (r.pingDue_) {
       r.pingDue_ = false;
@@ -166,6 +174,18 @@ struct Relay<R>::Sink {
     r.closeReceived_ = true;
   }
 };
+
+template <ws::Role R>
+bool Relay<R>::filtered(const io::SendQueue& out, const FrameHeader& h) {
+  const std::size_t header = ws::frameHeaderSize(h.length, kMaskOutput);
+  std::byte head[MessageFilter::kPeek];
+  const std::size_t peek = std::min<std::size_t>(sizeof head, h.length);
+  out.copyUncommitted(header, head, peek);
+  if (kMaskOutput || !filter_->wants({head, peek})) return false;
+  std::vector<std::byte> payload(h.length);
+  out.copyUncommitted(header, payload.data(), payload.size());
+  return filter_->consume(payload);
+}
 
 template <ws::Role R>
 RelayResult Relay<R>::feed(std::span<std::byte> in, io::SendQueue& out) {

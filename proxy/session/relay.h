@@ -41,6 +41,20 @@ struct RelayResult {
   std::size_t consumed = 0;  // kHeld: bytes of the input read
 };
 
+/// Sees each message of one unmasked text frame (at most kWholeFrameMax)
+/// before it is forwarded, and may keep it from the destination.
+class MessageFilter {
+ public:
+  /// The first bytes of the payload (up to kPeek): worth a look?
+  virtual bool wants(std::span<const std::byte> head) const = 0;
+  /// The whole payload; true: it stops here.
+  virtual bool consume(std::span<const std::byte> payload) = 0;
+  static constexpr std::size_t kPeek = 32;
+
+ protected:
+  ~MessageFilter() = default;
+};
+
 /// The payload of the proxy's own pings: random, so that a peer's own
 /// pongs are never taken for answers to ours.
 using PingPayload = std::array<std::byte, 8>;
@@ -68,6 +82,13 @@ class Relay {
   /// Counts messages, payload bytes and frames (by opcode) from the source
   /// into these counters too, from now on.
   void countInto(telemetry::RelayCounters& counters) { counters_ = &counters; }
+  /// Single-frame text messages pass this filter first (null: none).
+  void filterWith(MessageFilter* filter) { filter_ = filter; }
+  /// Nothing of a message is out without its end: another message may go
+  /// out between this one and the next.
+  bool atMessageBoundary() const {
+    return mode_ == Mode::kIdle && !parser_.inMessage() && !closeSent_;
+  }
 
   /// Data messages from the source are started at most up to this count
   /// (see messagesStarted()); the next one is held (kHeld) until the limit
@@ -108,10 +129,13 @@ class Relay {
 
   ws::FrameHeader outputHeader(ws::Opcode op, bool fin, std::uint8_t rsv, std::uint64_t len);
   void writeControl(io::SendQueue& out, ws::Opcode op, std::span<const std::byte> payload);
+  /// The whole frame gathered in `out` is a message the filter keeps.
+  bool filtered(const io::SendQueue& out, const ws::FrameHeader& h);
 
   ws::FrameParser<R> parser_;
   ws::MaskKeySource* masks_;
   telemetry::RelayCounters* counters_ = nullptr;  // the worker's, for the route
+  MessageFilter* filter_ = nullptr;
   Mode mode_ = Mode::kIdle;
   bool cutStarted_ = false;
   std::vector<std::byte> held_;  // cut through: small pieces not yet sent

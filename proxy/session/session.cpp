@@ -145,7 +145,7 @@ void Session::takeLatestGeneration() {
 void Session::routed(const RouteSnapshot& route) {
   route_ = &route;
   keepDetails();
-  if (route.config->push) return startPush(route);
+  if (route.config->push && route.config->push->pushOnly()) return startPush(route);
   const http::RequestParser& req = client_.request();
   phase_ = req.upgrade() ? Phase::kBackend : Phase::kHttp;
   if (pool().backends.empty()) {
@@ -242,12 +242,19 @@ void Session::upgraded(std::span<std::byte> rest) {
     details_->handshakeMs = elapsedMs();
     details_->subprotocol = backend_.response().protocol();
   }
+  const bool push = route_->config->push.has_value();
   std::string head;
-  http::writeClientUpgrade(head, backend_.response(), affinityCookie());
+  http::writeClientUpgrade(head, backend_.response(), affinityCookie(),
+                           push ? kSubscribeField : std::string_view());
   client_.send(head);
   tunnel_.emplace(*this,
                   frameOptions(route_->limits, http::rsvBitsFor(backend_.response().extensions())),
                   ctx_.masks);
+  if (push) {
+    const std::optional<std::string_view> granted =
+        backend_.response().head().find(kSubscribeField);
+    tunnel_->startPush(granted.value_or(std::string_view()));
+  }
   phase_ = Phase::kTunnel;
   std::vector<std::byte> early = client_.enterTunnel();
   backend_.enterTunnel();
@@ -338,8 +345,10 @@ void Session::end(const Outcome& o) {
   if (ended_) return;
   ended_ = true;
   timer_.cancel();
-  if (push_) push_->leave();  // no publish may reach it from now on
-  keepDetails();              // a request refused before routing
+  // No publish may reach it from now on.
+  if (push_) push_->leave();
+  if (tunnel_) tunnel_->leaveChannels();
+  keepDetails();  // a request refused before routing
   if (o.ending == Ending::kFinish && tunnel_) tunnel_->sendCloses(o);
   const SessionRecord r = record(o);
   WSEDGE_LOG(kDebug, "%s", r.describe().c_str());

@@ -29,6 +29,14 @@ const conf::Limits& Tunnel::limits() const {
   return session_.route().limits;
 }
 
+void Tunnel::startPush(std::string_view granted) {
+  push_ = std::make_unique<GrantedPush>(session_);
+  if (session_.route().config->push->grant == conf::PushConfig::Grant::kBackendControl) {
+    toClient_.filterWith(push_.get());
+  }
+  push_->grant(granted);
+}
+
 void Tunnel::start(std::span<std::byte> fromBackendBytes, std::vector<std::byte> early) {
   const std::uint64_t now = session_.now();
   lastFrame_ = now;
@@ -200,6 +208,7 @@ void Tunnel::fromBackend(std::span<std::byte> data) {
   const bool awaited = toClient_.pongAwaited();
   const RelayResult r =
       forward(toClient_, data, session_.backend(), session_.client(), clientQueue_);
+  if (push_) push_->atBoundary();
   if (awaited && !toClient_.pongAwaited()) {
     // The answer to our ping: its round trip, for the backend's histogram.
     if (telemetry::BackendCounters* c = session_.backendCounters()) {

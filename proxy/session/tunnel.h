@@ -12,11 +12,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
 
 #include "conf/config.h"
+#include "proxy/session/granted_push.h"
 #include "proxy/session/outcome.h"
 #include "proxy/session/relay.h"
 
@@ -52,6 +54,18 @@ class Tunnel {
   /// restart) to the client, so that it reconnects elsewhere.
   void drainAt(std::uint64_t atMs, Drain why);
   Drain draining() const { return drain_; }
+
+  /// push: { from_backend }: the channels the backend's 101 granted
+  /// (its Wsedge-Subscribe value); pushes are interleaved from now on.
+  void startPush(std::string_view granted);
+  /// Between two messages toward the client (a push may go now).
+  bool clientAtMessageBoundary() const { return toClient_.atMessageBoundary(); }
+  /// No close has gone to the client yet.
+  bool clientOpen() const { return !toClient_.closeSent(); }
+  /// No publish reaches the session from now on.
+  void leaveChannels() {
+    if (push_) push_->leave();
+  }
 
   /// The proxy's own close frames (0: none to that side), as the session ends.
   void sendCloses(const Outcome& outcome);
@@ -124,8 +138,9 @@ class Tunnel {
   std::uint64_t drainAt_ = 0;        // a drain closes the session then; 0: none
   std::uint64_t backendPingNs_ = 0;  // steady clock: our last ping to the backend left
   Drain drain_ = Drain::kNone;
-  std::vector<std::byte> heldBytes_;  // what the client sent behind the held message
-  std::optional<int> clientEnd_;      // the client's read ended while bytes were held
+  std::vector<std::byte> heldBytes_;   // what the client sent behind the held message
+  std::optional<int> clientEnd_;       // the client's read ended while bytes were held
+  std::unique_ptr<GrantedPush> push_;  // push: { from_backend }
 };
 
 }  // namespace wsedge::proxy

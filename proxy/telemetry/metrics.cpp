@@ -40,11 +40,27 @@ void RelayCounters::merge(const RelayCounters& other) {
   for (std::size_t i = 0; i < frames.size(); ++i) frames[i] += other.frames[i];
 }
 
+void PushCounters::merge(const PushCounters& other) {
+  fromRedis += other.fromRedis;
+  fromBus += other.fromBus;
+  deliveries += other.deliveries;
+  overflowCloses += other.overflowCloses;
+  controlMessages += other.controlMessages;
+  badControl += other.badControl;
+  redisConnects += other.redisConnects;
+  redisFailures += other.redisFailures;
+  redisUp += other.redisUp;
+  channels += other.channels;
+  fanout.merge(other.fanout);
+}
+
 void RouteCounters::merge(const RouteCounters& other) {
   fromClient.merge(other.fromClient);
   fromBackend.merge(other.fromBackend);
   ratePauses += other.ratePauses;
   rateCloses += other.rateCloses;
+  subscribers += other.subscribers;
+  subscribed += other.subscribed;
 }
 
 void ListenerCounters::merge(const ListenerCounters& other) {
@@ -70,6 +86,7 @@ void WorkerMetrics::merge(const WorkerMetrics& other) {
   mergeSums(closes, other.closes);
   mergeSums(protocolErrors, other.protocolErrors);
   mergeSums(sessionsEnded, other.sessionsEnded);
+  push.merge(other.push);
 }
 
 }  // namespace wsedge::telemetry

@@ -39,8 +39,10 @@ struct RelayCounters {
 
 struct RouteCounters {
   RelayCounters fromClient, fromBackend;
-  std::uint64_t ratePauses = 0;  // a client held for its message_rate
-  std::uint64_t rateCloses = 0;  // a client closed for it (over_rate: close)
+  std::uint64_t ratePauses = 0;   // a client held for its message_rate
+  std::uint64_t rateCloses = 0;   // a client closed for it (over_rate: close)
+  std::uint64_t subscribers = 0;  // gauge: sessions subscribed to channels now
+  std::uint64_t subscribed = 0;   // sessions that ever were
 
   void merge(const RouteCounters& other);
 };
@@ -65,6 +67,23 @@ struct BackendCounters {
   void merge(const BackendCounters& other);
 };
 
+/// Push: what a worker's hub and Redis link count.
+struct PushCounters {
+  std::uint64_t fromRedis = 0;        // messages Redis delivered
+  std::uint64_t fromBus = 0;          // messages the in-process bus handed over
+  std::uint64_t deliveries = 0;       // messages queued to a subscriber
+  std::uint64_t overflowCloses = 0;   // subscribers closed with 1013 (queue full)
+  std::uint64_t controlMessages = 0;  // backends' {"wsedge": ...} messages applied
+  std::uint64_t badControl = 0;       // ... and refused (logged)
+  std::uint64_t redisConnects = 0;    // connections that came up (the first and each reconnect)
+  std::uint64_t redisFailures = 0;    // connections lost or refused
+  std::uint64_t redisUp = 0;          // gauge: 1 while subscribed and answering
+  std::uint64_t channels = 0;         // gauge: channels with a subscriber on this worker
+  Histogram fanout;                   // a message's hand-out to every local subscriber
+
+  void merge(const PushCounters& other);
+};
+
 struct WorkerMetrics {
   // Keys: (listener, route, pool), listener, (pool, backend as written).
   std::map<std::tuple<std::string, std::string, std::string>, RouteCounters> routes;
@@ -77,6 +96,7 @@ struct WorkerMetrics {
   // Protocol errors: (side, the close code it got: 1002, 1007, 1009).
   std::map<std::pair<std::string, std::uint16_t>, std::uint64_t> protocolErrors;
   std::map<std::string, std::uint64_t> sessionsEnded;  // by cause
+  PushCounters push;
 
   RouteCounters& route(const std::string& listener, const std::string& route,
                        const std::string& pool) {

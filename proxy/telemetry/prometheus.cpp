@@ -332,6 +332,53 @@ void renderProcess(Writer& w, const Scrape& s) {
   }
 }
 
+void renderPush(Writer& w, const Scrape& s) {
+  const PushCounters& p = s.counters.push;
+  w.family("wsedge_push_subscribers", "gauge", "Sessions subscribed to channels now, by route.");
+  for (const auto& [key, r] : s.counters.routes) {
+    const auto& [listener, route, pool] = key;
+    if (r.subscribed == 0 && !pool.empty()) continue;
+    w.sample("wsedge_push_subscribers", {{"listener", listener}, {"route", route}}, r.subscribers);
+  }
+  w.family("wsedge_push_channels", "gauge",
+           "Channels with a local subscriber, summed over the workers.");
+  w.sample("wsedge_push_channels", {}, p.channels);
+  w.family("wsedge_push_published_total", "counter",
+           "Messages published through the admin API (result=ok), or refused with 503 because "
+           "Redis was unavailable (result=unavailable).");
+  w.sample("wsedge_push_published_total", {{"result", "ok"}}, s.published);
+  w.sample("wsedge_push_published_total", {{"result", "unavailable"}}, s.publishRefused);
+  w.family("wsedge_push_received_total", "counter",
+           "Messages a worker received to hand out, by source (redis, or the in-process bus).");
+  w.sample("wsedge_push_received_total", {{"source", "redis"}}, p.fromRedis);
+  w.sample("wsedge_push_received_total", {{"source", "bus"}}, p.fromBus);
+  w.family("wsedge_push_deliveries_total", "counter", "Messages queued to a subscriber.");
+  w.sample("wsedge_push_deliveries_total", {}, p.deliveries);
+  w.family("wsedge_push_overflow_closes_total", "counter",
+           "Subscribers closed with 1013 because their queue was full.");
+  w.sample("wsedge_push_overflow_closes_total", {}, p.overflowCloses);
+  w.family("wsedge_push_control_messages_total", "counter",
+           "Backends' {\"wsedge\": ...} messages: applied, or refused as invalid.");
+  w.sample("wsedge_push_control_messages_total", {{"result", "applied"}}, p.controlMessages);
+  w.sample("wsedge_push_control_messages_total", {{"result", "invalid"}}, p.badControl);
+  w.family("wsedge_push_fanout_seconds", "histogram",
+           "From a message's arrival at a worker to its being queued to every local subscriber.");
+  w.histogram("wsedge_push_fanout_seconds", {}, p.fanout);
+  if (!s.redisConfigured) return;
+  w.family("wsedge_redis_connected", "gauge",
+           "Workers whose Redis subscriber connection is up (of wsedge_redis_workers).");
+  w.sample("wsedge_redis_connected", {}, p.redisUp);
+  w.family("wsedge_redis_workers", "gauge", "Workers that keep a Redis subscriber connection.");
+  w.sample("wsedge_redis_workers", {}, static_cast<std::uint64_t>(s.loops.size()));
+  w.family("wsedge_redis_connects_total", "counter",
+           "Redis subscriber connections that came up: the first and every reconnect.");
+  w.sample("wsedge_redis_connects_total", {}, p.redisConnects);
+  w.family("wsedge_redis_failures_total", "counter",
+           "Redis subscriber connections lost or refused (messages published meanwhile are "
+           "not delivered).");
+  w.sample("wsedge_redis_failures_total", {}, p.redisFailures);
+}
+
 }  // namespace
 
 std::string renderPrometheus(const Scrape& scrape) {
@@ -340,6 +387,7 @@ std::string renderPrometheus(const Scrape& scrape) {
   renderRoutes(w, scrape);
   renderCloses(w, scrape);
   renderBackends(w, scrape);
+  renderPush(w, scrape);
   renderProcess(w, scrape);
   return w.take();
 }

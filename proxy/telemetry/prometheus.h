@@ -20,6 +20,9 @@ struct Scrape {
   std::uint64_t accessLogDropped = 0;
   std::uint64_t logDropped = 0;
   bool draining = false;
+  std::uint64_t published = 0;       // POST /publish accepted
+  std::uint64_t publishRefused = 0;  // ... and answered 503 (Redis unavailable)
+  bool redisConfigured = false;
   std::uint64_t nowMs = 0;  // monotonic, for ejections in force
 };
 

@@ -43,9 +43,10 @@ TEST(Channels, BadNamesAndTooManyAreRefusedWithWhy) {
 }
 
 struct Recorder final : Subscriber {
-  void deliver(std::span<const std::byte> frame) override {
+  bool deliver(std::span<const std::byte> frame) override {
     frames.emplace_back(reinterpret_cast<const char*>(frame.data()), frame.size());
     if (onDeliver) onDeliver();
+    return true;
   }
   std::vector<std::string> frames;
   std::function<void()> onDeliver;
