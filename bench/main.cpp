@@ -4,6 +4,8 @@
 //   wsedge-bench run --url ws://127.0.0.1:8080/ --conns 100 --size 1KiB --duration 10s
 //   wsedge-bench echo --listen 127.0.0.1:9000
 //   wsedge-bench relay --listen 127.0.0.1:8081 --to 127.0.0.1:9000
+//   wsedge-bench push --url ws://127.0.0.1:8080/live/{channel} --subscribers 1000 \
+//       --channels 10 --publish redis://127.0.0.1:6379/wsedge: --rate 1000
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -17,8 +19,10 @@
 #include <thread>
 
 #include "bench/byte_relay.h"
+#include "bench/cpu_time.h"
 #include "bench/echo_server.h"
 #include "bench/load_client.h"
+#include "bench/push_load.h"
 #include "bench/report.h"
 #include "conf/units.h"
 #include "io/worker.h"
@@ -98,35 +102,6 @@ std::vector<std::uint32_t> parseSizes(const std::string& spec, bool text) {
   }
   if (sizes.empty()) usage("--size is empty");
   return sizes;
-}
-
-double cpuSeconds() {
-  rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-// user + system time of another process, from /proc/PID/stat.
-double processCpuSeconds(int pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  const std::size_t close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream rest(stat.substr(close + 2));
-  std::string field;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14) utime = std::stoull(field);
-    if (i == 15) stime = std::stoull(field);
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-double watchedCpu(const std::vector<int>& pids) {
-  double total = 0;
-  for (int pid : pids) total += processCpuSeconds(pid);
-  return total;
 }
 
 void sleepUntil(std::uint64_t ns) {
@@ -368,6 +343,52 @@ int main(int argc, char** argv) {
   relayCmd->add_option("--threads", threads, "worker threads")
       ->default_val(1)
       ->check(CLI::Range(1u, 256u));
+  PushConfig push;
+  std::string pushUrl, publishUrl, pushSize = "128", pushDuration = "10s", pushWarmup = "1s",
+                                   settle = "1s", drain = "5s";
+  bool allowLoss = false;
+  CLI::App* pushCmd = app.add_subcommand(
+      "push",
+      "measure a push system: subscribers, a publisher at a fixed rate, every message checked");
+  pushCmd
+      ->add_option("--url", pushUrl,
+                   "subscribers' ws:// or wss:// URL; {channel} in it is replaced by the channel "
+                   "(ch0, ch1, ...), else the channel is appended as a path segment")
+      ->required();
+  pushCmd
+      ->add_option("--publish", publishUrl,
+                   "redis://HOST:PORT/PREFIX (PUBLISH PREFIX+channel) or http://HOST:PORT/PATH "
+                   "(POST PATH/channel, or {channel} in PATH)")
+      ->required();
+  pushCmd->add_option("--subscribers", push.subscribers, "subscribers, spread over the channels")
+      ->default_val(100)
+      ->check(CLI::Range(1u, 1000000u));
+  pushCmd->add_option("--channels", push.channels, "channels")
+      ->default_val(1)
+      ->check(CLI::Range(1u, 1000000u));
+  pushCmd->add_option("--rate", push.rate, "publishes per second, over every channel")
+      ->default_val(100)
+      ->check(CLI::Range(0.1, 10'000'000.0));
+  pushCmd->add_option("--size", pushSize, "message size")->default_val("128");
+  pushCmd->add_option("--duration", pushDuration, "measured time")->default_val("10s");
+  pushCmd->add_option("--warmup", pushWarmup, "publishing before the measured time")
+      ->default_val("1s");
+  pushCmd->add_option("--settle", settle, "wait this long after the last subscribe")
+      ->default_val("1s");
+  pushCmd->add_option("--drain", drain, "wait up to this long after the last publish")
+      ->default_val("5s");
+  pushCmd->add_option("--threads", push.threads, "subscriber threads")
+      ->default_val(1)
+      ->check(CLI::Range(1u, 256u));
+  pushCmd->add_option("--publishers", push.publishers, "HTTP publishing connections")
+      ->default_val(4)
+      ->check(CLI::Range(1u, 1024u));
+  pushCmd->add_flag("--allow-loss", allowLoss, "exit 0 even if messages were lost");
+  pushCmd->add_flag("--json", json, "print one JSON object instead of the table");
+  pushCmd->add_option("--watch-pid", watchPids,
+                      "also report this process's CPU per delivery (repeatable)");
+  pushCmd->add_flag("--insecure", push.insecure, "wss: do not verify the server's certificate");
+  pushCmd->add_option("--ca", push.caFile, "wss: verify the server against this CA file");
   CLI11_PARSE(app, argc, argv);
 
   signal(SIGPIPE, SIG_IGN);
@@ -396,6 +417,39 @@ int main(int argc, char** argv) {
     });
   }
 
+  if (*pushCmd) {
+    push.target = parseUrl(pushUrl);
+    const auto size = conf::parseSize(pushSize);
+    if (!size || *size < kMinPushMessage || *size > (1u << 24)) {
+      usage("--size must be a size from " + std::to_string(kMinPushMessage) +
+            " bytes (each message carries its channel, sequence number and time) to 16MiB");
+    }
+    push.size = static_cast<std::uint32_t>(*size);
+    push.durationNs = durationNs(pushDuration, "--duration");
+    push.warmupNs = durationNs(pushWarmup, "--warmup");
+    push.settleNs = durationNs(settle, "--settle");
+    push.drainNs = durationNs(drain, "--drain");
+    if (push.durationNs == 0) usage("--duration must be more than 0");
+    std::string rest;
+    if (publishUrl.rfind("redis://", 0) == 0) {
+      push.via = PushConfig::Via::kRedis;
+      rest = publishUrl.substr(8);
+    } else if (publishUrl.rfind("http://", 0) == 0) {
+      push.via = PushConfig::Via::kHttp;
+      rest = publishUrl.substr(7);
+    } else {
+      usage("--publish must start with redis:// or http://, got '" + publishUrl + "'");
+    }
+    const std::size_t slash = rest.find('/');
+    const std::string hostPort = rest.substr(0, slash);
+    std::string path = slash == std::string::npos ? "" : rest.substr(slash);
+    push.publishAddress = resolveOrDie(hostPort, push.via == PushConfig::Via::kRedis ? 6379 : 80);
+    push.publishHost = hostPort;
+    // Redis: what follows the slash is the channel prefix; HTTP: the path.
+    push.publishPath = push.via == PushConfig::Via::kRedis ? (path.empty() ? "" : path.substr(1))
+                                                           : (path.empty() ? "/" : path);
+    return runPush(push, json, allowLoss, watchPids);
+  }
   if (text && binary) usage("--text and --binary exclude each other");
   config.text = text;
   config.target = parseUrl(url);

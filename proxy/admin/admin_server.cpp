@@ -9,7 +9,9 @@
 
 namespace wsedge::proxy {
 
-// One connection: a request read, answered, and the connection closed.
+// One connection: requests read and answered one at a time. HTTP/1.1 keeps
+// the connection (a publisher may send many) unless the client says
+// Connection: close; HTTP/1.0 and any refused request close it.
 class AdminServer::Exchange final : private transport::Handler, private io::TimerHandler {
  public:
   Exchange(AdminServer& server, transport::ConnectionPtr conn)
@@ -22,27 +24,45 @@ class AdminServer::Exchange final : private transport::Handler, private io::Time
   void onConnected(int) override {}
   void onDrained() override {}
   void onReadEnd(int) override {
-    if (!answered_) done();
+    if (!closed_) done(answered_);  // an answer on its way still goes
   }
   void onTimer(io::Timer&) override {
-    if (!answered_) answer(error(408, "the request took too long"));
+    // Between requests a quiet client is simply let go.
+    if (!started_) return done(false);
+    answer(error(408, "the request took too long"), false);
   }
 
   void onData(std::span<std::byte> data) override {
-    if (answered_) return;
     std::string_view in(reinterpret_cast<const char*>(data.data()), data.size());
-    if (head_.state() == http::HeadParser::State::kIncomplete) {
-      in.remove_prefix(head_.feed(in));
-      if (head_.state() == http::HeadParser::State::kError) {
-        return answer(error(400, "malformed request head"));
+    do {
+      if (closed_) return;
+      if (answered_) next();
+      started_ = true;
+      if (head_.state() == http::HeadParser::State::kIncomplete) {
+        in.remove_prefix(head_.feed(in));
+        if (head_.state() == http::HeadParser::State::kError) {
+          return answer(error(400, "malformed request head"), false);
+        }
+        if (head_.state() == http::HeadParser::State::kIncomplete) return;
+        if (!startRequest()) return;
       }
-      if (head_.state() == http::HeadParser::State::kIncomplete) return;
-      if (!startRequest()) return;
-    }
-    const std::size_t take = std::min<std::size_t>(in.size(), bodyLeft_);
-    body_.append(in.substr(0, take));  // at most kMaxBody, by the Content-Length
-    bodyLeft_ -= take;
-    if (bodyLeft_ == 0) respond();
+      const std::size_t take = std::min<std::size_t>(in.size(), bodyLeft_);
+      body_.append(in.substr(0, take));  // at most kMaxBody, by the Content-Length
+      bodyLeft_ -= take;
+      in.remove_prefix(take);
+      if (bodyLeft_ != 0) return;
+      respond();
+    } while (!in.empty());
+  }
+
+  // Ready for the next request on this connection.
+  void next() {
+    head_ = http::HeadParser();
+    method_ = target_ = {};
+    bodyLeft_ = 0;
+    body_.clear();
+    answered_ = started_ = false;
+    server_.net_.timers().scheduleIn(timer_, kRequestTimeoutMs);
   }
 
   // The head is complete: check it, and learn how much body follows.
@@ -53,32 +73,32 @@ class AdminServer::Exchange final : private transport::Handler, private io::Time
     const std::string_view version = line.substr(sp2 + 1);
     if (sp1 == std::string_view::npos || sp2 == sp1 ||
         (version != "HTTP/1.1" && version != "HTTP/1.0")) {
-      answer(error(400, "expected METHOD TARGET HTTP/1.1"));
+      answer(error(400, "expected METHOD TARGET HTTP/1.1"), false);
       return false;
     }
     method_ = line.substr(0, sp1);
     target_ = line.substr(sp1 + 1, sp2 - sp1 - 1);
     if (target_.empty() || target_.front() != '/') {
-      answer(error(400, "the target must be a path"));
+      answer(error(400, "the target must be a path"), false);
       return false;
     }
     if (head_.find("Transfer-Encoding")) {
-      answer(error(411, "send the body with a Content-Length"));
+      answer(error(411, "send the body with a Content-Length"), false);
       return false;
     }
     if (head_.count("Content-Length") > 1) {
-      answer(error(400, "more than one Content-Length"));
+      answer(error(400, "more than one Content-Length"), false);
       return false;
     }
     if (auto cl = head_.find("Content-Length")) {
       std::uint64_t n = 0;
       auto [end, ec] = std::from_chars(cl->data(), cl->data() + cl->size(), n);
       if (ec != std::errc{} || end != cl->data() + cl->size()) {
-        answer(error(400, "Content-Length is not a number"));
+        answer(error(400, "Content-Length is not a number"), false);
         return false;
       }
       if (n > kMaxBody) {
-        answer(error(413, "the body is over 64 KiB"));
+        answer(error(413, "the body is over 64 KiB"), false);
         return false;
       }
       bodyLeft_ = n;
@@ -93,7 +113,10 @@ class AdminServer::Exchange final : private transport::Handler, private io::Time
     if (auto a = head_.find("Authorization")) req.authorization = *a;
     if (auto t = head_.find("Content-Type")) req.contentType = *t;
     req.body = body_;
-    answer(server_.api_.handle(req));
+    const auto connection = head_.find("Connection");
+    const bool keep = head_.startLine().ends_with("HTTP/1.1") &&
+                      !(connection && http::listContainsToken(*connection, "close"));
+    answer(server_.api_.handle(req), keep);
   }
 
   static AdminResponse error(int status, std::string_view message) {
@@ -104,14 +127,15 @@ class AdminServer::Exchange final : private transport::Handler, private io::Time
     return r;
   }
 
-  void answer(const AdminResponse& r) {
+  void answer(const AdminResponse& r, bool keep) {
     answered_ = true;
     timer_.cancel();
     std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " +
                       std::string(http::reasonPhrase(r.status)) + "\r\n";
     out += "Content-Type: " + r.contentType + "\r\n";
     out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
-    out += "Cache-Control: no-store\r\nConnection: close\r\n";
+    out +=
+        keep ? "Cache-Control: no-store\r\n" : "Cache-Control: no-store\r\nConnection: close\r\n";
     out += r.extraFields;
     out += "\r\n";
     if (method_ != "HEAD") out += r.body;
@@ -119,13 +143,12 @@ class AdminServer::Exchange final : private transport::Handler, private io::Time
     q.write(std::as_bytes(std::span(out)));
     q.commit();
     conn_->flush();
-    done();
+    if (!keep) done(true);
   }
 
-  void done() {
+  void done(bool graceful) {
     timer_.cancel();
-    const bool graceful = answered_;
-    answered_ = true;  // nothing more is read or answered
+    closed_ = true;  // nothing more is read or answered
     transport::close(conn_, graceful);
     server_.finished(*this);
   }
@@ -138,6 +161,8 @@ class AdminServer::Exchange final : private transport::Handler, private io::Time
   std::uint64_t bodyLeft_ = 0;
   std::string body_;
   bool answered_ = false;
+  bool started_ = false;  // bytes of the current request have arrived
+  bool closed_ = false;
 };
 
 AdminServer::AdminServer(io::Loop& loop, AdminApi& api, const io::SocketAddress& address)

@@ -1,7 +1,9 @@
 // The admin listener: HTTP/1.1 on its own thread and loop, off the data
-// path. One request per connection (answered with Connection: close), heads
-// parsed by the project's own HeadParser with its caps, bodies up to 64 KiB
-// by Content-Length only, 10 s to send a request, 64 connections at most.
+// path. Requests one at a time on a connection, kept alive for HTTP/1.1
+// (a publisher's), heads parsed by the project's own HeadParser with its
+// caps, bodies up to 64 KiB by Content-Length only, 10 s to send a request
+// (a connection quiet that long between requests is closed), 64
+// connections at most.
 // What a request means is AdminApi's business.
 #pragma once
 

@@ -118,6 +118,58 @@ class Process:
         os.unlink(self.log.name)
 
 
+class RedisServer:
+    """A real redis-server on a free 127.0.0.1 port, without persistence;
+    start() returns once it answers PING. stop() and start() again keep the
+    port: a restart."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.proc = None
+
+    def start(self, timeout=10.0):
+        self.proc = Process(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                             "--save", "", "--appendonly", "no"], name="redis")
+        deadline = time.monotonic() + timeout * SLOW
+        while time.monotonic() < deadline:
+            if self.proc.proc.poll() is not None:
+                break
+            with contextlib.suppress(subprocess.SubprocessError):
+                if self.cli("ping", timeout=1.0) == "PONG":
+                    return self
+            time.sleep(0.05)
+        raise AssertionError(f"redis-server on {self.port} did not answer PING:\n{self.proc.output()}")
+
+    def stop(self):
+        if self.proc:
+            self.proc.close()
+            self.proc = None
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    def cli(self, *args, input=None, timeout=10.0):
+        """What redis-cli -p PORT ARGS prints (with input: the commands it reads, a line each)."""
+        out = subprocess.run(["redis-cli", "-p", str(self.port), *args], input=input,
+                             capture_output=True, text=True, timeout=timeout * SLOW, check=True)
+        return out.stdout.strip()
+
+    def numsub(self, channel):
+        """Subscriber connections on this Redis channel."""
+        return int(self.cli("pubsub", "numsub", channel).split("\n")[-1])
+
+    def wait_numsub(self, channel, n, timeout=15.0):
+        deadline = time.monotonic() + timeout * SLOW
+        got = None
+        while time.monotonic() < deadline:
+            got = self.numsub(channel)
+            if got == n:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"redis channel {channel}: {got} subscribers, expected {n}")
+
+
 class ProxyTestCase(unittest.TestCase):
     """Starts processes through helpers and stops them all after each test;
     fails the test if wsedge printed a sanitizer report or exited badly."""
@@ -194,9 +246,13 @@ class ProxyTestCase(unittest.TestCase):
 
     def start_py_backend(self, *args, port=None):
         """peers/py_backend.py: a Python websockets server (see its --help)."""
+        return self.start_python_peer("py_backend.py", *args, port=port)
+
+    def start_python_peer(self, script, *args, port=None):
+        """peers/SCRIPT --port PORT ARGS, once it says it is ready."""
         port = port or free_port()
-        p = self.spawn([PYTHON, os.path.join(PEERS, "py_backend.py"), "--port", str(port), *args],
-                       name="py_backend")
+        p = self.spawn([PYTHON, os.path.join(PEERS, script), "--port", str(port), *args],
+                       name=script[:-3])
         p.wait_for_output("ready")
         p.port = port
         return p
@@ -238,8 +294,14 @@ def rss_kb(pid):
 # --- a raw WebSocket client, for byte-exact tests -----------------------------
 
 class RawClient:
-    def __init__(self, port, timeout=5.0):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout * SLOW)
+    def __init__(self, port, timeout=5.0, rcvbuf=None):
+        """rcvbuf: a receive buffer this small (set before connecting, so that
+        the window stays small): a client that does not read fills up soon."""
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout * SLOW)
+        self.sock.connect(("127.0.0.1", port))
         self.buf = b""
 
     def close(self):
@@ -299,15 +361,11 @@ class RawClient:
 
     def read_frame(self):
         """(fin, opcode, payload) of the next frame, which must be unmasked."""
-        b0, b1 = self.read_exact(2)
-        length = b1 & 0x7F
-        if length == 126:
-            length = struct.unpack("!H", self.read_exact(2))[0]
-        elif length == 127:
-            length = struct.unpack("!Q", self.read_exact(8))[0]
-        if b1 & 0x80:
-            raise AssertionError("server sent a masked frame")
-        return bool(b0 & 0x80), b0 & 0x0F, self.read_exact(length)
+        while (parsed := parse_frame(self.buf)) is None:
+            self.recv_some()
+        end, fin, opcode, payload = parsed
+        self.buf = self.buf[end:]
+        return fin, opcode, payload
 
     def read_close(self):
         """Reads frames until a close; returns (code, reason)."""
@@ -329,6 +387,25 @@ class RawClient:
             return True
         except socket.timeout:
             return False
+
+
+def parse_frame(buf, pos=0):
+    """The server frame at buf[pos:], which must be unmasked, as (where it
+    ends, fin, opcode, payload); None while it is not all there."""
+    if len(buf) - pos < 2:
+        return None
+    b0, b1 = buf[pos], buf[pos + 1]
+    if b1 & 0x80:
+        raise AssertionError("server sent a masked frame")
+    length, start = b1 & 0x7F, pos + 2
+    if length >= 126:
+        size = 2 if length == 126 else 8
+        if len(buf) - start < size:
+            return None
+        length, start = int.from_bytes(buf[start:start + size], "big"), start + size
+    if len(buf) - start < length:
+        return None
+    return start + length, bool(b0 & 0x80), b0 & 0x0F, bytes(buf[start:start + length])
 
 
 def frame(opcode, payload, fin=True, mask=True, rsv=0, mask_key=None):

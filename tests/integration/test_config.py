@@ -120,6 +120,57 @@ limits:
             "F:18:19: unknown key 'per_secnd' in message_rate (did you mean 'per_second'?)",
         ])
 
+    def test_push_and_redis_errors_are_reported_with_their_place(self):
+        yaml = """\
+pubsub:
+  redis: { adress: 127.0.0.1:6379, prefix: "wsedge:" }
+listeners:
+  - address: 127.0.0.1:18080
+    routes:
+      - match: { path_prefix: /app }
+        push: { from_backend: true }
+      - match: { path_prefix: /ctl }
+        push: { from_backend: control }
+      - match: { path_prefix: /live }
+        push: { channels: path }
+pools:
+  app:
+    backends: [ 127.0.0.1:9 ]
+"""
+        self.assertEqual(self.errors(yaml), [
+            "F:2:12: unknown key 'adress' in redis (did you mean 'address'?)",
+            "F:6:9: route needs a 'pool' (or push: { channels: path })",
+            "F:8:9: route needs a 'pool' (or push: { channels: path })",
+        ])
+        # A backend's grants need a backend: no pools at all is said too.
+        self.assertEqual(self.errors("listeners:\n  - address: 127.0.0.1:18080\n    routes:\n"
+                                     "      - { match: { path_prefix: /app }, push: { from_backend: true } }\n"),
+                         ["F:1:1: no 'pools' defined",
+                          "F:4:9: route needs a 'pool' (or push: { channels: path })"])
+
+    def test_a_bad_push_on_a_proxied_route_is_one_error_and_not_called_push_only(self):
+        # Both routes have a pool and want a backend's grants: what is wrong
+        # is said once, and neither is taken for a push-only route.
+        yaml = """\
+listeners:
+  - address: 127.0.0.1:18080
+    routes:
+      - match: { path_prefix: /both }
+        pool: app
+        push: { channels: path, from_backend: true }
+      - match: { path_prefix: /maybe }
+        pool: app
+        push: { from_backend: maybe }
+pools:
+  app:
+    backends: [ 127.0.0.1:9 ]
+"""
+        self.assertEqual(self.errors(yaml), [
+            "F:6:47: push takes 'channels: path' (a push-only route) or 'from_backend' (a proxied "
+            "route), not both",
+            "F:9:31: from_backend must be true or control, got 'maybe'",
+        ])
+
     def test_a_name_that_does_not_resolve_is_an_error_at_load(self):
         yaml = ("listeners:\n  - address: 127.0.0.1:18080\n    routes: [ { pool: p } ]\n"
                 "pools:\n  p:\n    backends: [ no-such-host.invalid:9000 ]\n")

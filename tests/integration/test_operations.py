@@ -77,12 +77,17 @@ def http(port, method="GET", path="/", token=None, headers=(), body=b"", raw=Non
         raw = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
     with socket.create_connection(("127.0.0.1", port), timeout=timeout * SLOW) as s:
         s.sendall(raw)
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        return read_response(s, head_only=raw.startswith(b"HEAD "))
+
+
+def read_response(s, head_only=False):
+    """One response, read by its Content-Length (the connection may stay open)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
     head, _, rest = data.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])
@@ -90,6 +95,12 @@ def http(port, method="GET", path="/", token=None, headers=(), body=b"", raw=Non
     for line in lines[1:]:
         k, _, v = line.partition(":")
         fields[k.strip().lower()] = v.strip()
+    length = 0 if head_only else int(fields.get("content-length", "0"))
+    while len(rest) < length:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
     return Response(status, fields, rest)
 
 
@@ -911,7 +922,7 @@ class Admin(OpsTestCase):
         self.assertEqual(who(self.proxy.port), (101, None))
         r = http(self.port, "GET", "/healthz", self.TOKEN)
         self.assertEqual((r.status, r.body), (200, b"ok\n"))
-        self.assertEqual(r.headers["connection"], "close")
+        self.assertNotIn("connection", r.headers)  # HTTP/1.1: kept for the next request
         self.assertEqual(http(self.port, "GET", "/metrics", self.TOKEN).status, 200)
 
     def test_config_hides_the_token(self):
@@ -956,11 +967,18 @@ class Admin(OpsTestCase):
             for piece in (b"GET /hea", b"lthz HTTP/1.1\r\nHost: x\r\n", auth, b"\r\n"):
                 s.sendall(piece)
                 time.sleep(0.05)
+            r = read_response(s)
+            self.assertEqual((r.status, r.body), (200, b"ok\n"))
+            self.assertNotIn("connection", r.headers)
+            # HTTP/1.1 keeps the connection: the next request (two, pipelined) is
+            # answered on it, and Connection: close ends it after its answer.
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + auth + b"\r\n" +
+                      b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + auth + b"\r\n")
             data = b""
             while chunk := s.recv(4096):
                 data += chunk
-        self.assertTrue(data.startswith(b"HTTP/1.1 200 "), data)
-        self.assertTrue(data.endswith(b"\r\n\r\nok\n"), data)
+        self.assertEqual(data.count(b"HTTP/1.1 200 "), 2, data)
+        self.assertTrue(data.endswith(b"Connection: close\r\n\r\nok\n"), data)
         # A POST with a body is read to its end.
         r = http(self.port, "POST", f"/undrain?backend=127.0.0.1:{self.backend.port}", self.TOKEN, body=b"{}")
         self.assertEqual(r.status, 200)

@@ -1,53 +1,157 @@
-"""Push-only routes on the in-process bus (no Redis): wsedge answers the
+"""Push through the real binary. Push-only routes: wsedge answers the
 upgrade itself, subscribes the client to the channels its path and query
-name, and delivers what POST /publish/CHANNEL on the admin listener sends,
-to every subscriber on every worker, once, in order, as text or binary."""
+name, and delivers what is published (POST /publish/CHANNEL on the admin
+listener, or PUBLISH to Redis) to every subscriber on every worker, once,
+in order, as text or binary: on the in-process bus, and with Redis as the
+bus between workers and instances. And channels a backend grants its
+session (push: { from_backend }), interleaved with the backend's own
+messages. Every test with Redis runs a redis-server of its own."""
 import asyncio
-import socket
 import json
 import signal
 import struct
 import time
-import urllib.error
-import urllib.request
 
 import websockets
+from prometheus_client.parser import text_string_to_metric_families
 
-from harness import SLOW, ProxyTestCase, RawClient, frame, free_port
+from harness import SLOW, ProxyTestCase, RawClient, RedisServer, frame, free_port, parse_frame, wait_port
+from test_operations import total, value
+
+PREFIX = "wsedge:"  # push channel C is Redis channel PREFIX + C
+
+# Proxied routes to peers/grant_backend.py (pool app): /app takes the
+# backend's grants, /ctl its control messages too.
+GRANT_ROUTES = ("      - match: { path_prefix: /app }\n        pool: app\n"
+                "        push: { from_backend: true }\n"
+                "      - match: { path_prefix: /ctl }\n        pool: app\n"
+                "        push: { from_backend: control }\n")
 
 
 def push_config(port, admin, queue="1MiB", push="{ channels: path, max_channels: 4 }", workers=2,
-                limits=""):
+                limits="", redis=None, routes="", pools=""):
+    bus = f", redis: {{ address: 127.0.0.1:{redis}, prefix: '{PREFIX}' }}" if redis else ""
     return (f"workers: {workers}\n" + (f"limits: {limits}\n" if limits else "") +
             f"admin: {{ address: 127.0.0.1:{admin} }}\n"
-            f"pubsub: {{ queue: {queue} }}\n"
+            f"pubsub: {{ queue: {queue}{bus} }}\n"
             "listeners:\n"
             f"  - address: 127.0.0.1:{port}\n"
             "    routes:\n"
             "      - match: { path_prefix: /live }\n"
-            f"        push: {push}\n")
+            f"        push: {push}\n" + routes + pools)
 
 
-class PushInProcess(ProxyTestCase):
+async def recv(ws):
+    return await asyncio.wait_for(ws.recv(), 10 * SLOW)
+
+
+async def say_then_echo(ws, text, then):
+    """Has peers/grant_backend.py send text, then echo then: what the client gets next."""
+    await ws.send("say:" + text)
+    await ws.send(then)
+    return await recv(ws)
+
+
+def redis_cli_quoted(payload):
+    """payload as one double-quoted redis-cli argument, byte for byte."""
+    safe = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 :-_."
+    return '"' + "".join(chr(b) if b in safe else f"\\x{b:02x}" for b in payload) + '"'
+
+
+class PushReader:
+    """A push subscriber on bare asyncio streams, light enough to run a
+    thousand of: the handshake, then whole frames parsed from what arrives."""
+
+    def __init__(self, reader, writer):
+        self.reader, self.writer, self.buf = reader, writer, b""
+
+    @classmethod
+    async def connect(cls, port, path):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(RawClient.upgrade_request(None, path))
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise AssertionError(f"expected 101, got {head!r}")
+        return cls(reader, writer)
+
+    async def messages(self, n):
+        """The next n messages: str for text, bytes for binary, and
+        (opcode, fin, payload) for any other frame."""
+        out, buf, pos = [], self.buf, 0
+        while len(out) < n:
+            parsed = parse_frame(buf, pos)
+            if parsed is None:
+                chunk = await self.reader.read(1 << 16)
+                if not chunk:
+                    raise EOFError(f"closed after {len(out)} messages")
+                buf, pos = buf[pos:] + chunk, 0
+                continue
+            pos, fin, opcode, payload = parsed
+            if fin and opcode == 1:
+                out.append(payload.decode())
+            elif fin and opcode == 2:
+                out.append(payload)
+            else:
+                out.append((opcode, fin, payload))
+        self.buf = buf[pos:]
+        return out
+
+    def close(self):
+        self.writer.close()
+
+
+class PushTestCase(ProxyTestCase):
+    """wsedge with a push-only route at /live and an admin listener."""
+
     def start(self, **kw):
         port, admin = free_port(), free_port()
-        self.proxy = self.start_proxy_yaml(push_config(port, admin, **kw), port)
-        self.admin = admin
-        return self.proxy
+        proxy = self.start_proxy_yaml(push_config(port, admin, **kw), port)
+        wait_port(admin)
+        proxy.admin = admin
+        self.proxy, self.admin = proxy, admin
+        return proxy
 
-    def publish(self, channel, data, binary=False):
-        headers = {"Content-Type": "application/octet-stream"} if binary else {}
-        req = urllib.request.Request(f"http://127.0.0.1:{self.admin}/publish/{channel}", data=data,
-                                     method="POST", headers=headers)
-        with urllib.request.urlopen(req, timeout=10 * SLOW) as r:
-            return json.load(r)
+    def admin_request(self, method, path, body=b"", fields="", admin=None):
+        """One request to the admin listener: (status, body)."""
+        c = RawClient(admin or self.admin, timeout=10)
+        try:
+            c.send(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
+                   f"Connection: close\r\n{fields}\r\n".encode() + body)
+            status, _, answer = c.read_response()
+            return status, answer
+        finally:
+            c.close()
+
+    def post(self, channel, data, binary=False, admin=None):
+        """POST /publish/CHANNEL: (status, the JSON answer)."""
+        fields = "Content-Type: application/octet-stream\r\n" if binary else ""
+        status, answer = self.admin_request("POST", f"/publish/{channel}", data, fields, admin)
+        return status, json.loads(answer)
+
+    def publish(self, channel, data, binary=False, admin=None):
+        status, answer = self.post(channel, data, binary, admin)
+        self.assertEqual(status, 200, answer)
+        return answer
 
     def publish_status(self, channel, data):
-        try:
-            return self.publish(channel, data) and 200
-        except urllib.error.HTTPError as e:
-            return e.code
+        return self.post(channel, data)[0]
 
+    def metrics(self, admin=None):
+        """{(name, frozenset of labels): value}, for test_operations' value() and total()."""
+        status, body = self.admin_request("GET", "/metrics", admin=admin)
+        self.assertEqual(status, 200, body)
+        return {(s.name, frozenset(s.labels.items())): s.value
+                for f in text_string_to_metric_families(body.decode()) for s in f.samples}
+
+    def wait_metric(self, name, want, admin=None, timeout=15.0, **labels):
+        deadline = time.monotonic() + timeout * SLOW
+        while (got := value(self.metrics(admin), name, **labels)) != want:
+            if time.monotonic() > deadline:
+                self.fail(f"{name}{labels} is {got}, expected {want}")
+            time.sleep(0.05)
+
+
+class PushInProcess(PushTestCase):
     def test_every_subscriber_on_every_worker_gets_every_message_once_in_order(self):
         self.start()
         n, messages = 200, 100
@@ -169,3 +273,412 @@ class PushInProcess(ProxyTestCase):
         self.proxy.proc.send_signal(signal.SIGTERM)
         self.assertEqual(c.read_close()[0], 1001)
         c.close()
+
+
+# --- Redis as the bus ------------------------------------------------------------
+
+class RedisPushTestCase(PushTestCase):
+    """The same, with a redis-server of the test's own as the bus."""
+
+    def setUp(self):
+        super().setUp()
+        self.redis = RedisServer().start()
+        self.addCleanup(self.redis.stop)
+
+    def start(self, **kw):
+        return super().start(redis=self.redis.port, **kw)
+
+    def redis_publish(self, channel, payloads):
+        """PUBLISH each payload (bytes, as they are) to the push channel, with
+        one redis-cli reading the commands: what Redis answered to each."""
+        commands = "".join(f"PUBLISH {PREFIX}{channel} {redis_cli_quoted(p)}\n" for p in payloads)
+        return [int(n) for n in self.redis.cli(input=commands, timeout=60).split("\n")]
+
+    def wait_subscribed(self, channel, connections):
+        """Until this many Redis connections (workers) subscribe to the push channel."""
+        self.redis.wait_numsub(PREFIX + channel, connections)
+
+
+class PushRedis(RedisPushTestCase):
+    def test_a_thousand_subscribers_get_a_thousand_messages_from_redis_cli_and_the_admin(self):
+        self.start(push="{ channels: path, max_channels: 16 }")
+        subscribers, block = 1000, 125
+
+        # Eight blocks of 125: odd ones through redis-cli (one process a block),
+        # even ones through POST /publish. Both reach the workers over Redis,
+        # in the order Redis took them: a block is all in before the next goes.
+        def message(i):
+            """(through redis-cli, the bytes to PUBLISH; through the admin, the
+            body and whether it is binary), and what a subscriber gets."""
+            if (i // block) % 2 == 0:
+                k = i % 4
+                if k == 0:
+                    return ("cli", f"cli {i}".encode()), f"cli {i}"
+                if k == 1:
+                    return ("cli", f"cli {i} ünï ✓".encode()), f"cli {i} ünï ✓"
+                if k == 2:  # the mark of binary: stripped
+                    payload = bytes([i % 256, 0, 0xFF, 10]) + b"cli"
+                    return ("cli", b"\xff" + payload), payload
+                payload = b"\x80cli " + str(i).encode()  # not UTF-8: binary as it is
+                return ("cli", payload), payload
+            if i % 3 == 0:
+                return ("admin", f"admin {i} ✓".encode(), False), f"admin {i} ✓"
+            # Binary stays binary, when it looks like text or starts with the mark.
+            body = f"admin {i}".encode() if i % 3 == 1 else b"\xff\xfe admin " + str(i).encode()
+            return ("admin", body, True), body
+
+        plan = [message(i) for i in range(8 * block)] + [(("admin", b"end", False), "end")]
+        expected = [got for _, got in plan]
+
+        def publish_all():
+            for b in range(0, len(plan), block):
+                how = [p for p, _ in plan[b:b + block]]
+                if how[0][0] == "cli":
+                    self.assertEqual(self.redis_publish("news", [p for _, p in how]), [2] * len(how))
+                    continue
+                for _, body, binary in how:
+                    self.assertEqual(self.publish("news", body, binary),
+                                     {"channel": "news", "bytes": len(body), "binary": binary,
+                                      "via": "redis", "receivers": 2})
+
+        async def run():
+            subs = []
+            for _ in range(0, subscribers, 100):
+                subs += await asyncio.gather(*(PushReader.connect(self.proxy.port, "/live/news")
+                                               for _ in range(100)))
+            # Both workers hold some of them (SO_REUSEPORT spreads a thousand).
+            await asyncio.to_thread(self.wait_subscribed, "news", 2)
+            m = await asyncio.to_thread(self.metrics)
+            self.assertEqual(total(m, "wsedge_push_subscribers"), subscribers)
+            readers = asyncio.gather(*(s.messages(len(expected)) for s in subs))
+            await asyncio.to_thread(publish_all)
+            got = await asyncio.wait_for(readers, 120 * SLOW)
+            for g in got:
+                self.assertEqual(g, expected)
+            for s in subs:
+                s.close()
+
+        started = time.monotonic()
+        asyncio.run(run())
+        self.assertLess(time.monotonic() - started, 180 * SLOW)
+        m = self.metrics()
+        self.assertEqual(value(m, "wsedge_push_published_total", result="ok"), 4 * block + 1)
+        self.assertEqual(value(m, "wsedge_push_published_total", result="unavailable"), 0)
+        # Each worker took each message from Redis once, and from nowhere else.
+        self.assertEqual(value(m, "wsedge_push_received_total", source="redis"), 2 * len(expected))
+        self.assertEqual(value(m, "wsedge_push_received_total", source="bus"), 0)
+        self.assertEqual(value(m, "wsedge_push_deliveries_total"), subscribers * len(expected))
+        self.assertEqual(value(m, "wsedge_redis_connected"), 2)
+        self.assertEqual(value(m, "wsedge_redis_workers"), 2)
+
+    def test_two_instances_on_one_redis_a_message_published_once_reaches_all_subscribers(self):
+        a = self.start()
+        b = self.start()
+        expected = ["once, through redis-cli", "once, to a's admin", b"\x00once, to b's admin\xff", "end"]
+
+        async def run():
+            subs = [await websockets.connect(f"{p.url}/live/all") for p in (a, b) for _ in range(40)]
+            # Two workers each, each holding some of its 40.
+            await asyncio.to_thread(self.wait_subscribed, "all", 4)
+            self.assertEqual(await asyncio.to_thread(self.redis_publish, "all", [expected[0].encode()]),
+                             [4])
+            for body, binary, admin in ((expected[1].encode(), False, a.admin),
+                                        (expected[2], True, b.admin), (b"end", False, a.admin)):
+                answer = await asyncio.to_thread(self.publish, "all", body, binary, admin)
+                self.assertEqual(answer["receivers"], 4, answer)
+            for s in subs:
+                self.assertEqual([await recv(s) for _ in expected], expected)
+            for s in subs:
+                await s.close()
+
+        asyncio.run(run())
+        for proxy, posted in ((a, 2), (b, 1)):
+            m = self.metrics(proxy.admin)
+            self.assertEqual(value(m, "wsedge_push_published_total", result="ok"), posted)
+            self.assertEqual(value(m, "wsedge_push_received_total", source="redis"), 2 * len(expected))
+            self.assertEqual(value(m, "wsedge_push_deliveries_total"), 40 * len(expected))
+
+    def test_bad_channel_requests_get_400_and_subscribe_nothing(self):
+        self.start(push="{ channels: path, max_channels: 16 }")
+        long_name = "L" * 256
+        sixteen = [f"bad{i}" for i in range(16)]
+        cases = [("/live/?channel=", b"may not be empty"),
+                 ("/live?channel=bad0&channel=", b"may not be empty"),
+                 ("/live/bad-path?" + "&".join(f"channel={c}" for c in sixteen), b"max_channels (16)"),
+                 ("/live/" + "x" * 257, b"256 bytes"),
+                 ("/live/bad%01path", b"control characters"),
+                 ("/live?channel=bad%7F", b"control characters"),
+                 ("/live?channel=bad%0A", b"control characters")]
+        for path, why in cases:
+            c = RawClient(self.proxy.port)
+            c.send(c.upgrade_request(path))
+            status, _, body = c.read_response()
+            self.assertEqual(status, 400, path)
+            self.assertIn(why, body, path)
+            c.close()
+        # Sixteen, one of them 256 bytes, and one named twice, which counts once.
+        good = ["c0"] + [f"c{i}" for i in range(1, 15)] + [long_name]
+        ok = RawClient(self.proxy.port, timeout=10)
+        ok.handshake("/live/c0?" + "&".join(f"channel={c}" for c in ["c0"] + good[1:]))
+        for c in good:
+            self.wait_subscribed(c, 1)
+        # What was refused subscribed nothing; what was taken, all of it.
+        self.assertEqual(sorted(self.redis.cli("pubsub", "channels", PREFIX + "*").split("\n")),
+                         sorted(PREFIX + c for c in good))
+        self.assertEqual(self.redis_publish(long_name, [b"to the long one"]), [1])
+        self.assertEqual(self.publish("c14", b"to c14")["receivers"], 1)
+        self.assertEqual([ok.read_frame(), ok.read_frame()],
+                         [(True, 1, b"to the long one"), (True, 1, b"to c14")])
+        ok.close()
+
+    def test_a_subscriber_that_never_reads_is_closed_with_1013_and_the_others_lose_nothing(self):
+        # Time enough to read its close after the others are done.
+        self.start(queue="64KiB", workers=1, limits="{ close_timeout: 60s }")
+        slow = RawClient(self.proxy.port, timeout=30, rcvbuf=4096)
+        slow.handshake("/live/feed")
+        expected = [f"{i:05d} " + "x" * 4090 for i in range(3000)]  # 12 MB in all
+
+        async def run():
+            fast = [await websockets.connect(f"{self.proxy.url}/live/feed", max_size=None)
+                    for _ in range(3)]
+            await asyncio.to_thread(self.wait_subscribed, "feed", 1)
+
+            async def read_all(ws):
+                return [await recv(ws) for _ in expected]
+
+            readers = asyncio.gather(*(read_all(ws) for ws in fast))
+            answers = await asyncio.to_thread(self.redis_publish, "feed",
+                                              [m.encode() for m in expected])
+            self.assertEqual(answers, [1] * len(expected))
+            for got in await readers:
+                self.assertEqual(got, expected)
+            m = await asyncio.to_thread(self.metrics)
+            self.assertEqual(value(m, "wsedge_push_overflow_closes_total"), 1)
+            self.assertEqual(total(m, "wsedge_push_subscribers"), 3)
+            for ws in fast:
+                await ws.close()
+
+        asyncio.run(run())
+        # What fitted, in order, from the first; then 1013, and nothing after it.
+        got = []
+        while (f := slow.read_frame())[1] != 8:
+            self.assertEqual(f[:2], (True, 1))
+            got.append(f[2].decode())
+        self.assertEqual(got, expected[:len(got)])
+        self.assertLess(len(got), len(expected) // 2)
+        self.assertEqual(struct.unpack("!H", f[2][:2])[0], 1013, f)
+        slow.close()
+
+
+class PushRedisRestart(RedisPushTestCase):
+    def test_subscribers_stay_through_a_redis_restart_and_get_what_is_published_after_it(self):
+        self.start()
+
+        async def run():
+            subs = [await websockets.connect(f"{self.proxy.url}/live/news") for _ in range(30)]
+            await asyncio.to_thread(self.wait_subscribed, "news", 2)
+            self.assertEqual((await asyncio.to_thread(self.publish, "news", b"before"))["receivers"], 2)
+            for s in subs:
+                self.assertEqual(await recv(s), "before")
+
+            await asyncio.to_thread(self.redis.stop)
+            await asyncio.to_thread(self.wait_metric, "wsedge_redis_connected", 0)
+            for body, binary in ((b"during", False), (b"\x01during", True)):
+                status, answer = await asyncio.to_thread(self.post, "news", body, binary)
+                self.assertEqual(status, 503, answer)
+                self.assertIn("redis unavailable", answer["error"])
+            m = await asyncio.to_thread(self.metrics)
+            self.assertEqual(value(m, "wsedge_push_published_total", result="unavailable"), 2)
+            self.assertEqual(value(m, "wsedge_push_published_total", result="ok"), 1)
+            # Still subscribed; and one more arrives, on a channel no one had.
+            self.assertEqual(total(m, "wsedge_push_subscribers"), 30)
+            late = await websockets.connect(f"{self.proxy.url}/live/late")
+            await asyncio.sleep(1.0 * SLOW)  # a second of outage: the workers back off
+
+            await asyncio.to_thread(self.redis.start)
+            await asyncio.to_thread(self.wait_subscribed, "news", 2)
+            await asyncio.to_thread(self.wait_subscribed, "late", 1)
+            await asyncio.to_thread(self.wait_metric, "wsedge_redis_connected", 2)
+            self.assertEqual((await asyncio.to_thread(self.publish, "news", b"after"))["receivers"], 2)
+            self.assertEqual(await asyncio.to_thread(self.redis_publish, "news", [b"after, redis-cli"]),
+                             [2])
+            self.assertEqual((await asyncio.to_thread(self.publish, "late", b"late"))["receivers"], 1)
+            for s in subs:
+                self.assertEqual([await recv(s), await recv(s)], ["after", "after, redis-cli"])
+                self.assertIsNone(s.close_code)
+            self.assertEqual(await recv(late), "late")
+            for s in subs + [late]:
+                await s.close()
+
+        asyncio.run(run())
+        m = self.metrics()
+        self.assertGreaterEqual(value(m, "wsedge_redis_failures_total"), 2)
+        self.assertGreaterEqual(value(m, "wsedge_redis_connects_total"), 4)
+        self.assertEqual(value(m, "wsedge_push_published_total", result="ok"), 3)
+
+
+# --- channels granted by a backend ------------------------------------------------
+
+class BackendPushTestCase(RedisPushTestCase):
+    """/app and /ctl proxied to peers/grant_backend.py, with Redis."""
+
+    def setUp(self):
+        super().setUp()
+        self.backend = self.start_python_peer("grant_backend.py")
+        self.start(routes=GRANT_ROUTES,
+                   pools=f"pools:\n  app:\n    backends: [ 127.0.0.1:{self.backend.port} ]\n")
+
+    def connect(self, path, **kw):
+        return websockets.connect(f"{self.proxy.url}{path}", max_size=None, **kw)
+
+
+class BackendGranted(BackendPushTestCase):
+    def test_each_client_gets_its_own_channels_interleaved_with_the_backends_messages(self):
+        n = 40
+
+        async def run():
+            one = await self.connect("/app?grant=user:1&grant=room:7")
+            two = await self.connect("/app?grant=user:2")
+            for ws in (one, two):
+                self.assertNotIn("Wsedge-Subscribe", ws.response_headers)
+            for channel in ("user:1", "room:7", "user:2"):
+                await asyncio.to_thread(self.wait_subscribed, channel, 1)
+
+            def publish_all():
+                for i in range(n):
+                    for channel, body, binary in (("user:1", f"u1 {i}".encode(), False),
+                                                  ("user:2", f"u2 {i}".encode(), False),
+                                                  ("room:7", bytes([7, i, 0xFF]), True)):
+                        self.assertEqual(self.publish(channel, body, binary)["receivers"], 1)
+                self.publish("user:1", b"u1 end")
+                self.publish("user:2", b"u2 end")
+
+            async def talk(ws, who):
+                for i in range(n):
+                    await ws.send(f"{who} echo {i}")
+                    await asyncio.sleep(0.002)
+
+            async def collect(ws, who, end):
+                got = []
+                while end not in got or sum(isinstance(m, str) and " echo " in m for m in got) < n:
+                    got.append(await recv(ws))
+                return got
+
+            _, _, _, got_one, got_two = await asyncio.gather(
+                asyncio.to_thread(publish_all), talk(one, "one"), talk(two, "two"),
+                asyncio.wait_for(collect(one, "one", "u1 end"), 60 * SLOW),
+                asyncio.wait_for(collect(two, "two", "u2 end"), 60 * SLOW))
+            for got, who, pushes in ((got_one, "one", [m for i in range(n) for m in (f"u1 {i}", bytes([7, i, 0xFF]))] + ["u1 end"]),
+                                     (got_two, "two", [f"u2 {i}" for i in range(n)] + ["u2 end"])):
+                echoes = [m for m in got if isinstance(m, str) and " echo " in m]
+                self.assertEqual(echoes, [f"{who} echo {i}" for i in range(n)])
+                self.assertEqual([m for m in got if m not in echoes], pushes)
+            for ws in (one, two):
+                await ws.close()
+
+        asyncio.run(run())
+
+    def test_a_push_during_a_fragmented_message_waits_for_its_end(self):
+        c = RawClient(self.proxy.port, timeout=10)
+        headers = c.handshake("/app?grant=user:3")
+        self.assertNotIn("wsedge-subscribe", headers)
+        self.wait_subscribed("user:3", 1)
+        pause = int(500 * SLOW)
+        c.send(frame(1, f"fragments:F1:{pause}:part one, |part two, |part three".encode()))
+        self.backend.wait_for_output("F1: first fragment sent")
+        # Now, half a second before the next fragment, the push reaches the edge.
+        self.assertEqual(self.publish("user:3", b"pushed mid-message")["receivers"], 1)
+        frames = [c.read_frame()]
+        while not frames[-1][0]:
+            frames.append(c.read_frame())
+        self.assertEqual(frames[0][:2], (False, 1), "the backend's fragments pass as they come")
+        self.assertEqual([f[1] for f in frames[1:]], [0] * (len(frames) - 1),
+                         "nothing but continuations inside the message")
+        self.assertEqual(b"".join(f[2] for f in frames), b"part one, part two, part three")
+        self.assertEqual(c.read_frame(), (True, 1, b"pushed mid-message"))
+        c.close()
+
+    def test_with_from_backend_true_a_control_message_passes_through(self):
+        control = '{"wsedge":{"subscribe":["room:9"]}}'
+
+        async def run():
+            ws = await self.connect("/app?grant=user:6")
+            await asyncio.to_thread(self.wait_subscribed, "user:6", 1)
+            await ws.send("say:" + control)
+            self.assertEqual(await recv(ws), control)
+            self.assertEqual((await asyncio.to_thread(self.publish, "room:9", b"nine"))["receivers"], 0)
+            self.assertEqual((await asyncio.to_thread(self.publish, "user:6", b"six"))["receivers"], 1)
+            self.assertEqual(await recv(ws), "six")
+            await ws.close()
+
+        asyncio.run(run())
+        m = self.metrics()
+        self.assertEqual(value(m, "wsedge_push_control_messages_total", result="applied"), 0)
+
+
+class BackendControl(BackendPushTestCase):
+    def test_control_messages_change_the_channels_and_never_reach_the_client(self):
+        async def run():
+            # Uncompressed: the one below is compressed.
+            ws = await self.connect("/ctl?grant=user:5", compression=None)
+            await asyncio.to_thread(self.wait_subscribed, "user:5", 1)
+
+            def backend_says(text, then):
+                return say_then_echo(ws, text, then)
+
+            self.assertEqual(await backend_says('{"wsedge":{"subscribe":["room:9"]}}', "echo 1"),
+                             "echo 1")
+            await asyncio.to_thread(self.wait_subscribed, "room:9", 1)
+            self.assertEqual((await asyncio.to_thread(self.publish, "room:9", b"nine 1"))["receivers"], 1)
+            self.assertEqual(await recv(ws), "nine 1")
+
+            self.assertEqual(await backend_says(' { "wsedge" : { "unsubscribe" : [ "room:9" ] } } ',
+                                                "echo 2"), "echo 2")
+            await asyncio.to_thread(self.publish, "room:9", b"nine 2")
+            await asyncio.to_thread(self.publish, "user:5", b"five 1")
+            self.assertEqual(await recv(ws), "five 1")
+
+            # Not for the edge: a second key. Malformed: dropped, and counted.
+            self.assertEqual(await backend_says('{"wsedge":{"subscribe":"room:9"}}', "echo 3"),
+                             "echo 3")
+            two_keys = '{"wsedge":{"subscribe":["room:9"]},"also":1}'
+            self.assertEqual(await backend_says(two_keys, "echo 4"), two_keys)
+            self.assertEqual(await recv(ws), "echo 4")
+            await asyncio.to_thread(self.publish, "room:9", b"nine 3")
+            await asyncio.to_thread(self.publish, "user:5", b"five 2")
+            self.assertEqual(await recv(ws), "five 2")
+            await ws.close()
+
+        asyncio.run(run())
+        m = self.metrics()
+        self.assertEqual(value(m, "wsedge_push_control_messages_total", result="applied"), 2)
+        self.assertEqual(value(m, "wsedge_push_control_messages_total", result="invalid"), 1)
+
+    def test_a_compressed_control_message_is_the_edges_too(self):
+        # The client offers permessage-deflate, as browsers do, and so the
+        # backend may compress what it sends: a control message among it.
+        async def run():
+            ws = await self.connect("/ctl?grant=user:5")
+            await asyncio.to_thread(self.wait_subscribed, "user:5", 1)
+            self.assertEqual(await say_then_echo(ws, '{"wsedge":{"subscribe":["room:9"]}}', "echo 1"),
+                             "echo 1")
+            await asyncio.to_thread(self.wait_subscribed, "room:9", 1)
+            self.assertEqual((await asyncio.to_thread(self.publish, "room:9", b"nine"))["receivers"], 1)
+            self.assertEqual(await recv(ws), "nine")
+            await ws.close()
+
+        asyncio.run(run())
+
+    def test_a_client_cannot_subscribe_itself_with_a_control_message(self):
+        control = '{"wsedge":{"subscribe":["room:10"]}}'
+
+        async def run():
+            ws = await self.connect("/ctl?grant=user:8")
+            await ws.send(control)
+            await ws.send("received?")
+            # It reached the backend as it was, and subscribed no one.
+            self.assertEqual(json.loads(await recv(ws)), [control, "received?"])
+            self.assertEqual((await asyncio.to_thread(self.publish, "room:10", b"ten"))["receivers"], 0)
+            await ws.close()
+
+        asyncio.run(run())
