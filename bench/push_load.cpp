@@ -362,12 +362,17 @@ class PushPublisher final : public io::Worker::App {
     bool inFlight = false;
     std::unique_ptr<http::UpgradeResponseParser> response;
     std::uint64_t bodyLeft = 0;
+    bool closeAfter = false;        // the response said Connection: close
     std::uint32_t outstanding = 0;  // Redis: replies to come
 
     Line(PushPublisher& o, std::uint32_t i) : p(o), index(i) {}
     void onConnected(int error) override { p.connected(*this, error); }
     void onData(std::span<std::byte> data) override { p.data(*this, data); }
     void onReadEnd(int error) override {
+      // An HTTP server may end a keep-alive connection between requests.
+      if (error == 0 && !inFlight && p.config_.via == PushConfig::Via::kHttp) {
+        return p.reconnect(*this);
+      }
       p.error(*this, std::string("the publisher's connection ended: ") +
                          (error ? std::strerror(-error) : "EOF"));
     }
@@ -378,7 +383,13 @@ class PushPublisher final : public io::Worker::App {
     int error = 0;
     l.conn = net_.connect(config_.publishAddress, l, &error);
     if (!l.conn) this->error(l, std::string("cannot connect: ") + std::strerror(-error));
-    if (config_.via == PushConfig::Via::kRedis) l.reader = redisReaderCreate();
+    if (config_.via == PushConfig::Via::kRedis && !l.reader) l.reader = redisReaderCreate();
+  }
+
+  void reconnect(Line& l) {
+    l.up = false;
+    transport::close(l.conn, false);
+    connect(l);
   }
 
   void connected(Line& l, int error) {
@@ -500,6 +511,8 @@ class PushPublisher final : public io::Worker::App {
         }
         l.bodyLeft = 0;
         if (length) std::from_chars(length->data(), length->data() + length->size(), l.bodyLeft);
+        const auto connection = l.response->head().find("Connection");
+        l.closeAfter = connection && http::listContainsToken(*connection, "close");
         l.response.reset();
       }
       const std::size_t take = std::min<std::uint64_t>(l.bodyLeft, in.size());
@@ -507,6 +520,7 @@ class PushPublisher final : public io::Worker::App {
       l.bodyLeft -= take;
       if (l.bodyLeft == 0) {
         l.inFlight = false;
+        if (l.closeAfter) return reconnect(l);
         send(l);
       }
     }

@@ -46,15 +46,30 @@ PushSession::~PushSession() = default;
 
 void PushSession::start(std::string_view accept, std::span<std::byte> early) {
   std::string head;
-  http::writeSwitchingProtocols(head, accept, "", "");
+  // A route that matches a subprotocol speaks it (the client offered it).
+  const std::optional<std::string>& protocol = session_.route().config->match.subprotocol;
+  http::writeSwitchingProtocols(head, accept, protocol ? *protocol : "", "");
   session_.client().send(head);
   for (const std::string& c : channels_) subscription_.join(c);
   channels_ = {};
-  session_.armAt(~std::uint64_t{0});  // no deadline while it listens
+  heardAt_ = session_.now();
+  keepAlive();
   if (!early.empty()) fromClient(early);
 }
 
+void PushSession::keepAlive() {
+  const conf::Limits& l = session_.route().limits;
+  if (closeSent_ != 0) return;
+  if (l.pingIntervalMs == 0) return session_.armAt(~std::uint64_t{0});  // it listens, no deadline
+  session_.armAt(pingAt_ != 0 ? pingAt_ + l.pingTimeoutMs : heardAt_ + l.pingIntervalMs);
+}
+
 void PushSession::fromClient(std::span<std::byte> data) {
+  heardAt_ = session_.now();
+  if (pingAt_ != 0) {
+    pingAt_ = 0;  // it is alive: the next ping is due ping_interval from now
+    keepAlive();
+  }
   Sink sink{*this};
   const ws::ParseStatus st = parser_.feed(data, sink);
   if (st == ws::ParseStatus::kError && closeSent_ == 0) {
@@ -120,7 +135,25 @@ void PushSession::clientEnded(int) {
 }
 
 void PushSession::onTimeout() {
-  session_.end(Outcome::drop(Side::kClient, Cause::kTimeout));
+  if (closeSent_ != 0) return session_.end(Outcome::drop(Side::kClient, Cause::kTimeout));
+  const conf::Limits& l = session_.route().limits;
+  const std::uint64_t now = session_.now();
+  if (pingAt_ != 0 && now >= pingAt_ + l.pingTimeoutMs) {
+    WSEDGE_LOG(kInfo, "a push subscriber did not answer a ping within %llu ms: closing",
+               static_cast<unsigned long long>(l.pingTimeoutMs));
+    closeWith(1001, "ping timeout");
+    return session_.end(Outcome::finish(Side::kClient, Cause::kUnresponsive));
+  }
+  if (pingAt_ == 0 && now >= heardAt_ + l.pingIntervalMs) {
+    // Behind what is queued: a subscriber that reads nothing never answers.
+    ws::FrameHeader h;
+    h.opcode = ws::Opcode::kPing;
+    std::vector<std::byte> ping;
+    ws::appendFrame(ping, h, {});
+    session_.client().send(ping);
+    pingAt_ = now;
+  }
+  keepAlive();
 }
 
 }  // namespace wsedge::proxy

@@ -3,7 +3,9 @@
 // this worker's hub, and sends it what is published to them, one message a
 // frame. What the client sends is parsed as any client's frames are: pings
 // are answered, a close completes the handshake, and data messages are
-// ignored (client_messages: close answers them with 1003). A client whose
+// ignored (client_messages: close answers them with 1003). With
+// ping_interval, a client silent that long is pinged, and closed (1001) if
+// it does not answer within ping_timeout. A client whose
 // queue would grow past pubsub.queue is closed with 1013: it cannot keep
 // up, and it never holds up the others.
 #pragma once
@@ -54,6 +56,8 @@ class PushSession final : public pubsub::Subscriber {
   /// Room for this many more bytes in the client's queue; a frame is
   /// always let into an empty queue (a message may be larger than the cap).
   bool fits(std::size_t bytes) const;
+  /// ping_interval: the next deadline (a ping due, or its answer).
+  void keepAlive();
 
   Session& session_;
   std::vector<std::string> channels_;  // asked for; held from start()
@@ -63,6 +67,8 @@ class PushSession final : public pubsub::Subscriber {
   std::uint64_t delivered_ = 0;
   std::uint16_t closeSent_ = 0;
   std::uint16_t closeReceived_ = 0;
+  std::uint64_t heardAt_ = 0;  // bytes last came from the client
+  std::uint64_t pingAt_ = 0;   // our ping went out, unanswered; 0: none
 };
 
 /// The frame of a close with this code and reason (code 0: an empty close).
