@@ -9,7 +9,6 @@
 #include "proxy/log.h"
 #include "proxy/pool/health_checker.h"
 #include "proxy/proxy_worker.h"
-#include "proxy/pubsub/redis_message.h"
 
 namespace wsedge::proxy {
 namespace {
@@ -106,40 +105,22 @@ void Control::forEachWorker(std::function<void(unsigned, ProxyWorker&)> fn,
   }
 }
 
-Control::Published Control::publishMessage(const std::string& channel, std::string payload,
-                                           bool binary) {
-  Published result;
-  const std::shared_ptr<const Snapshot> snap = snapshot();
-  if (snap->config.redis && snap->redis) {
-    result.viaRedis = true;
-    const pubsub::RedisPublisher::Result r = redis_.publish(
-        *snap->config.redis, *snap->redis, channel, pubsub::encodeBusMessage(payload, binary));
-    result.ok = r.ok;
-    result.reached = static_cast<std::uint64_t>(std::max(0LL, r.receivers));
-    result.error = r.error;
-    (r.ok ? published_ : publishRefused_).fetch_add(1, std::memory_order_relaxed);
-    return result;
-  }
-  published_.fetch_add(1, std::memory_order_relaxed);
+void Control::publishLocally(const std::string& channel, std::string payload, bool binary,
+                             std::function<void(std::uint64_t)> done) {
   struct Delivery {
     std::string channel, payload;
-    std::atomic<std::size_t> reached{0};
-    std::promise<void> done;
+    std::atomic<std::uint64_t> reached{0};
   };
   auto d = std::make_shared<Delivery>();
   d->channel = channel;
   d->payload = std::move(payload);
-  std::future<void> all = d->done.get_future();
   forEachWorker(
       [d, binary](unsigned, ProxyWorker& worker) {
         const std::size_t n =
             worker.publish(d->channel, std::as_bytes(std::span(d->payload)), binary);
         d->reached.fetch_add(n, std::memory_order_relaxed);
       },
-      [d] { d->done.set_value(); });
-  all.wait_for(std::chrono::seconds(5));
-  result.reached = d->reached.load(std::memory_order_relaxed);
-  return result;
+      [d, done = std::move(done)] { done(d->reached.load(std::memory_order_relaxed)); });
 }
 
 bool Control::install(std::shared_ptr<const Snapshot> next, std::uint64_t* switchMs,

@@ -21,7 +21,6 @@
 #include <vector>
 
 #include "io/worker.h"
-#include "proxy/pubsub/redis_publisher.h"
 #include "proxy/snapshot.h"
 #include "proxy/telemetry/access_log.h"
 #include "proxy/telemetry/metrics.h"
@@ -69,21 +68,12 @@ class Control {
   /// Stops the workers (every session closes) and the prober, and waits.
   void stop();
 
-  /// A message for a channel's subscribers. With pubsub.redis: PUBLISHed
-  /// there, so that every instance delivers it (ok false, with the reason,
-  /// when Redis cannot be reached). Without: handed to every worker's
-  /// subscribers (the in-process bus), in the order of the calls, waiting
-  /// for the workers to say how many subscribers it reached.
-  struct Published {
-    bool ok = true;
-    bool viaRedis = false;
-    std::uint64_t reached = 0;  // subscribers (in-process), or Redis's receivers
-    std::string error;
-  };
-  Published publishMessage(const std::string& channel, std::string payload, bool binary);
-  /// POST /publish accepted, and refused for want of Redis.
-  std::uint64_t published() const { return published_.load(std::memory_order_relaxed); }
-  std::uint64_t publishRefused() const { return publishRefused_.load(std::memory_order_relaxed); }
+  /// Hands a message to every worker's subscribers of the channel (the
+  /// in-process bus), in the order of the calls; done hears how many
+  /// subscribers it reached, on a worker's thread (or the caller's), once
+  /// every worker has handed it out.
+  void publishLocally(const std::string& channel, std::string payload, bool binary,
+                      std::function<void(std::uint64_t reached)> done);
 
   /// Drains (on) or takes back (off) every backend written as `address`.
   DrainResult drainBackend(const std::string& address, bool on);
@@ -131,9 +121,6 @@ class Control {
   std::atomic<bool> draining_{false};
   std::atomic<std::uint64_t> reloadsOk_{0};
   std::atomic<std::uint64_t> reloadsFailed_{0};
-  std::atomic<std::uint64_t> published_{0};
-  std::atomic<std::uint64_t> publishRefused_{0};
-  pubsub::RedisPublisher redis_;  // the admin thread's own connection
 };
 
 }  // namespace wsedge::proxy

@@ -12,6 +12,7 @@
 #include "proxy/log.h"
 #include "proxy/proxy_worker.h"
 #include "proxy/pubsub/channels.h"
+#include "proxy/pubsub/redis_message.h"
 #include "proxy/telemetry/prometheus.h"
 #include "proxy/ws/utf8.h"
 #include "tls/digest.h"
@@ -83,6 +84,16 @@ AdminApi::AdminApi(Control& control, telemetry::AccessLog* accessLog,
       reload_(std::move(reload)),
       token_(std::move(token)) {}
 
+void AdminApi::handle(const AdminRequest& req, Reply reply) {
+  const std::size_t q = req.target.find('?');
+  const std::string_view path = req.target.substr(0, q);
+  if (path.rfind("/publish/", 0) == 0 && req.method == "POST" &&
+      (token_.empty() || authorized(req.authorization, token_))) {
+    return publish(path.substr(9), req, std::move(reply));
+  }
+  reply(handle(req));
+}
+
 AdminResponse AdminApi::handle(const AdminRequest& req) {
   if (!token_.empty() && !authorized(req.authorization, token_)) {
     AdminResponse r = error(401, "this admin API needs 'Authorization: Bearer TOKEN'");
@@ -110,7 +121,7 @@ AdminResponse AdminApi::handle(const AdminRequest& req) {
       r.extraFields = "Allow: POST\r\n";
       return r;
     }
-    return publish(path.substr(9), req);
+    return error(500, "POST /publish answers later: see handle(request, reply)");
   }
   if (!found) {
     return error(404,
@@ -138,34 +149,50 @@ AdminResponse AdminApi::handle(const AdminRequest& req) {
   return drain(query, path == "/drain");
 }
 
-AdminResponse AdminApi::publish(std::string_view encoded, const AdminRequest& req) {
+void AdminApi::publish(std::string_view encoded, const AdminRequest& req, Reply reply) {
   const std::optional<std::string> channel = pubsub::decodeChannel(encoded);
-  if (!channel) return error(400, "the channel name is not validly percent-encoded");
+  if (!channel) return reply(error(400, "the channel name is not validly percent-encoded"));
   if (const std::string_view why = pubsub::checkChannelName(*channel); !why.empty()) {
-    return error(400, std::string(why));
+    return reply(error(400, std::string(why)));
   }
   std::string_view media = req.contentType.substr(0, req.contentType.find(';'));
   while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
   const bool binary = http::equalsIgnoreCase(media, "application/octet-stream");
   if (!binary && !ws::isValidUtf8(req.body)) {
-    return error(400,
-                 "a text message must be valid UTF-8 (send Content-Type: "
-                 "application/octet-stream for binary)");
+    return reply(error(400,
+                       "a text message must be valid UTF-8 (send Content-Type: "
+                       "application/octet-stream for binary)"));
   }
-  const Control::Published p = control_.publishMessage(*channel, std::string(req.body), binary);
-  if (!p.ok) return error(503, "redis unavailable, nothing published: " + p.error);
-  AdminResponse r;
-  ordered_json body{{"channel", *channel}, {"bytes", req.body.size()}, {"binary", binary}};
-  if (p.viaRedis) {
-    // Redis counts the subscriber connections (workers, of every instance) it reached.
-    body["via"] = "redis";
-    body["receivers"] = p.reached;
-  } else {
-    body["via"] = "in-process";
-    body["subscribers"] = p.reached;
+  const auto answer = [channel = *channel, bytes = req.body.size(), binary](
+                          std::string_view via, std::string_view key, std::uint64_t n) {
+    AdminResponse r;
+    r.body =
+        ordered_json{
+            {"channel", channel}, {"bytes", bytes}, {"binary", binary}, {"via", via}, {key, n}}
+            .dump() +
+        "\n";
+    return r;
+  };
+  const std::shared_ptr<const Snapshot> snap = control_.snapshot();
+  if (!snap->config.redis || !snap->redis || !redis_) {
+    ++published_;
+    return control_.publishLocally(*channel, std::string(req.body), binary,
+                                   [answer, reply](std::uint64_t reached) {
+                                     reply(answer("in-process", "subscribers", reached));
+                                   });
   }
-  r.body = body.dump() + "\n";
-  return r;
+  redis_->publish(
+      *snap->config.redis, *snap->redis, *channel, pubsub::encodeBusMessage(req.body, binary),
+      [this, answer, reply](const pubsub::RedisPublisher::Result& r) {
+        if (!r.ok) {
+          ++publishRefused_;
+          return reply(error(503, "redis unavailable, nothing published: " + r.error));
+        }
+        ++published_;
+        // Redis counts the subscriber connections (workers, of every
+        // instance) it reached.
+        reply(answer("redis", "receivers", static_cast<std::uint64_t>(std::max(0LL, r.receivers))));
+      });
 }
 
 AdminResponse AdminApi::metrics() {
@@ -208,8 +235,8 @@ AdminResponse AdminApi::metrics() {
   s.accessLogDropped = accessLog_ ? accessLog_->dropped() : 0;
   s.logDropped = log::dropped();
   s.draining = control_.draining();
-  s.published = control_.published();
-  s.publishRefused = control_.publishRefused();
+  s.published = published_;
+  s.publishRefused = publishRefused_;
   s.redisConfigured = s.snapshot->config.redis.has_value();
   s.nowMs = io::monotonicMs();
   AdminResponse r;

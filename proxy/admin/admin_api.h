@@ -1,7 +1,7 @@
-// What the admin listener answers: one function from a request to a
-// response, with the control plane behind it. It runs on the admin thread
-// and may block it (a reload resolves names; a scrape waits for every
-// worker's copy of its counters), never a worker.
+// What the admin listener answers: a request gets a response, with the
+// control plane behind it. It runs on the admin thread and may block it (a
+// reload resolves names; a scrape waits for every worker's copy of its
+// counters), never a worker; a publish answers later, without blocking.
 //
 //   GET  /metrics              Prometheus text format 0.0.4
 //   GET  /healthz              200 while serving, 503 while draining
@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "proxy/control.h"
+#include "proxy/pubsub/redis_publisher.h"
 #include "proxy/telemetry/access_log.h"
 
 namespace wsedge::proxy {
@@ -46,7 +47,13 @@ class AdminApi {
   AdminApi(Control& control, telemetry::AccessLog* accessLog, std::function<ReloadResult()> reload,
            std::string token);
 
-  AdminResponse handle(const AdminRequest& request);
+  /// What a request gets. The answer may come later (a publish waits for
+  /// Redis or the workers), from any thread; reply is called once.
+  using Reply = std::function<void(AdminResponse)>;
+  void handle(const AdminRequest& request, Reply reply);
+  /// Where POST /publish goes with Redis configured: the admin loop's own
+  /// publisher (null: none, the in-process bus serves).
+  void useRedis(pubsub::RedisPublisher* publisher) { redis_ = publisher; }
 
  private:
   AdminResponse metrics();
@@ -54,12 +61,18 @@ class AdminApi {
   AdminResponse backends();
   AdminResponse reload();
   AdminResponse drain(std::string_view query, bool on);
-  AdminResponse publish(std::string_view channel, const AdminRequest& request);
+  /// Everything but POST /publish, answered at once.
+  AdminResponse handle(const AdminRequest& request);
+  void publish(std::string_view channel, const AdminRequest& request, Reply reply);
 
   Control& control_;
   telemetry::AccessLog* accessLog_;
   std::function<ReloadResult()> reload_;
   std::string token_;
+  pubsub::RedisPublisher* redis_ = nullptr;
+  // The admin thread's alone.
+  std::uint64_t published_ = 0;       // POST /publish accepted
+  std::uint64_t publishRefused_ = 0;  // ... and answered 503: Redis unavailable
 };
 
 /// The SHA-256 of a configuration file's text, in hex.

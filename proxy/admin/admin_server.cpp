@@ -14,8 +14,8 @@ namespace wsedge::proxy {
 // Connection: close; HTTP/1.0 and any refused request close it.
 class AdminServer::Exchange final : private transport::Handler, private io::TimerHandler {
  public:
-  Exchange(AdminServer& server, transport::ConnectionPtr conn)
-      : server_(server), conn_(std::move(conn)), timer_(this) {
+  Exchange(AdminServer& server, transport::ConnectionPtr conn, std::uint64_t serial)
+      : id(serial), server_(server), conn_(std::move(conn)), timer_(this) {
     conn_->setHandler(*this);
     server_.net_.timers().scheduleIn(timer_, kRequestTimeoutMs);
   }
@@ -33,9 +33,18 @@ class AdminServer::Exchange final : private transport::Handler, private io::Time
   }
 
   void onData(std::span<std::byte> data) override {
-    std::string_view in(reinterpret_cast<const char*>(data.data()), data.size());
+    feed(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
+  }
+
+  void feed(std::string_view in) {
     do {
       if (closed_) return;
+      if (waiting_) {
+        // A pipelined request waits for the answer to the one before it.
+        held_.append(in);
+        if (held_.size() > kMaxHeld) conn_->pauseRecv();
+        return;
+      }
       if (answered_) next();
       started_ = true;
       if (head_.state() == http::HeadParser::State::kIncomplete) {
@@ -107,6 +116,8 @@ class AdminServer::Exchange final : private transport::Handler, private io::Time
   }
 
   void respond() {
+    waiting_ = true;
+    timer_.cancel();  // the API answers in its own time (a publish: within seconds)
     AdminRequest req;
     req.method = method_;
     req.target = target_;
@@ -114,11 +125,25 @@ class AdminServer::Exchange final : private transport::Handler, private io::Time
     if (auto t = head_.find("Content-Type")) req.contentType = *t;
     req.body = body_;
     const auto connection = head_.find("Connection");
-    const bool keep = head_.startLine().ends_with("HTTP/1.1") &&
-                      !(connection && http::listContainsToken(*connection, "close"));
-    answer(server_.api_.handle(req), keep);
+    keep_ = head_.startLine().ends_with("HTTP/1.1") &&
+            !(connection && http::listContainsToken(*connection, "close"));
+    server_.dispatch(*this, req);
   }
 
+ public:
+  /// The API's answer to the request in hand.
+  void replied(const AdminResponse& r) {
+    waiting_ = false;
+    answer(r, keep_);
+    if (closed_ || held_.empty()) return;
+    const std::string more = std::move(held_);
+    held_.clear();
+    conn_->resumeRecv();
+    feed(more);
+  }
+  const std::uint64_t id;
+
+ private:
   static AdminResponse error(int status, std::string_view message) {
     AdminResponse r;
     r.status = status;
@@ -163,22 +188,46 @@ class AdminServer::Exchange final : private transport::Handler, private io::Time
   bool answered_ = false;
   bool started_ = false;  // bytes of the current request have arrived
   bool closed_ = false;
+  bool waiting_ = false;  // for the API's answer
+  bool keep_ = false;     // the connection stays after it
+  std::string held_;      // what the client sent behind the request in hand
 };
 
 AdminServer::AdminServer(io::Loop& loop, AdminApi& api, const io::SocketAddress& address)
-    : loop_(loop), api_(api), net_(loop) {
+    : loop_(loop), api_(api), net_(loop), redis_(loop), mailbox_(std::make_shared<Mailbox>()) {
+  mailbox_->loop = &loop;
   std::string error;
   if (loop_.listen(address, *this, &error) < 0) {
     throw std::runtime_error("admin listener: " + error);
   }
+  api_.useRedis(&redis_);
 }
 
-AdminServer::~AdminServer() = default;
+AdminServer::~AdminServer() {
+  api_.useRedis(nullptr);
+  std::lock_guard lock(mailbox_->mutex);
+  mailbox_->loop = nullptr;  // answers that come later are dropped
+}
+
+void AdminServer::dispatch(Exchange& exchange, const AdminRequest& request) {
+  // The answer may come from another thread, or after the client has gone:
+  // it is handed to this loop, and to the exchange only if it is still there.
+  api_.handle(request,
+              [mailbox = mailbox_, this, e = &exchange, id = exchange.id](AdminResponse r) {
+                std::lock_guard lock(mailbox->mutex);
+                if (!mailbox->loop) return;
+                mailbox->loop->post([this, e, id, r = std::move(r)] {
+                  const auto it = open_.find(e);
+                  if (it != open_.end() && it->first->id == id) e->replied(r);
+                });
+              });
+}
 
 void AdminServer::stop() {
   stopping_ = true;
   loop_.stopListening();
   open_.clear();  // closes their connections
+  redis_.failAll("the proxy is stopping");
   loop_.quit();
 }
 
@@ -194,7 +243,7 @@ void AdminServer::onAccept(int, int fd) {
     loop_.refuse(fd, {});
     return;
   }
-  auto exchange = std::make_unique<Exchange>(*this, std::move(conn));
+  auto exchange = std::make_unique<Exchange>(*this, std::move(conn), ++serial_);
   Exchange* key = exchange.get();
   open_.emplace(key, std::move(exchange));
 }

@@ -1,47 +1,71 @@
-// POST /publish with Redis configured: PUBLISH prefix+channel on a
-// connection of the admin thread's own (blocking, with timeouts; never on
-// a worker), so that every instance on that Redis delivers the message.
+// POST /publish with Redis configured: PUBLISH prefix+channel, so that every
+// instance on that Redis delivers the message. It runs on the admin
+// thread's own loop (never a worker's), on one connection made when first
+// needed, with the commands of concurrent requests pipelined; each request
+// hears its own reply, or why there was none (Redis unreachable, or no
+// answer within kTimeoutMs: the caller answers 503).
 #pragma once
 
-#include <mutex>
+#include <cstdint>
+#include <deque>
+#include <functional>
 #include <string>
 #include <string_view>
 
 #include "conf/config.h"
-#include "io/socket_address.h"
+#include "io/loop.h"
 
-struct redisContext;
+struct redisReader;
 
 namespace wsedge::pubsub {
 
-class RedisPublisher {
+class RedisPublisher final : private io::StreamHandler, private io::TimerHandler {
  public:
-  static constexpr int kConnectTimeoutMs = 1000;
-  static constexpr int kCommandTimeoutMs = 2000;
-
-  RedisPublisher() = default;
-  ~RedisPublisher();
-  RedisPublisher(const RedisPublisher&) = delete;
-  RedisPublisher& operator=(const RedisPublisher&) = delete;
+  static constexpr std::uint64_t kTimeoutMs = 2000;
 
   struct Result {
     bool ok = false;
     long long receivers = 0;  // Redis's count: subscriber connections (workers) reached
-    std::string error;        // why not, for the 503
+    std::string error;        // why not
   };
+  using Done = std::function<void(const Result&)>;
+
+  explicit RedisPublisher(io::Loop& loop);
+  ~RedisPublisher();
+  RedisPublisher(const RedisPublisher&) = delete;
+  RedisPublisher& operator=(const RedisPublisher&) = delete;
+
   /// Publishes the message (already encoded: see redis_message.h) to
-  /// config.prefix + channel. A connection that fails is made again once.
-  Result publish(const conf::RedisConfig& config, const io::SocketAddress& address,
-                 std::string_view channel, std::string_view message);
+  /// config.prefix + channel; done follows, on this loop, never inside.
+  void publish(const conf::RedisConfig& config, const io::SocketAddress& address,
+               std::string_view channel, std::string_view message, Done done);
+  /// Every publish waiting hears `why`; the connection closes.
+  void failAll(const std::string& why);
 
  private:
-  bool connect(const conf::RedisConfig& config, const io::SocketAddress& address,
-               std::string* error);
-  void drop();
+  void connect(const conf::RedisConfig& config, const io::SocketAddress& address);
+  void command(std::initializer_list<std::string_view> args, Done done);
 
-  std::mutex mutex_;
-  redisContext* ctx_ = nullptr;
-  std::string target_;  // what ctx_ is connected to (address and password)
+  void onData(io::ConnId id, std::span<std::byte> data) override;
+  void onReadEnd(io::ConnId id, int error) override;
+  void onConnected(io::ConnId id, int error) override;
+  void onDrained(io::ConnId) override {}
+  void onClosed(io::ConnId id) override;
+  void onTimer(io::Timer& timer) override;
+
+  struct Pending {
+    Done done;  // empty: AUTH, whose error fails everything
+    std::uint64_t sentAt;
+  };
+
+  io::Loop& loop_;
+  io::ConnId conn_;
+  bool connected_ = false;
+  std::string target_;   // what conn_ goes to: address and password
+  std::string backlog_;  // commands written before the connection is up
+  std::deque<Pending> pending_;
+  redisReader* reader_ = nullptr;
+  io::Timer timer_;
 };
 
 }  // namespace wsedge::pubsub
