@@ -790,7 +790,11 @@ RouteConfig readRoute(const Reader& r, const YAML::Node& rn, const Config& confi
   }
   if (rn["request_headers"]) r.attempt([&] { readHeaderEdits(r, rn["request_headers"], route); });
   if (rn["push"]) r.attempt([&] { route.push = readPush(r, rn["push"]); });
-  if (rn["push"] && (!route.push || route.push->pushOnly())) {
+  // A push that did not parse is push-only unless it names from_backend.
+  const bool pushOnly =
+      rn["push"] &&
+      (route.push ? route.push->pushOnly() : !(rn["push"].IsMap() && rn["push"]["from_backend"]));
+  if (pushOnly) {
     // What only a backend would see, or only a tunnel would do.
     for (const char* key : {"pool", "rewrite_prefix", "request_headers"}) {
       if (!rn[key]) continue;

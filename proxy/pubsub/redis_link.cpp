@@ -26,7 +26,7 @@ bool isString(const ::redisReply* r) {
 }  // namespace
 
 RedisLink::RedisLink(io::Loop& loop, Hub& hub, telemetry::PushCounters& counters)
-    : loop_(loop), hub_(hub), counters_(counters), retry_(this), tick_(this) {
+    : loop_(loop), hub_(hub), counters_(counters), conn_(loop, *this), retry_(this), tick_(this) {
   hub_.setObserver(this);
 }
 
@@ -58,21 +58,21 @@ void RedisLink::stop() {
   state_ = State::kOff;
   retry_.cancel();
   tick_.cancel();
-  if (conn_) loop_.close(conn_, false);
-  conn_ = {};
-  if (reader_) redisReaderFree(reader_);
-  reader_ = nullptr;
+  conn_.close();
   lingering_.clear();
-  if (counters_.redisUp) counters_.redisUp = 0;
+  counters_.redisUp = 0;
 }
 
 void RedisLink::connect() {
-  reader_ = redisReaderCreate();
   pingOut_ = false;
-  int error = 0;
   state_ = State::kConnecting;
-  conn_ = loop_.connect(address_, *this, &error);
-  if (!conn_) lost(std::string("cannot connect: ") + std::strerror(-error));
+  std::string error;
+  if (!conn_.open(address_, &error)) return lost(error);
+  // Sent once the connection is up; a refused AUTH answers with an error.
+  state_ = State::kGreeting;
+  if (!config_->password.empty()) conn_.command({"AUTH", config_->password});
+  subscribeAll();
+  ping();  // its answer says the link is up
 }
 
 void RedisLink::lost(std::string_view why) {
@@ -85,10 +85,7 @@ void RedisLink::lost(std::string_view why) {
                static_cast<unsigned long long>(kMaxBackoffMs));
     outageLogged_ = true;
   }
-  if (conn_) loop_.close(conn_, false);
-  conn_ = {};
-  if (reader_) redisReaderFree(reader_);
-  reader_ = nullptr;
+  conn_.close();
   lingering_.clear();  // a new connection subscribes only what is live
   state_ = State::kWaiting;
   // Jitter: the workers of a fleet do not all come back in one instant.
@@ -97,70 +94,19 @@ void RedisLink::lost(std::string_view why) {
   backoffMs_ = std::min(backoffMs_ * 2, kMaxBackoffMs);
 }
 
-void RedisLink::onConnected(io::ConnId id, int error) {
-  if (id != conn_) return;
-  if (error != 0) return lost(std::string("cannot connect: ") + std::strerror(-error));
-  state_ = State::kGreeting;
-  if (!config_->password.empty()) command({"AUTH", config_->password});
-  subscribeAll();
-  ping();  // its answer says the link is up
-}
-
 void RedisLink::subscribeAll() {
   std::vector<std::string> args{"SUBSCRIBE"};
   hub_.forEachChannel([&](const std::string& c) {
     args.push_back(config_->prefix + c);
     if (args.size() > kSubscribeBatch) {
-      command(args);
+      conn_.command(args);
       args.resize(1);
     }
   });
-  if (args.size() > 1) command(args);
+  if (args.size() > 1) conn_.command(args);
 }
 
-void RedisLink::command(std::initializer_list<std::string_view> args) {
-  std::vector<std::string> v(args.begin(), args.end());
-  command(v);
-}
-
-void RedisLink::command(std::span<const std::string> args) {
-  std::vector<const char*> argv;
-  std::vector<std::size_t> lens;
-  for (const std::string& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  char* cmd = nullptr;
-  const int n =
-      redisFormatCommandArgv(&cmd, static_cast<int>(argv.size()), argv.data(), lens.data());
-  if (n < 0) throw std::bad_alloc();
-  loop_.output(conn_).write(std::as_bytes(std::span(cmd, static_cast<std::size_t>(n))));
-  loop_.output(conn_).commit();
-  redisFreeCommand(cmd);
-  loop_.flush(conn_);
-}
-
-void RedisLink::onData(io::ConnId id, std::span<std::byte> data) {
-  if (id != conn_ || !reader_) return;
-  if (redisReaderFeed(reader_, reinterpret_cast<const char*>(data.data()), data.size()) !=
-      REDIS_OK) {
-    return lost(std::string("bad reply: ") + reader_->errstr);
-  }
-  for (;;) {
-    void* raw = nullptr;
-    if (redisReaderGetReply(reader_, &raw) != REDIS_OK) {
-      return lost(std::string("bad reply: ") + reader_->errstr);
-    }
-    if (!raw) break;
-    std::unique_ptr<redisReply, void (*)(void*)> reply(static_cast<redisReply*>(raw),
-                                                       freeReplyObject);
-    handle(*reply);
-    if (!reader_) return;  // it ended the connection
-  }
-  if (reader_->len - reader_->pos > kMaxReply) lost("a reply over 64 MiB");
-}
-
-void RedisLink::handle(const ::redisReply& reply) {
+void RedisLink::onReply(const ::redisReply& reply) {
   if (reply.type == REDIS_REPLY_ERROR) return lost("Redis says: " + std::string(text(reply)));
   if (reply.type == REDIS_REPLY_STATUS) {
     if (text(reply) != "PONG") return;  // +OK to AUTH
@@ -200,22 +146,11 @@ void RedisLink::handle(const ::redisReply& reply) {
   }
 }
 
-void RedisLink::onReadEnd(io::ConnId id, int error) {
-  if (id != conn_) return;
-  lost(error != 0 ? std::string(std::strerror(-error)) : "Redis closed the connection");
-}
-
-void RedisLink::onClosed(io::ConnId id) {
-  if (id != conn_) return;
-  conn_ = {};
-  lost("connection closed");
-}
-
 void RedisLink::channelOpened(const std::string& channel) {
   ++counters_.channels;
   if (lingering_.erase(channel) > 0) return;  // still subscribed
   if (state_ == State::kGreeting || state_ == State::kReady) {
-    command({"SUBSCRIBE", config_->prefix + channel});
+    conn_.command({"SUBSCRIBE", config_->prefix + channel});
   }
 }
 
@@ -238,11 +173,11 @@ void RedisLink::sweep() {
     args.push_back(config_->prefix + it->first);
     it = lingering_.erase(it);
     if (args.size() > kSubscribeBatch) {
-      command(args);
+      conn_.command(args);
       args.resize(1);
     }
   }
-  if (args.size() > 1) command(args);
+  if (args.size() > 1) conn_.command(args);
 }
 
 void RedisLink::onTimer(io::Timer& timer) {
@@ -263,7 +198,7 @@ void RedisLink::onTimer(io::Timer& timer) {
 }
 
 void RedisLink::ping() {
-  command({"PING"});
+  conn_.command({"PING"});
   pingOut_ = true;
   pingAt_ = loop_.now();
 }

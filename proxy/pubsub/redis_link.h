@@ -24,15 +24,13 @@
 #include "conf/config.h"
 #include "io/loop.h"
 #include "proxy/pubsub/hub.h"
+#include "proxy/pubsub/resp_connection.h"
 #include "proxy/telemetry/metrics.h"
-
-struct redisReader;
-struct redisReply;
 
 namespace wsedge::pubsub {
 
 class RedisLink final : public ChannelObserver,
-                        private io::StreamHandler,
+                        private RespConnection::Owner,
                         private io::TimerHandler {
  public:
   static constexpr std::uint64_t kLingerMs = 2000;
@@ -40,9 +38,6 @@ class RedisLink final : public ChannelObserver,
   static constexpr std::uint64_t kMaxBackoffMs = 5000;
   static constexpr std::uint64_t kPingEveryMs = 5000;
   static constexpr std::uint64_t kPingTimeoutMs = 15000;
-  /// A reply (a message) larger than this ends the connection: Redis
-  /// would otherwise make the worker buffer without bound.
-  static constexpr std::size_t kMaxReply = 64 << 20;
 
   RedisLink(io::Loop& loop, Hub& hub, telemetry::PushCounters& counters);
   ~RedisLink();
@@ -68,17 +63,11 @@ class RedisLink final : public ChannelObserver,
   /// The connection failed: log once per outage, close, retry after the backoff.
   void lost(std::string_view why);
   void subscribeAll();
-  void command(std::initializer_list<std::string_view> args);
-  void command(std::span<const std::string> args);
   void sweep();
   void ping();
-  void handle(const ::redisReply& reply);
 
-  void onData(io::ConnId id, std::span<std::byte> data) override;
-  void onReadEnd(io::ConnId id, int error) override;
-  void onConnected(io::ConnId id, int error) override;
-  void onDrained(io::ConnId) override {}
-  void onClosed(io::ConnId id) override;
+  void onReply(const ::redisReply& reply) override;
+  void onLost(const std::string& why) override { lost(why); }
   void onTimer(io::Timer& timer) override;
 
   io::Loop& loop_;
@@ -87,8 +76,7 @@ class RedisLink final : public ChannelObserver,
   std::optional<conf::RedisConfig> config_;
   io::SocketAddress address_;
   State state_ = State::kOff;
-  io::ConnId conn_;
-  redisReader* reader_ = nullptr;
+  RespConnection conn_;
   std::uint64_t backoffMs_ = kFirstBackoffMs;
   bool outageLogged_ = false;
   bool pingOut_ = false;  // a PING is unanswered

@@ -14,12 +14,11 @@
 
 #include "conf/config.h"
 #include "io/loop.h"
-
-struct redisReader;
+#include "proxy/pubsub/resp_connection.h"
 
 namespace wsedge::pubsub {
 
-class RedisPublisher final : private io::StreamHandler, private io::TimerHandler {
+class RedisPublisher final : private RespConnection::Owner, private io::TimerHandler {
  public:
   static constexpr std::uint64_t kTimeoutMs = 2000;
 
@@ -44,13 +43,11 @@ class RedisPublisher final : private io::StreamHandler, private io::TimerHandler
 
  private:
   void connect(const conf::RedisConfig& config, const io::SocketAddress& address);
-  void command(std::initializer_list<std::string_view> args, Done done);
+  /// A command whose reply goes to done.
+  void expect(Done done);
 
-  void onData(io::ConnId id, std::span<std::byte> data) override;
-  void onReadEnd(io::ConnId id, int error) override;
-  void onConnected(io::ConnId id, int error) override;
-  void onDrained(io::ConnId) override {}
-  void onClosed(io::ConnId id) override;
+  void onReply(const ::redisReply& reply) override;
+  void onLost(const std::string& why) override { failAll("Redis: " + why); }
   void onTimer(io::Timer& timer) override;
 
   struct Pending {
@@ -59,12 +56,9 @@ class RedisPublisher final : private io::StreamHandler, private io::TimerHandler
   };
 
   io::Loop& loop_;
-  io::ConnId conn_;
-  bool connected_ = false;
-  std::string target_;   // what conn_ goes to: address and password
-  std::string backlog_;  // commands written before the connection is up
+  RespConnection conn_;
+  std::string target_;  // what conn_ goes to: address and password
   std::deque<Pending> pending_;
-  redisReader* reader_ = nullptr;
   io::Timer timer_;
 };
 

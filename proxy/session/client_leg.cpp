@@ -56,10 +56,15 @@ std::string ClientLeg::backendRequest(const RouteSnapshot& route) const {
   const std::string path =
       rc.rewritePrefix ? rewritePath(req.path(), route.matcher.pathPrefix(), *rc.rewritePrefix)
                        : std::string();
+  // from_backend: control reads the backend's messages, so none may be
+  // compressed: compression is not offered to the backend.
+  std::vector<std::string> removed = rc.removeHeaders;
+  if (rc.push && rc.push->grant == conf::PushConfig::Grant::kBackendControl) {
+    removed.emplace_back("Sec-WebSocket-Extensions");
+  }
   std::string out;
   http::writeBackendRequest(
-      out, req,
-      {ip, connection().ssl() ? "https" : "http", trust, path, rc.addHeaders, rc.removeHeaders});
+      out, req, {ip, connection().ssl() ? "https" : "http", trust, path, rc.addHeaders, removed});
   return out;
 }
 
