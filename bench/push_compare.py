@@ -278,7 +278,7 @@ def main():
     ap.add_argument("--targets", default=",".join(TARGETS))
     ap.add_argument("--no-idle", action="store_true", help="skip the idle-subscriber RSS")
     ap.add_argument("--build", default=os.path.join(ROOT, "build-release"))
-    ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--out", default=os.path.join(HERE, "results", "tmp", "push"))
     a = ap.parse_args()
     if a.quick:
         a.rounds, a.duration = 1, 3

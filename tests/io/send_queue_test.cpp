@@ -132,5 +132,24 @@ TEST(SendQueue, ReserveIsContiguous) {
   EXPECT_EQ(q.pending(), 70001u);
 }
 
+TEST(SendQueue, UncommittedBytesCanBeReadBackAcrossChunks) {
+  ChunkPool pool;
+  SendQueue q(pool);
+  put(q, "sent already|");
+  q.commit();
+  // 200 bytes in a small first chunk, then more than it holds.
+  const std::string gathered = std::string(200, 'a') + std::string(5000, 'b') + "end";
+  put(q, gathered.substr(0, 200));
+  put(q, gathered.substr(200));
+  std::string back(gathered.size(), '?');
+  q.copyUncommitted(0, reinterpret_cast<std::byte*>(back.data()), back.size());
+  EXPECT_EQ(back, gathered);
+  std::string mid(10, '?');
+  q.copyUncommitted(195, reinterpret_cast<std::byte*>(mid.data()), mid.size());
+  EXPECT_EQ(mid, "aaaaabbbbb");
+  q.rollback();
+  EXPECT_EQ(pendingText(q), "sent already|");
+}
+
 }  // namespace
 }  // namespace wsedge::io

@@ -6,6 +6,7 @@
 
 #include "proxy/pubsub/channels.h"
 #include "proxy/pubsub/hub.h"
+#include "proxy/pubsub/redis_message.h"
 
 namespace wsedge::pubsub {
 namespace {
@@ -94,6 +95,50 @@ TEST(Hub, ASubscriberMayLeaveWhileAMessageIsHandedOut) {
   EXPECT_EQ(hub.subscribers("ch"), 1u);
   hub.unsubscribe("ch", c);
   EXPECT_EQ(hub.channels(), 0u);
+}
+
+struct Observer final : ChannelObserver {
+  void channelOpened(const std::string& c) override { events.push_back("+" + c); }
+  void channelClosed(const std::string& c) override { events.push_back("-" + c); }
+  std::vector<std::string> events;
+};
+
+TEST(Hub, TheObserverHearsAChannelsFirstSubscriberAndItsLast) {
+  Hub hub;
+  Observer seen;
+  hub.setObserver(&seen);
+  Recorder a, b, late;
+  hub.subscribe("ch", a);
+  hub.subscribe("ch", b);
+  // Emptied while a message is handed out, and another channel opened meanwhile.
+  a.onDeliver = [&] {
+    hub.unsubscribe("ch", a);
+    hub.unsubscribe("ch", b);
+    for (int i = 0; i < 100; ++i) hub.subscribe("new" + std::to_string(i), late);  // a rehash
+  };
+  EXPECT_EQ(hub.publish("ch", bytes("m"), false), 1u);
+  ASSERT_EQ(seen.events.size(), 102u);
+  EXPECT_EQ(seen.events.front(), "+ch");
+  EXPECT_EQ(seen.events[1], "+new0");
+  EXPECT_EQ(seen.events.back(), "-ch") << "closed once the walk is over";
+  EXPECT_EQ(hub.channels(), 100u);
+}
+
+TEST(BusMessage, TextBinaryAndTheBinaryMark) {
+  const auto decode = [](std::string_view raw) {
+    const BusMessage m = decodeBusMessage(std::as_bytes(std::span(raw)));
+    return std::pair(std::string(reinterpret_cast<const char*>(m.payload.data()), m.payload.size()),
+                     m.binary);
+  };
+  EXPECT_EQ(decode("plain text \xc3\xa9"), std::pair(std::string("plain text \xc3\xa9"), false));
+  EXPECT_EQ(decode("\xff\x01\x02"), std::pair(std::string("\x01\x02"), true)) << "marked";
+  EXPECT_EQ(decode("\xc3("), std::pair(std::string("\xc3("), true)) << "not UTF-8: binary as is";
+  EXPECT_EQ(decode(""), std::pair(std::string(), false));
+  // What POST /publish sends through Redis comes out as it went in.
+  for (const bool binary : {false, true}) {
+    const std::string wire = encodeBusMessage("valid text", binary);
+    EXPECT_EQ(decode(wire), std::pair(std::string("valid text"), binary));
+  }
 }
 
 }  // namespace

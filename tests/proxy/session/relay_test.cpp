@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "proxy/session/granted_push.h"
 #include "proxy/ws/frame_writer.h"
 
 namespace wsedge::proxy {
@@ -284,6 +285,79 @@ TEST(Relay, ProtocolErrorsReportTheCodeAndForwardNothingBad) {
   ASSERT_EQ(got.list.size(), 2u);
   EXPECT_EQ(got.list[0].payload, "ok");
   EXPECT_EQ(got.list[1].payload, "1001:client protocol error");
+}
+
+// Keeps the text messages that start with "edge:" (as from_backend:
+// control keeps {"wsedge": ...}), and remembers what it saw.
+struct KeepEdge final : MessageFilter {
+  bool wants(std::span<const std::byte> head) const override {
+    const std::string_view s(reinterpret_cast<const char*>(head.data()), head.size());
+    return s.substr(0, 5) == "edge:";
+  }
+  bool consume(std::span<const std::byte> payload) override {
+    seen.emplace_back(reinterpret_cast<const char*>(payload.data()), payload.size());
+    return seen.back() != "edge:pass";
+  }
+  std::vector<std::string> seen;
+};
+
+TEST(Relay, AFilterKeepsWholeTextMessagesAndNothingElse) {
+  Fixture fx;
+  BackendToClient relay(fx.limits, fx.masks);
+  KeepEdge filter;
+  relay.filterWith(&filter);
+  const std::string big = "edge:" + std::string(5000, 'x');  // gathered over several pieces
+  const Bytes in = frame(ws::Opcode::kText, "edge:one", true, false) +
+                   frame(ws::Opcode::kText, "hello", true, false) +
+                   frame(ws::Opcode::kBinary, "edge:binary", true, false) +
+                   frame(ws::Opcode::kText, "edge:frag", false, false) +
+                   frame(ws::Opcode::kContinuation, "ment", true, false) +
+                   frame(ws::Opcode::kText, "edge:pass", true, false) +
+                   frame(ws::Opcode::kText, big, true, false);
+  // Byte by byte: a kept message may arrive in any pieces.
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    Bytes one{in[i]};
+    ASSERT_EQ(relay.feed(one, fx.out).status, RelayResult::Status::kOk);
+  }
+  const Frames got = parseOutput<ws::Role::kClient>(drain(fx.out));
+  std::vector<std::string> payloads;
+  for (const auto& f : got.list) payloads.push_back(f.payload);
+  EXPECT_EQ(payloads,
+            (std::vector<std::string>{"hello", "edge:binary", "edge:frag", "ment", "edge:pass"}))
+      << "kept: the whole single-frame text messages the filter took; a fragmented or binary "
+         "message is never looked at";
+  EXPECT_EQ(filter.seen, (std::vector<std::string>{"edge:one", "edge:pass", big}));
+  EXPECT_EQ(relay.messagesForwarded(), 4u) << "a kept message is not counted as forwarded";
+}
+
+TEST(Relay, AMessageBoundaryIsWhereNothingOfAMessageIsOut) {
+  Fixture fx;
+  BackendToClient relay(fx.limits, fx.masks);
+  EXPECT_TRUE(relay.atMessageBoundary());
+  Bytes first = frame(ws::Opcode::kText, "frag-", false, false);
+  relay.feed(first, fx.out);
+  EXPECT_FALSE(relay.atMessageBoundary()) << "a fragmented message is open";
+  Bytes last = frame(ws::Opcode::kContinuation, "ment", true, false);
+  Bytes half(last.begin(), last.begin() + 3);
+  relay.feed(half, fx.out);
+  EXPECT_FALSE(relay.atMessageBoundary()) << "its last frame is being gathered";
+  Bytes rest(last.begin() + 3, last.end());
+  relay.feed(rest, fx.out);
+  EXPECT_TRUE(relay.atMessageBoundary());
+  relay.sendClose(fx.out, 1001, "bye");
+  EXPECT_FALSE(relay.atMessageBoundary()) << "nothing goes after a close";
+}
+
+TEST(GrantedPush, WhatLooksLikeAControlMessage) {
+  const auto looks = [](std::string_view s) {
+    return looksLikeControl(std::as_bytes(std::span(s)));
+  };
+  EXPECT_TRUE(looks(R"({"wsedge":{"subscribe":["a"]}})"));
+  EXPECT_TRUE(looks(" \n{ \t\"wsedge\" : {}}"));
+  EXPECT_FALSE(looks(R"({"wsedgex":1})"));
+  EXPECT_FALSE(looks(R"({"type":"wsedge"})"));
+  EXPECT_FALSE(looks(R"(["wsedge"])"));
+  EXPECT_FALSE(looks(""));
 }
 
 }  // namespace
