@@ -225,10 +225,11 @@ def report(results, idle, out_dir):
              "its HTTP publisher, both over 4 keep-alive connections; `wsedge-redis` is published with "
              "PUBLISH on Redis itself. Deliveries/s count messages received in the measured window; latency is "
              "from the intended publish time (CO-corrected); lost = never delivered to a subscriber that stayed "
-             "open; closed = subscribers the server closed (1013 for wsedge's full queue).", "",
+             "open; closed = subscribers the server closed (1013 for wsedge's full queue); unsent = publishes due "
+             "that the HTTP publisher could not send because the server answered its requests too slowly.", "",
              "| scenario | target | deliveries/s | offered/s | p50 ms | p99 ms | p99.9 ms | max ms | lost | closed "
-             "| proxy CPU µs/delivery |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| unsent | proxy CPU µs/delivery |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for scenario in SCENARIOS:
         for target in TARGETS:
             rows = [r for r in results if r["scenario"] == scenario and r["target"] == target]
@@ -236,13 +237,14 @@ def report(results, idle, out_dir):
                 continue
             ok = [r for r in rows if "error" not in r]
             if not ok:
-                lines.append(f"| {scenario} | {target} | failed: {rows[0]['error'][:80]!r} | | | | | | | | |")
+                lines.append(f"| {scenario} | {target} | failed: {rows[0]['error'][:80]!r} | | | | | | | | | |")
                 continue
             r = median_by(ok, "deliveries_per_s")
             lines.append(
                 f"| {scenario} | {target} | {r['deliveries_per_s']:,.0f} | {r['offered_deliveries_per_s']:,.0f} "
                 f"| {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['p999_ms']:.2f} | {r['max_ms']:.1f} "
-                f"| {r['lost']:,} | {r['closed_subscribers']:,} | {r.get('watched_cpu_us_per_delivery', 0):.2f} |")
+                f"| {r['lost']:,} | {r['closed_subscribers']:,} | {r.get('unsent', 0):,} "
+                f"| {r.get('watched_cpu_us_per_delivery', 0):.2f} |")
     lines += ["", "## Ratios (median rounds)", ""]
     for scenario in SCENARIOS:
         def med(t):

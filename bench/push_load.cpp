@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstring>
 #include <deque>
+#include <set>
 
 #include "proxy/http/accept_key.h"
 #include "proxy/http/handshake_writer.h"
@@ -78,6 +79,7 @@ std::string withChannel(const std::string& pattern, const std::string& channel) 
 
 constexpr std::uint32_t kMaxConnecting = 256;  // handshakes in flight per thread
 constexpr std::size_t kMaxMessage = 16 << 20;
+constexpr std::size_t kMaxTracked = 100000;  // missing sequence numbers kept per subscriber
 
 }  // namespace
 
@@ -108,7 +110,9 @@ class PushSubscribers final : public io::Worker::App {
       Sub& s = *sp;
       if (!s.upgraded) continue;
       const std::uint64_t expected = shared_.perChannel[s.channel].load();
-      const std::uint64_t missing = expected > s.next ? expected - s.next : 0;
+      // Gaps never filled, and the tail that never came.
+      const std::uint64_t missing =
+          s.missing.size() + s.untracked + (expected > s.next ? expected - s.next : 0);
       if (s.closedByServer) {
         results_.lostToClose += missing;
       } else {
@@ -129,7 +133,9 @@ class PushSubscribers final : public io::Worker::App {
     ws::ClientFrameParser parser;
     std::string message;
     bool upgraded = false, closedByServer = false, closeSent = false, connecting = false;
-    std::uint64_t next = 0;  // the sequence number expected next
+    std::uint64_t next = 0;           // the sequence number expected next
+    std::set<std::uint64_t> missing;  // below next, not (yet) received
+    std::uint64_t untracked = 0;      // missing beyond kMaxTracked
 
     Sub(PushSubscribers& o, std::uint32_t ch) : owner(o), channel(ch) {}
     void onConnected(int error) override { owner.connected(*this, error); }
@@ -269,13 +275,19 @@ class PushSubscribers final : public io::Worker::App {
     if (seq == s.next) {
       ++s.next;
     } else if (seq > s.next) {
-      results_.lost += seq - s.next;  // perhaps late rather than lost: see below
+      // A gap: missing until (unless) they arrive late.
+      for (std::uint64_t m = s.next; m < seq; ++m) {
+        if (s.missing.size() < kMaxTracked) {
+          s.missing.insert(m);
+        } else {
+          ++s.untracked;
+        }
+      }
       s.next = seq + 1;
-    } else if (seq + 1 == s.next) {
-      ++results_.duplicates;
+    } else if (s.missing.erase(seq) > 0) {
+      ++results_.reordered;  // it came after a later one
     } else {
-      ++results_.reordered;  // it came after a later one: it was counted lost
-      if (results_.lost > 0) --results_.lost;
+      ++results_.duplicates;
     }
   }
 
@@ -344,10 +356,13 @@ class PushPublisher final : public io::Worker::App {
     }
   }
   void stop() override {
+    std::uint64_t unsent = unsent_;
     for (auto& l : lines_) {
+      unsent += l->waiting.size();  // the server took them slower than the schedule
       l->up = false;
       transport::close(l->conn, false);
     }
+    shared_.unsent = unsent;
     loop_.quit();
   }
 
@@ -358,7 +373,7 @@ class PushPublisher final : public io::Worker::App {
     transport::ConnectionPtr conn;
     bool up = false;
     redisReader* reader = nullptr;
-    std::deque<std::string> waiting;  // HTTP: requests not yet sent
+    std::deque<std::pair<std::uint32_t, std::string>> waiting;  // HTTP: (channel, request) unsent
     bool inFlight = false;
     std::unique_ptr<http::UpgradeResponseParser> response;
     std::uint64_t bodyLeft = 0;
@@ -421,9 +436,8 @@ class PushPublisher final : public io::Worker::App {
     while (next_ * interval_ + startNs_ <= now && next_ * interval_ + startNs_ < end_) {
       const std::uint64_t due = startNs_ + next_ * interval_;
       const auto channel = static_cast<std::uint32_t>(next_ % config_.channels);
-      const std::uint64_t seq = seqs_[channel]++;
       ++next_;
-      publish(channel, pushMessage(channel, seq, due, config_.size));
+      publish(channel, due);
     }
     for (auto& l : lines_) send(*l);
     if (next_ * interval_ + startNs_ >= end_) {
@@ -434,11 +448,17 @@ class PushPublisher final : public io::Worker::App {
     return due > now ? due - now : 1;
   }
 
-  void publish(std::uint32_t channel, const std::string& message) {
+  // A message is counted as published (its channel's subscribers expect
+  // it) once it is written to the publisher's connection.
+  void publish(std::uint32_t channel, std::uint64_t due) {
     const std::string name = config_.channelName(channel);
     if (config_.via == PushConfig::Via::kRedis) {
       Line& l = *lines_[0];
-      if (!l.up) return;
+      if (!l.up) {
+        ++unsent_;
+        return;
+      }
+      const std::string message = pushMessage(channel, seqs_[channel]++, due, config_.size);
       const std::string key = config_.publishPath + name;
       const char* argv[3] = {"PUBLISH", key.data(), message.data()};
       const std::size_t lens[3] = {7, key.size(), message.size()};
@@ -447,18 +467,17 @@ class PushPublisher final : public io::Worker::App {
       l.conn->output().write(std::as_bytes(std::span(cmd, static_cast<std::size_t>(n))));
       redisFreeCommand(cmd);
       ++l.outstanding;
-      // Counted as published when written: Redis answers in order.
       shared_.perChannel[channel].fetch_add(1, std::memory_order_relaxed);
       shared_.published.fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    Line& l = *lines_[channel % lines_.size()];
+    // Its sequence number now, so that the channel's order is the schedule's.
+    const std::string message = pushMessage(channel, seqs_[channel]++, due, config_.size);
     const std::string path = withChannel(config_.publishPath, name);
-    l.waiting.push_back("POST " + path + " HTTP/1.1\r\nHost: " + config_.publishHost +
-                        "\r\nContent-Type: text/plain\r\nContent-Length: " +
-                        std::to_string(message.size()) + "\r\n\r\n" + message);
-    shared_.perChannel[channel].fetch_add(1, std::memory_order_relaxed);
-    shared_.published.fetch_add(1, std::memory_order_relaxed);
+    lines_[channel % lines_.size()]->waiting.push_back(
+        {channel, "POST " + path + " HTTP/1.1\r\nHost: " + config_.publishHost +
+                      "\r\nContent-Type: text/plain\r\nContent-Length: " +
+                      std::to_string(message.size()) + "\r\n\r\n" + message});
   }
 
   void send(Line& l) {
@@ -469,9 +488,12 @@ class PushPublisher final : public io::Worker::App {
       return;
     }
     if (l.inFlight || l.waiting.empty()) return;
-    l.conn->output().write(std::as_bytes(std::span(l.waiting.front())));
+    const auto& [channel, request] = l.waiting.front();
+    l.conn->output().write(std::as_bytes(std::span(request)));
     l.conn->output().commit();
     l.conn->flush();
+    shared_.perChannel[channel].fetch_add(1, std::memory_order_relaxed);
+    shared_.published.fetch_add(1, std::memory_order_relaxed);
     l.waiting.pop_front();
     l.inFlight = true;
     l.response = std::make_unique<http::UpgradeResponseParser>();
@@ -506,8 +528,13 @@ class PushPublisher final : public io::Worker::App {
         const int status = l.response->status();
         const auto length = l.response->head().find("Content-Length");
         if (status < 200 || status > 299) {
-          error(l, "a publish was answered HTTP " + std::to_string(status));
-          return;
+          // Counted, and the connection goes on: its subscribers miss it.
+          shared_.publishErrors.fetch_add(1, std::memory_order_relaxed);
+          std::lock_guard lock(shared_.mutex);
+          if (shared_.publishErrorSamples.size() < 5) {
+            shared_.publishErrorSamples.push_back("a publish was answered HTTP " +
+                                                  std::to_string(status));
+          }
         }
         l.bodyLeft = 0;
         if (length) std::from_chars(length->data(), length->data() + length->size(), l.bodyLeft);
@@ -535,6 +562,7 @@ class PushPublisher final : public io::Worker::App {
   std::uint64_t end_ = 0;
   std::uint64_t next_ = 0;
   std::map<std::uint32_t, std::uint64_t> seqs_;
+  std::uint64_t unsent_ = 0;  // due while the publisher's connection was down
   std::vector<std::unique_ptr<Line>> lines_;
 };
 

@@ -71,6 +71,7 @@ struct PushResults {
 struct PushShared {
   std::atomic<std::uint64_t> upgraded{0}, failed{0}, deliveries{0};
   std::atomic<std::uint64_t> published{0}, publishErrors{0};
+  std::atomic<std::uint64_t> unsent{0};  // due, never written: the publisher fell behind
   std::atomic<bool> publishing{false}, publishDone{false};
   // Set before `publishing` is: when message 0 is due, and the measured window.
   std::uint64_t publishStart = 0, windowStart = 0, windowEnd = 0;

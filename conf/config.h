@@ -127,6 +127,9 @@ struct PushConfig {
   Grant grant = Grant::kPath;
   std::uint32_t maxChannels = 16;
   bool closeOnClientMessage = false;  // client_messages: close (1003); else ignored
+  /// from_backend: control: what a control message must carry as "key"
+  /// (empty: nothing).
+  std::string controlKey;
   bool pushOnly() const { return grant == Grant::kPath; }
 };
 

@@ -699,8 +699,8 @@ void readHeaderEdits(const Reader& r, const YAML::Node& n, RouteConfig& route) {
 
 PushConfig readPush(const Reader& r, const YAML::Node& n) {
   r.expectMap(n, "push");
-  const bool known =
-      r.checkKeys(n, "push", {"channels", "from_backend", "max_channels", "client_messages"});
+  const bool known = r.checkKeys(
+      n, "push", {"channels", "from_backend", "max_channels", "client_messages", "control_key"});
   PushConfig push;
   if (n["channels"] && n["from_backend"]) {
     r.fail(n["from_backend"],
@@ -726,6 +726,14 @@ PushConfig readPush(const Reader& r, const YAML::Node& n) {
       r.fail(n["channels"],
              "channels must be 'path' (the path under the prefix, and ?channel=), got '" +
                  channels + "'");
+    }
+  }
+  if (n["control_key"]) {
+    push.controlKey = r.scalar(n["control_key"], "control_key");
+    if (push.grant != PushConfig::Grant::kBackendControl) {
+      r.fail(n["control_key"], "control_key needs from_backend: control");
+    } else if (push.controlKey.empty()) {
+      r.fail(n["control_key"], "control_key is empty: leave it out, or give a secret");
     }
   }
   if (n["max_channels"]) {

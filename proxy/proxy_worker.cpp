@@ -85,7 +85,7 @@ bool ProxyWorker::install(std::shared_ptr<const Snapshot> snapshot, std::string*
   current_ = std::move(next);
   const Snapshot& now = *current_->snapshot;
   redis_.configure(now.config.redis ? &*now.config.redis : nullptr,
-                   now.redis ? &*now.redis : nullptr);
+                   now.redis ? &*now.redis : nullptr, now.config.pubsubQueue);
   return true;
 }
 

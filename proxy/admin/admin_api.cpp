@@ -163,6 +163,12 @@ void AdminApi::publish(std::string_view encoded, const AdminRequest& req, Reply 
                        "a text message must be valid UTF-8 (send Content-Type: "
                        "application/octet-stream for binary)"));
   }
+  const std::shared_ptr<const Snapshot> snap = control_.snapshot();
+  if (req.body.size() > snap->config.pubsubQueue) {
+    return reply(error(413, "the message is larger than pubsub.queue (" +
+                                std::to_string(snap->config.pubsubQueue) +
+                                " bytes): no subscriber could take it"));
+  }
   const auto answer = [channel = *channel, bytes = req.body.size(), binary](
                           std::string_view via, std::string_view key, std::uint64_t n) {
     AdminResponse r;
@@ -173,7 +179,6 @@ void AdminApi::publish(std::string_view encoded, const AdminRequest& req, Reply 
         "\n";
     return r;
   };
-  const std::shared_ptr<const Snapshot> snap = control_.snapshot();
   if (!snap->config.redis || !snap->redis || !redis_) {
     ++published_;
     return control_.publishLocally(*channel, std::string(req.body), binary,
@@ -186,6 +191,11 @@ void AdminApi::publish(std::string_view encoded, const AdminRequest& req, Reply 
       [this, answer, reply](const pubsub::RedisPublisher::Result& r) {
         if (!r.ok) {
           ++publishRefused_;
+          // A retry after a 504 may publish the message twice.
+          if (r.unknown) {
+            return reply(error(
+                504, "redis did not answer; the message may or may not be published: " + r.error));
+          }
           return reply(error(503, "redis unavailable, nothing published: " + r.error));
         }
         ++published_;

@@ -24,7 +24,13 @@ class AdminServer::Exchange final : private transport::Handler, private io::Time
   void onConnected(int) override {}
   void onDrained() override {}
   void onReadEnd(int) override {
-    if (!closed_) done(answered_);  // an answer on its way still goes
+    if (closed_) return;
+    // A client that sent its request and shut its side still gets the answer.
+    if (waiting_) {
+      ended_ = true;
+      return;
+    }
+    done(answered_);  // an answer on its way still goes
   }
   void onTimer(io::Timer&) override {
     // Between requests a quiet client is simply let go.
@@ -133,8 +139,9 @@ class AdminServer::Exchange final : private transport::Handler, private io::Time
  public:
   /// The API's answer to the request in hand.
   void replied(const AdminResponse& r) {
+    if (closed_) return;  // closed while the API worked on it (its erase is on the way)
     waiting_ = false;
-    answer(r, keep_);
+    answer(r, keep_ && !ended_);
     if (closed_ || held_.empty()) return;
     const std::string more = std::move(held_);
     held_.clear();
@@ -168,7 +175,10 @@ class AdminServer::Exchange final : private transport::Handler, private io::Time
     q.write(std::as_bytes(std::span(out)));
     q.commit();
     conn_->flush();
-    if (!keep) done(true);
+    if (!keep) return done(true);
+    // Quiet this long before its next request, the connection is let go.
+    started_ = false;
+    server_.net_.timers().scheduleIn(timer_, kRequestTimeoutMs);
   }
 
   void done(bool graceful) {
@@ -190,6 +200,7 @@ class AdminServer::Exchange final : private transport::Handler, private io::Time
   bool closed_ = false;
   bool waiting_ = false;  // for the API's answer
   bool keep_ = false;     // the connection stays after it
+  bool ended_ = false;    // the client's side ended while it waited
   std::string held_;      // what the client sent behind the request in hand
 };
 

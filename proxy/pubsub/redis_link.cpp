@@ -35,7 +35,9 @@ RedisLink::~RedisLink() {
   hub_.setObserver(nullptr);
 }
 
-void RedisLink::configure(const conf::RedisConfig* config, const io::SocketAddress* address) {
+void RedisLink::configure(const conf::RedisConfig* config, const io::SocketAddress* address,
+                          std::uint64_t maxMessage) {
+  maxMessage_ = maxMessage;
   if (!config || !address) {
     if (config_) WSEDGE_LOG(kInfo, "redis: no longer configured; the in-process bus serves");
     stop();
@@ -117,6 +119,19 @@ void RedisLink::onReply(const ::redisReply& reply) {
       const std::string_view channel = text(*reply.element[1]);
       if (channel.substr(0, config_->prefix.size()) != config_->prefix) return;
       const BusMessage m = decodeBusMessage(std::as_bytes(std::span(text(*reply.element[2]))));
+      if (m.payload.size() > maxMessage_) {
+        ++counters_.tooLarge;
+        if (!tooLargeLogged_) {
+          WSEDGE_LOG(kWarn,
+                     "redis: a message of %zu bytes on %.*s is larger than pubsub.queue (%llu): "
+                     "dropped (later ones are dropped without a word; wsedge_push_dropped_total "
+                     "counts them)",
+                     m.payload.size(), static_cast<int>(channel.size()), channel.data(),
+                     static_cast<unsigned long long>(maxMessage_));
+          tooLargeLogged_ = true;
+        }
+        return;
+      }
       const auto start = std::chrono::steady_clock::now();
       ++counters_.fromRedis;
       counters_.deliveries +=

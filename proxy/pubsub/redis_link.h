@@ -46,7 +46,10 @@ class RedisLink final : public ChannelObserver,
 
   /// Connects to this Redis (null: none). A change of address, prefix or
   /// password reconnects; the same settings change nothing.
-  void configure(const conf::RedisConfig* config, const io::SocketAddress* address);
+  /// maxMessage: pubsub.queue; a larger message is dropped (and counted):
+  /// every subscriber would hold a copy of it.
+  void configure(const conf::RedisConfig* config, const io::SocketAddress* address,
+                 std::uint64_t maxMessage);
   /// Closes the connection for good (the worker is stopping).
   void stop();
   /// Subscribed and answering.
@@ -75,6 +78,8 @@ class RedisLink final : public ChannelObserver,
   telemetry::PushCounters& counters_;
   std::optional<conf::RedisConfig> config_;
   io::SocketAddress address_;
+  std::uint64_t maxMessage_ = ~std::uint64_t{0};
+  bool tooLargeLogged_ = false;
   State state_ = State::kOff;
   RespConnection conn_;
   std::uint64_t backoffMs_ = kFirstBackoffMs;

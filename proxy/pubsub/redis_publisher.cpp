@@ -26,7 +26,7 @@ void RedisPublisher::publish(const conf::RedisConfig& config, const io::SocketAd
   }
   if (!conn_.isOpen()) {
     // Said from the loop, as every answer is.
-    loop_.post([done = std::move(done)] { done({false, 0, "cannot connect to Redis"}); });
+    loop_.post([done = std::move(done)] { done({false, 0, "cannot connect to Redis", false}); });
     return;
   }
   conn_.command({"PUBLISH", config.prefix + std::string(channel), message});
@@ -49,11 +49,11 @@ void RedisPublisher::onReply(const ::redisReply& reply) {
     return;
   }
   if (error) {
-    p.done({false, 0, "Redis: " + text});
+    p.done({false, 0, "Redis: " + text, false});
   } else if (reply.type == REDIS_REPLY_INTEGER) {
-    p.done({true, reply.integer, {}});
+    p.done({true, reply.integer, {}, false});
   } else {
-    p.done({false, 0, "an unexpected reply to PUBLISH"});
+    p.done({false, 0, "an unexpected reply to PUBLISH", false});
   }
 }
 
@@ -66,6 +66,8 @@ void RedisPublisher::onTimer(io::Timer&) {
 }
 
 void RedisPublisher::failAll(const std::string& why) {
+  // Commands that reached Redis may have run: their outcome is not known.
+  const bool sent = conn_.connected();
   conn_.close();
   target_.clear();
   timer_.cancel();
@@ -73,7 +75,7 @@ void RedisPublisher::failAll(const std::string& why) {
   std::deque<Pending> failed = std::move(pending_);
   pending_.clear();
   for (Pending& p : failed) {
-    if (p.done) p.done({false, 0, why});
+    if (p.done) p.done({false, 0, why, sent});
   }
 }
 

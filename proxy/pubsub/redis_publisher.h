@@ -26,6 +26,9 @@ class RedisPublisher final : private RespConnection::Owner, private io::TimerHan
     bool ok = false;
     long long receivers = 0;  // Redis's count: subscriber connections (workers) reached
     std::string error;        // why not
+    /// Not ok, and Redis may have run it anyway (the connection was lost,
+    /// or gave no answer, after the command went out).
+    bool unknown = false;
   };
   using Done = std::function<void(const Result&)>;
 

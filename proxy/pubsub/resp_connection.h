@@ -43,6 +43,8 @@ class RespConnection final : private io::StreamHandler {
   /// Starts connecting; false (with *error) if it failed at once.
   bool open(const io::SocketAddress& address, std::string* error);
   bool isOpen() const { return static_cast<bool>(conn_); }
+  /// Up: what is written now reaches Redis (before, it waits here).
+  bool connected() const { return connected_; }
   void command(std::initializer_list<std::string_view> args);
   void command(std::span<const std::string> args);
   /// Closes at once, without a word to the owner.

@@ -70,9 +70,17 @@ bool GrantedPush::control(std::span<const std::byte> payload) {
   if (!doc.is_object() || doc.size() != 1 || !doc.contains("wsedge")) return false;
   telemetry::PushCounters& counters = *session_.context().pushCounters;
   const json& c = doc["wsedge"];
+  // With a control_key, only a message that bears it is the backend's own
+  // (not, say, a user's text that the backend echoes): any other passes.
+  const std::string& secret = session_.route().config->push->controlKey;
+  if (!secret.empty()) {
+    const auto key = c.is_object() ? c.find("key") : c.end();
+    if (key == c.end() || !key->is_string() || key->get<std::string>() != secret) return false;
+  }
   bool valid = c.is_object();
   if (valid) {
     for (const auto& [key, list] : c.items()) {
+      if (key == "key" && !secret.empty()) continue;
       valid = valid && (key == "subscribe" || key == "unsubscribe") && list.is_array();
       for (const json& name : list) valid = valid && name.is_string();
     }
@@ -99,8 +107,12 @@ bool GrantedPush::deliver(std::span<const std::byte> frame) {
   if (session_.ended() || !session_.inTunnel()) return false;
   Tunnel& tunnel = session_.tunnel();
   if (!tunnel.clientOpen()) return false;
+  // The tunnel lets the backend's own messages fill max_buffered: the
+  // pushes' queue comes on top of that.
   const std::size_t queued = session_.client().connection().pending() + waiting_.size();
-  if (queued != 0 && queued + frame.size() > session_.snapshot().config.pubsubQueue) {
+  const std::uint64_t cap =
+      session_.snapshot().config.pubsubQueue + session_.route().limits.maxBuffered;
+  if (queued != 0 && queued + frame.size() > cap) {
     WSEDGE_LOG(kInfo, "push subscriber too slow: %zu bytes queued; closing it with 1013", queued);
     ++session_.context().pushCounters->overflowCloses;
     waiting_ = {};

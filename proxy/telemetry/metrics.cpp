@@ -47,6 +47,7 @@ void PushCounters::merge(const PushCounters& other) {
   overflowCloses += other.overflowCloses;
   controlMessages += other.controlMessages;
   badControl += other.badControl;
+  tooLarge += other.tooLarge;
   redisConnects += other.redisConnects;
   redisFailures += other.redisFailures;
   redisUp += other.redisUp;

@@ -75,6 +75,7 @@ struct PushCounters {
   std::uint64_t overflowCloses = 0;   // subscribers closed with 1013 (queue full)
   std::uint64_t controlMessages = 0;  // backends' {"wsedge": ...} messages applied
   std::uint64_t badControl = 0;       // ... and refused (logged)
+  std::uint64_t tooLarge = 0;         // Redis messages over pubsub.queue, dropped
   std::uint64_t redisConnects = 0;    // connections that came up (the first and each reconnect)
   std::uint64_t redisFailures = 0;    // connections lost or refused
   std::uint64_t redisUp = 0;          // gauge: 1 while subscribed and answering

@@ -354,6 +354,9 @@ void renderPush(Writer& w, const Scrape& s) {
   w.sample("wsedge_push_received_total", {{"source", "bus"}}, p.fromBus);
   w.family("wsedge_push_deliveries_total", "counter", "Messages queued to a subscriber.");
   w.sample("wsedge_push_deliveries_total", {}, p.deliveries);
+  w.family("wsedge_push_dropped_total", "counter",
+           "Messages from Redis not delivered: larger than pubsub.queue (reason=too_large).");
+  w.sample("wsedge_push_dropped_total", {{"reason", "too_large"}}, p.tooLarge);
   w.family("wsedge_push_overflow_closes_total", "counter",
            "Subscribers closed with 1013 because their queue was full.");
   w.sample("wsedge_push_overflow_closes_total", {}, p.overflowCloses);

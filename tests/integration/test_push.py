@@ -25,7 +25,9 @@ PREFIX = "wsedge:"  # push channel C is Redis channel PREFIX + C
 GRANT_ROUTES = ("      - match: { path_prefix: /app }\n        pool: app\n"
                 "        push: { from_backend: true }\n"
                 "      - match: { path_prefix: /ctl }\n        pool: app\n"
-                "        push: { from_backend: control }\n")
+                "        push: { from_backend: control }\n"
+                "      - match: { path_prefix: /key }\n        pool: app\n"
+                "        push: { from_backend: control, control_key: s3cret }\n")
 
 
 def push_config(port, admin, queue="1MiB", push="{ channels: path, max_channels: 4 }", workers=2,
@@ -239,6 +241,14 @@ class PushInProcess(PushTestCase):
         code, reason = slow.read_close()
         self.assertEqual(code, 1013, reason)
         slow.close()
+
+    def test_a_message_larger_than_the_queue_is_refused_with_413(self):
+        self.start(queue="2KiB")
+        self.assertEqual(self.publish_status("feed", b"x" * 2048), 200)
+        status = self.publish_status("feed", b"x" * 2049)
+        self.assertEqual(status, 413)
+        _, answer = self.post("feed", b"x" * 2049)
+        self.assertIn("larger than pubsub.queue", answer["error"])
 
     def test_pings_are_answered_client_messages_ignored_or_closed_1003(self):
         self.start()
@@ -668,6 +678,28 @@ class BackendControl(BackendPushTestCase):
                 answer = await asyncio.to_thread(self.publish, "room:9", b"nine")
                 self.assertEqual(answer["receivers"], 1)
                 self.assertEqual(await recv(ws), "nine")
+
+        asyncio.run(run())
+
+    def test_with_a_control_key_only_a_message_bearing_it_is_the_edges(self):
+        # A backend that echoes its users' text: a user cannot pass for it.
+        forged = '{"wsedge":{"subscribe":["room:11"]}}'
+        wrong = '{"wsedge":{"key":"guess","subscribe":["room:11"]}}'
+
+        async def run():
+            async with self.connect("/key?grant=user:11") as ws:
+                await asyncio.to_thread(self.wait_subscribed, "user:11", 1)
+                self.assertEqual(await say_then_echo(ws, forged, "e1"), forged)
+                self.assertEqual(await recv(ws), "e1")
+                self.assertEqual(await say_then_echo(ws, wrong, "e2"), wrong)
+                self.assertEqual(await recv(ws), "e2")
+                self.assertEqual(self.redis.numsub(PREFIX + "room:11"), 0)
+                self.assertEqual(
+                    await say_then_echo(ws, '{"wsedge":{"key":"s3cret","subscribe":["room:11"]}}', "e3"),
+                    "e3")
+                await asyncio.to_thread(self.wait_subscribed, "room:11", 1)
+                self.assertEqual((await asyncio.to_thread(self.publish, "room:11", b"eleven"))["receivers"], 1)
+                self.assertEqual(await recv(ws), "eleven")
 
         asyncio.run(run())
 
