@@ -9,6 +9,19 @@ namespace wsedge::io {
 
 using Chunk = ChunkPool::Chunk;
 
+SharedBytes* SharedBytes::copyOf(std::span<const std::byte> bytes) {
+  void* p = std::malloc(sizeof(SharedBytes) + bytes.size());
+  if (!p) throw std::bad_alloc();
+  auto* b = new (p) SharedBytes();
+  b->size_ = static_cast<std::uint32_t>(bytes.size());
+  if (!bytes.empty()) std::memcpy(b + 1, bytes.data(), bytes.size());
+  return b;
+}
+
+void SharedBytes::unref() {
+  if (--refs_ == 0) std::free(this);
+}
+
 ChunkPool::~ChunkPool() {
   for (auto& list : free_) {
     for (Chunk* c : list) std::free(c);
@@ -30,12 +43,14 @@ Chunk* ChunkPool::get(std::size_t minCap) {
     c = static_cast<Chunk*>(std::malloc(sizeof(Chunk) + cap));
     if (!c) throw std::bad_alloc();
   }
-  *c = Chunk{nullptr, static_cast<std::uint32_t>(cap), 0, 0, 0};
+  *c = Chunk{nullptr, static_cast<std::uint32_t>(cap), 0, 0, 0, nullptr};
   inUse_ += cap;
   return c;
 }
 
 void ChunkPool::put(Chunk* c) {
+  if (c->shared) c->shared->unref();
+  c->shared = nullptr;
   inUse_ -= c->cap;
   for (std::size_t cls = 0; cls < std::size(kClasses); ++cls) {
     if (c->cap == kClasses[cls] && freeBytes_ + c->cap <= kMaxFreeBytes) {
@@ -76,7 +91,7 @@ SendQueue::SendQueue(SendQueue&& o) noexcept
 }
 
 std::byte* SendQueue::reserve(std::size_t n, std::size_t expected) {
-  if (!tail_ || tail_->cap - tail_->written < n) {
+  if (!tail_ || tail_->shared || tail_->cap - tail_->written < n) {
     // Grow with the backlog: a queue that is backing up gets bigger chunks,
     // and never one smaller than the reservation. Only the first chunk of
     // an empty queue may be small: a queue that grows a chain is busy.
@@ -103,6 +118,22 @@ std::byte* SendQueue::reserve(std::size_t n, std::size_t expected) {
 
 void SendQueue::write(std::span<const std::byte> bytes) {
   if (!bytes.empty()) std::memcpy(reserve(bytes.size()), bytes.data(), bytes.size());
+}
+
+void SendQueue::append(SharedBytes& bytes) {
+  const auto size = static_cast<std::uint32_t>(bytes.bytes().size());
+  if (size == 0) return;
+  Chunk* c = pool_->get(0);  // a node: the bytes stay where they are
+  bytes.ref();
+  c->shared = &bytes;
+  c->written = c->committed = size;
+  if (tail_) {
+    tail_->next = c;
+  } else {
+    head_ = c;
+  }
+  tail_ = c;
+  pending_ += size;
 }
 
 void SendQueue::commit() {
@@ -173,7 +204,7 @@ void SendQueue::clear() {
 std::size_t SendQueue::gather(iovec* iov, std::size_t max) const {
   std::size_t n = 0;
   for (Chunk* c = head_; c && n < max && c->committed > c->sent; c = c->next) {
-    iov[n].iov_base = c->data() + c->sent;
+    iov[n].iov_base = const_cast<std::byte*>(c->bytes()) + c->sent;
     iov[n].iov_len = c->committed - c->sent;
     ++n;
     if (c->committed < c->written) break;  // the rest is uncommitted

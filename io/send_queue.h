@@ -15,6 +15,24 @@
 
 namespace wsedge::io {
 
+/// Bytes that many queues send (one message fanned out to many
+/// connections): written once, read-only, counted by reference; the last
+/// queue to let go of them frees them. One worker's: not thread-safe.
+class SharedBytes {
+ public:
+  /// A copy of bytes, with one reference: the caller's.
+  static SharedBytes* copyOf(std::span<const std::byte> bytes);
+  void ref() { ++refs_; }
+  void unref();
+  std::span<const std::byte> bytes() const { return {data(), size_}; }
+
+ private:
+  SharedBytes() = default;
+  const std::byte* data() const { return reinterpret_cast<const std::byte*>(this + 1); }
+  std::uint32_t refs_ = 1;
+  std::uint32_t size_ = 0;
+};
+
 /// Free lists of chunks by size class, one per worker (no locking).
 class ChunkPool {
  public:
@@ -24,7 +42,11 @@ class ChunkPool {
     std::uint32_t sent;       // bytes already sent
     std::uint32_t committed;  // bytes that may be sent
     std::uint32_t written;    // bytes written (committed or not)
+    SharedBytes* shared;      // set: the bytes are these (written == their size), not data()
     std::byte* data() { return reinterpret_cast<std::byte*>(this + 1); }
+    const std::byte* bytes() {
+      return shared ? shared->bytes().data() : reinterpret_cast<std::byte*>(this + 1);
+    }
   };
 
   // The smallest class holds a control frame or a short message alone in
@@ -76,6 +98,9 @@ class SendQueue {
   std::byte* reserve(std::size_t n, std::size_t expected = 0);
   /// Copies bytes in and reserves them (a convenience over reserve()).
   void write(std::span<const std::byte> bytes);
+  /// Queues shared bytes without copying them, committed (taking a
+  /// reference until they are sent). Nothing may be uncommitted.
+  void append(SharedBytes& bytes);
   /// Everything written so far may be sent.
   void commit();
   /// Forgets what was written since the last commit.

@@ -47,12 +47,17 @@ std::size_t Hub::publish(std::string_view channel, std::span<const std::byte> pa
   // walk by index over the ones there at the start. (Elements of the map
   // stay where they are whatever is added to it.)
   Channel& c = it->second;
+  Frame frame{frame_};
+  if (frame_.size() >= kShareFrom && c.subscribers.size() > 1) {
+    frame.shared = io::SharedBytes::copyOf(frame_);
+  }
   ++c.publishing;
   std::size_t handed = 0;
   const std::size_t n = c.subscribers.size();
   for (std::size_t i = 0; i < n; ++i) {
-    if (Subscriber* s = c.subscribers[i]) handed += s->deliver(frame_) ? 1 : 0;
+    if (Subscriber* s = c.subscribers[i]) handed += s->deliver(frame) ? 1 : 0;
   }
+  if (frame.shared) frame.shared->unref();  // the queues hold theirs
   if (--c.publishing == 0 && c.holes) {
     std::erase(c.subscribers, nullptr);
     c.holes = false;

@@ -13,14 +13,35 @@
 #include <unordered_map>
 #include <vector>
 
+#include "io/send_queue.h"
+
 namespace wsedge::pubsub {
+
+/// A message's frame as the hub hands it out: valid during the call only.
+/// A large one is shared, so that every subscriber's queue holds the same
+/// bytes instead of a copy.
+struct Frame {
+  std::span<const std::byte> bytes;
+  io::SharedBytes* shared = nullptr;  // the same bytes, refcounted (large frames)
+
+  /// Into a queue: by reference if shared, else copied (small frames
+  /// share chunks, and so sends, with their neighbours).
+  void queue(io::SendQueue& out) const {
+    if (shared) {
+      out.append(*shared);
+    } else {
+      out.write(bytes);
+      out.commit();
+    }
+  }
+};
 
 class Subscriber {
  public:
-  /// A whole frame for this subscriber's client: its bytes are valid
-  /// during the call only. It may leave the hub, never publish to it.
-  /// False if it was not queued (the subscriber is closing).
-  virtual bool deliver(std::span<const std::byte> frame) = 0;
+  /// A whole frame for this subscriber's client. It may leave the hub,
+  /// never publish to it. False if it was not queued (the subscriber is
+  /// closing).
+  virtual bool deliver(const Frame& frame) = 0;
 
  protected:
   ~Subscriber() = default;
@@ -39,6 +60,9 @@ class ChannelObserver {
 
 class Hub {
  public:
+  /// Frames at least this large are shared rather than copied.
+  static constexpr std::size_t kShareFrom = 4096;
+
   void setObserver(ChannelObserver* observer) { observer_ = observer; }
   void subscribe(const std::string& channel, Subscriber& subscriber);
   void unsubscribe(const std::string& channel, Subscriber& subscriber);

@@ -103,7 +103,8 @@ bool GrantedPush::control(std::span<const std::byte> payload) {
   return true;
 }
 
-bool GrantedPush::deliver(std::span<const std::byte> frame) {
+bool GrantedPush::deliver(const pubsub::Frame& pushed) {
+  const std::span<const std::byte> frame = pushed.bytes;
   if (session_.ended() || !session_.inTunnel()) return false;
   Tunnel& tunnel = session_.tunnel();
   if (!tunnel.clientOpen()) return false;
@@ -121,7 +122,9 @@ bool GrantedPush::deliver(std::span<const std::byte> frame) {
     return false;
   }
   if (waiting_.empty() && tunnel.clientAtMessageBoundary()) {
-    session_.client().send(frame);
+    transport::Connection& out = session_.client().connection();
+    pushed.queue(out.output());
+    out.flush();
   } else {
     waiting_.insert(waiting_.end(), frame.begin(), frame.end());
   }

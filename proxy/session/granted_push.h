@@ -45,7 +45,7 @@ class GrantedPush final : public pubsub::Subscriber, public MessageFilter {
   void leave() { subscription_.leaveAll(); }
   std::size_t channels() const { return subscription_.size(); }
 
-  bool deliver(std::span<const std::byte> frame) override;
+  bool deliver(const pubsub::Frame& frame) override;
   // from_backend: control: the relay from the backend asks here first.
   bool wants(std::span<const std::byte> head) const override { return looksLikeControl(head); }
   bool consume(std::span<const std::byte> payload) override { return control(payload); }

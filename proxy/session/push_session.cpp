@@ -89,16 +89,18 @@ bool PushSession::fits(std::size_t bytes) const {
   return pending == 0 || pending + bytes <= queueCap_;
 }
 
-bool PushSession::deliver(std::span<const std::byte> frame) {
+bool PushSession::deliver(const pubsub::Frame& frame) {
   if (closeSent_ != 0 || !session_.client().connected()) return false;
-  if (!fits(frame.size())) {
+  if (!fits(frame.bytes.size())) {
     WSEDGE_LOG(kInfo, "push subscriber too slow: %zu bytes queued; closing it with 1013",
                session_.client().connection().pending());
     ++session_.context().pushCounters->overflowCloses;
     closeWith(1013, "too slow: the queue is full");
     return false;
   }
-  session_.client().send(frame);
+  transport::Connection& out = session_.client().connection();
+  frame.queue(out.output());
+  out.flush();
   ++delivered_;
   return true;
 }

@@ -39,7 +39,7 @@ class PushSession final : public pubsub::Subscriber {
   void fromClient(std::span<std::byte> data);
   void clientEnded(int error);
   void onTimeout();
-  bool deliver(std::span<const std::byte> frame) override;
+  bool deliver(const pubsub::Frame& frame) override;
 
   /// Leaves every channel (at the latest as the session ends).
   void leave() { subscription_.leaveAll(); }

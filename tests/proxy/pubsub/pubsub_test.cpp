@@ -44,12 +44,14 @@ TEST(Channels, BadNamesAndTooManyAreRefusedWithWhy) {
 }
 
 struct Recorder final : Subscriber {
-  bool deliver(std::span<const std::byte> frame) override {
-    frames.emplace_back(reinterpret_cast<const char*>(frame.data()), frame.size());
+  bool deliver(const Frame& frame) override {
+    frames.emplace_back(reinterpret_cast<const char*>(frame.bytes.data()), frame.bytes.size());
+    shared.push_back(frame.shared != nullptr);
     if (onDeliver) onDeliver();
     return true;
   }
   std::vector<std::string> frames;
+  std::vector<bool> shared;
   std::function<void()> onDeliver;
 };
 
@@ -139,6 +141,19 @@ TEST(BusMessage, TextBinaryAndTheBinaryMark) {
     const std::string wire = encodeBusMessage("valid text", binary);
     EXPECT_EQ(decode(wire), std::pair(std::string("valid text"), binary));
   }
+}
+
+TEST(Hub, ALargeFrameIsSharedASmallOneCopied) {
+  Hub hub;
+  Recorder a, b;
+  hub.subscribe("ch", a);
+  hub.subscribe("ch", b);
+  hub.publish("ch", bytes("small"), false);
+  const std::string big(Hub::kShareFrom, 'b');
+  hub.publish("ch", bytes(big), true);
+  EXPECT_EQ(a.shared, (std::vector<bool>{false, true}));
+  EXPECT_EQ(a.frames[1].substr(4), big) << "a 2-byte header with a 16-bit length, then the payload";
+  EXPECT_EQ(a.frames, b.frames);
 }
 
 }  // namespace
