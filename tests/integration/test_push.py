@@ -8,6 +8,8 @@ session (push: { from_backend }), interleaved with the backend's own
 messages. Every test with Redis runs a redis-server of its own."""
 import asyncio
 import json
+import os
+import subprocess
 import signal
 import struct
 import time
@@ -716,3 +718,41 @@ class BackendControl(BackendPushTestCase):
                 self.assertEqual(answer["receivers"], 0)
 
         asyncio.run(run())
+
+
+BENCH = os.environ.get("WSEDGE_BENCH_BIN",
+                       os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../build/bench/wsedge-bench"))
+
+
+class BenchPush(RedisPushTestCase):
+    """wsedge-bench push against wsedge: it counts what arrives, and says when it does not."""
+
+    def bench(self, publish, *args):
+        out = subprocess.run([BENCH, "push", "--url", f"{self.proxy.url}/live/{{channel}}", "--publish", publish,
+                              "--subscribers", "60", "--channels", "6", "--rate", "300", "--size", "100",
+                              "--duration", "1s", "--warmup", "200ms", "--settle", "500ms", "--drain", "2s",
+                              "--json", *args], capture_output=True, text=True, timeout=60 * SLOW)
+        return out.returncode, json.loads(out.stdout.strip().splitlines()[-1]), out.stderr
+
+    def test_every_message_through_redis_and_through_the_admin_is_counted_once(self):
+        self.start(push="{ channels: path }")
+        for publish in (f"redis://127.0.0.1:{self.redis.port}/{PREFIX}",
+                        f"http://127.0.0.1:{self.admin}/publish"):
+            code, r, err = self.bench(publish)
+            self.assertEqual(code, 0, err)
+            self.assertGreater(r["published"], 250)
+            # Each of a channel's 10 subscribers got each of its messages.
+            self.assertEqual(r["deliveries"], r["published"] * 10, r)
+            self.assertEqual(r["expected_deliveries"], r["deliveries"])
+            self.assertEqual((r["lost"], r["duplicates"], r["reordered"], r["publish_errors"]), (0, 0, 0, 0), r)
+            self.assertGreater(r["p99_ms"], 0)
+
+    def test_messages_that_never_arrive_are_lost_and_fail_the_run(self):
+        self.start(push="{ channels: path }")
+        # Published where wsedge does not listen: every one is lost.
+        code, r, _ = self.bench(f"redis://127.0.0.1:{self.redis.port}/elsewhere:")
+        self.assertEqual(code, 1)
+        self.assertEqual(r["deliveries"], 0)
+        self.assertEqual(r["lost"], r["published"] * 10)
+        code, _, _ = self.bench(f"redis://127.0.0.1:{self.redis.port}/elsewhere:", "--allow-loss")
+        self.assertEqual(code, 0, "--allow-loss")
