@@ -143,23 +143,28 @@ http {{
     return Proc("nchan", ["nginx", "-c", conf, "-p", work], work, port)
 
 
+def start_target(work, build, target, procs, channel):
+    """A fresh Redis and the target on it (appended to procs, to stop):
+    (proxy, subscribers' URL with channel in it, the publisher's URL)."""
+    redis = start_redis(work)
+    procs.append(redis)
+    if target == "nchan":
+        proxy = start_nchan(work, redis.port)
+        procs.append(proxy)
+        return proxy, f"ws://127.0.0.1:{proxy.port}/sub/{channel}", f"http://127.0.0.1:{proxy.port}/pub"
+    proxy = start_wsedge(work, build, redis.port)
+    procs.append(proxy)
+    publish = (f"redis://127.0.0.1:{redis.port}/wsedge:" if target == "wsedge-redis"
+               else f"http://127.0.0.1:{proxy.admin}/publish")
+    return proxy, f"ws://127.0.0.1:{proxy.port}/live/{channel}", publish
+
+
 def run_one(build, target, scenario, duration):
     _, subs, channels, rate = SCENARIOS[scenario]
     work = tempfile.mkdtemp(prefix=f"push-{target}-")
     procs = []
     try:
-        redis = start_redis(work)
-        procs.append(redis)
-        if target == "nchan":
-            proxy = start_nchan(work, redis.port)
-            url = f"ws://127.0.0.1:{proxy.port}/sub/{{channel}}"
-            publish = f"http://127.0.0.1:{proxy.port}/pub"
-        else:
-            proxy = start_wsedge(work, build, redis.port)
-            url = f"ws://127.0.0.1:{proxy.port}/live/{{channel}}"
-            publish = (f"redis://127.0.0.1:{redis.port}/wsedge:" if target == "wsedge-redis"
-                       else f"http://127.0.0.1:{proxy.admin}/publish")
-        procs.append(proxy)
+        proxy, url, publish = start_target(work, build, target, procs, "{channel}")
         time.sleep(0.5)
         cmd = [os.path.join(build, "bench/wsedge-bench"), "push", "--url", url, "--publish", publish,
                "--subscribers", str(subs), "--channels", str(channels), "--rate", str(rate),
@@ -187,15 +192,7 @@ def idle_rss(build, target, subs=10000):
     work = tempfile.mkdtemp(prefix=f"push-idle-{target}-")
     procs = []
     try:
-        redis = start_redis(work)
-        procs.append(redis)
-        if target == "nchan":
-            proxy = start_nchan(work, redis.port)
-            url = f"ws://127.0.0.1:{proxy.port}/sub/idle"
-        else:
-            proxy = start_wsedge(work, build, redis.port)
-            url = f"ws://127.0.0.1:{proxy.port}/live/idle"
-        procs.append(proxy)
+        proxy, url, _ = start_target(work, build, target, procs, "idle")
         time.sleep(1)
         before = rss_kb(proxy.pids())
         load = subprocess.Popen([os.path.join(build, "bench/wsedge-bench"), "run", "--mode", "idle", "--url", url,
