@@ -8,6 +8,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "tls/stream.h"
+
 namespace wsedge::tls {
 namespace {
 
@@ -77,6 +79,7 @@ ServerContext::ServerContext(std::shared_ptr<const CertificateSet> certificates,
     SSL_CTX_set_timeout(raw,
                         static_cast<std::uint32_t>(2 * options_.ticketKeys->rotationSeconds()));
     SSL_CTX_set_early_data_enabled(raw, 0);  // no 0-RTT: replayable requests
+    TlsStream::captureSecrets(raw);          // TLS 1.3 records are wsedge's own
     // No SSL_MODE_RELEASE_BUFFERS: BoringSSL defines it as 0 because it always
     // frees record buffers once they are empty, so idle connections hold none.
     SSL_CTX_set_session_id_context(raw, reinterpret_cast<const std::uint8_t*>("wsedge"), 6);

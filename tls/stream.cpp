@@ -1,8 +1,11 @@
 #include "tls/stream.h"
 
 #include <openssl/err.h>
+#include <openssl/mem.h>
 
+#include <charconv>
 #include <cstring>
+#include <string_view>
 
 #include "tls/certificates.h"
 
@@ -11,7 +14,22 @@ namespace wsedge::tls {
 namespace {
 // One record of plaintext at most comes out of each SSL_read.
 thread_local std::byte tScratch[16384];
+
+int streamIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
 }  // namespace
+
+// The application traffic secrets, from the key log, until the handshake ends.
+struct TlsStream::Secrets {
+  std::uint8_t client[RecordLayer::kMaxSecret];
+  std::uint8_t server[RecordLayer::kMaxSecret];
+  std::uint8_t clientLength = 0;
+  std::uint8_t serverLength = 0;
+  ~Secrets() { OPENSSL_cleanse(this, sizeof *this); }
+};
 
 const BIO_METHOD* TlsStream::method() {
   static BIO_METHOD* m = [] {
@@ -24,11 +42,37 @@ const BIO_METHOD* TlsStream::method() {
   return m;
 }
 
+void TlsStream::captureSecrets(SSL_CTX* ctx) {
+  SSL_CTX_set_keylog_callback(ctx, onKeyLog);
+}
+
+// "CLIENT_TRAFFIC_SECRET_0 <client random> <secret>", in hex; the other
+// lines (handshake secrets, the exporter) are not needed.
+void TlsStream::onKeyLog(const SSL* ssl, const char* line) {
+  auto* self = static_cast<TlsStream*>(SSL_get_ex_data(ssl, streamIndex()));
+  if (!self || !SSL_is_server(ssl)) return;
+  const std::string_view text(line);
+  const bool client = text.starts_with("CLIENT_TRAFFIC_SECRET_0 ");
+  if (!client && !text.starts_with("SERVER_TRAFFIC_SECRET_0 ")) return;
+  const std::size_t space = text.rfind(' ');
+  const std::string_view hex = text.substr(space + 1);
+  if (hex.size() % 2 != 0 || hex.size() / 2 > RecordLayer::kMaxSecret) return;
+  if (!self->secrets_) self->secrets_ = std::make_unique<Secrets>();
+  std::uint8_t* out = client ? self->secrets_->client : self->secrets_->server;
+  for (std::size_t i = 0; i < hex.size() / 2; ++i) {
+    const char* digits = hex.data() + 2 * i;
+    if (std::from_chars(digits, digits + 2, out[i], 16).ptr != digits + 2) return;
+  }
+  (client ? self->secrets_->clientLength : self->secrets_->serverLength) =
+      static_cast<std::uint8_t>(hex.size() / 2);
+}
+
 TlsStream::TlsStream(bssl::UniquePtr<SSL> ssl) : ssl_(std::move(ssl)) {
   BIO* bio = BIO_new(method());
   BIO_set_data(bio, this);
   BIO_set_init(bio, 1);
   SSL_set_bio(ssl_.get(), bio, bio);  // one BIO both ways; the SSL owns it
+  if (SSL_is_server(ssl_.get())) SSL_set_ex_data(ssl_.get(), streamIndex(), this);
 }
 
 TlsStream::~TlsStream() = default;
@@ -49,12 +93,14 @@ int TlsStream::bioRead(BIO* b, char* out, int len) {
 int TlsStream::bioWrite(BIO* b, const char* in, int len) {
   auto* self = static_cast<TlsStream*>(BIO_get_data(b));
   BIO_clear_retry_flags(b);
-  if (!self->out_.write) {
+  if (!self->out_.reserve) {
     BIO_set_retry_write(b);
     return -1;
   }
-  self->out_.write(self->out_.context, reinterpret_cast<const std::byte*>(in),
-                   static_cast<std::size_t>(len));
+  if (len > 0) {
+    std::memcpy(self->out_.reserve(self->out_.context, static_cast<std::size_t>(len)), in,
+                static_cast<std::size_t>(len));
+  }
   return len;
 }
 
@@ -70,34 +116,176 @@ TlsStream::Status TlsStream::fail(int rc) {
   return Status::kError;
 }
 
-TlsStream::Status TlsStream::receive(std::span<const std::byte> ciphertext, Writer out, Reader in) {
-  in_ = ciphertext;
+void TlsStream::takeOver() {
+  const std::unique_ptr<Secrets> secrets = std::move(secrets_);
+  // TLS 1.3 only, with both secrets, and nothing left inside BoringSSL.
+  if (!secrets || !secrets->clientLength || !secrets->serverLength ||
+      SSL_version(ssl_.get()) != TLS1_3_VERSION || SSL_has_pending(ssl_.get())) {
+    return;
+  }
+  records_ = RecordLayer::create(
+      SSL_CIPHER_get_protocol_id(SSL_get_current_cipher(ssl_.get())),
+      {secrets->client, secrets->clientLength}, SSL_get_read_sequence(ssl_.get()),
+      {secrets->server, secrets->serverLength}, SSL_get_write_sequence(ssl_.get()));
+}
+
+TlsStream::Status TlsStream::receive(std::span<std::byte> ciphertext, Writer out, Reader in) {
+  if (ended_ != Status::kOk) return ended_;
   out_ = out;
   Status status = Status::kOk;
-  if (!done_) {
-    const int rc = SSL_do_handshake(ssl_.get());
-    if (rc == 1) {
-      done_ = true;
-      // BoringSSL holds a TLS 1.3 server's session tickets until its next
-      // write; a zero-length write sends them now, so a client that never
-      // hears from us again can still resume.
-      SSL_write(ssl_.get(), "", 0);
-    } else if (SSL_get_error(ssl_.get(), rc) != SSL_ERROR_WANT_READ) {
-      status = fail(rc);
+  if (!records_) {
+    in_ = ciphertext;
+    if (!done_) {
+      const int rc = SSL_do_handshake(ssl_.get());
+      if (rc == 1) {
+        done_ = true;
+        // BoringSSL holds a TLS 1.3 server's session tickets until its next
+        // write; a zero-length write sends them now, so a client that never
+        // hears from us again can still resume.
+        SSL_write(ssl_.get(), "", 0);
+        if (SSL_is_server(ssl_.get())) takeOver();
+        secrets_.reset();
+      } else if (SSL_get_error(ssl_.get(), rc) != SSL_ERROR_WANT_READ) {
+        status = fail(rc);
+      }
     }
-  }
-  while (done_ && status == Status::kOk) {
-    const int n = SSL_read(ssl_.get(), tScratch, sizeof tScratch);
-    if (n > 0) {
-      in.read(in.context, {tScratch, static_cast<std::size_t>(n)});
-      continue;
+    while (done_ && !records_ && status == Status::kOk) {
+      const int n = SSL_read(ssl_.get(), tScratch, sizeof tScratch);
+      if (n > 0) {
+        in.read(in.context, {tScratch, static_cast<std::size_t>(n)});
+        continue;
+      }
+      if (SSL_get_error(ssl_.get(), n) == SSL_ERROR_WANT_READ) break;
+      status = fail(n);
     }
-    if (SSL_get_error(ssl_.get(), n) == SSL_ERROR_WANT_READ) break;
-    status = fail(n);
+    // What BoringSSL did not read is the record layer's from here on.
+    ciphertext = ciphertext.last(in_.size());
+    in_ = {};
   }
-  in_ = {};
+  if (records_ && status == Status::kOk) status = openRecords(ciphertext, in);
+  if (status != Status::kOk) ended_ = status;
   out_ = {};
   return status;
+}
+
+TlsStream::Status TlsStream::openRecords(std::span<std::byte> data, Reader in) {
+  if (partialLength_ > 0) {
+    // First the record a previous receive ended inside: its header, then
+    // the rest of it.
+    std::size_t want = RecordLayer::kHeader;
+    for (int step = 0; step < 2; ++step) {
+      if (partialLength_ >= RecordLayer::kHeader) {
+        want = RecordLayer::recordLength({partial_.get(), partialLength_});
+        if (want > RecordLayer::kMaxRecord) {
+          return failWith(RecordLayer::kRecordOverflow, "a TLS record longer than 16 KiB");
+        }
+      }
+      const std::size_t n = std::min(want - partialLength_, data.size());
+      std::memcpy(partial_.get() + partialLength_, data.data(), n);
+      partialLength_ += n;
+      data = data.subspan(n);
+    }
+    if (partialLength_ < want) return Status::kOk;
+    const Status st = openRecord({partial_.get(), want}, in);
+    partialLength_ = 0;
+    partial_.reset();
+    if (st != Status::kOk) return st;
+  }
+  while (data.size() >= RecordLayer::kHeader) {
+    const std::size_t length = RecordLayer::recordLength(data);
+    if (length > RecordLayer::kMaxRecord) {
+      return failWith(RecordLayer::kRecordOverflow, "a TLS record longer than 16 KiB");
+    }
+    if (data.size() < length) break;
+    const Status st = openRecord(data.first(length), in);
+    if (st != Status::kOk) return st;
+    data = data.subspan(length);
+  }
+  if (!data.empty()) {
+    partial_ = std::make_unique_for_overwrite<std::byte[]>(RecordLayer::kMaxRecord);
+    std::memcpy(partial_.get(), data.data(), data.size());
+    partialLength_ = data.size();
+  }
+  return Status::kOk;
+}
+
+TlsStream::Status TlsStream::openRecord(std::span<std::byte> record, Reader in) {
+  const RecordLayer::Opened r = records_->open(record);
+  if (r.alert != RecordLayer::kCloseNotify) {
+    return failWith(r.alert, r.alert == RecordLayer::kBadRecordMac
+                                 ? "a TLS record failed to decrypt (bad record MAC)"
+                             : r.alert == RecordLayer::kRecordOverflow
+                                 ? "a TLS record longer than 16 KiB"
+                                 : "an unexpected TLS record");
+  }
+  // Records that carry no data cost as much to open as those that do: like
+  // BoringSSL, allow only so many in a row.
+  constexpr std::uint8_t kMaxEmptyRecords = 32;
+  if (r.type == RecordLayer::Type::kApplicationData && !r.plaintext.empty()) {
+    emptyRecords_ = 0;
+  } else if (++emptyRecords_ > kMaxEmptyRecords) {
+    return failWith(RecordLayer::kUnexpectedMessage, "too many TLS records without data");
+  }
+  switch (r.type) {
+    case RecordLayer::Type::kApplicationData:
+      if (!r.plaintext.empty()) in.read(in.context, r.plaintext);
+      return Status::kOk;
+    case RecordLayer::Type::kAlert: {
+      if (r.plaintext.size() != 2) return failWith(RecordLayer::kDecodeError, "a malformed alert");
+      const auto description = std::to_integer<std::uint8_t>(r.plaintext[1]);
+      if (description == RecordLayer::kCloseNotify) return Status::kClosed;
+      if (description == RecordLayer::kUserCanceled) return Status::kOk;  // close_notify follows
+      error_ = "the peer sent TLS alert " + std::to_string(description);
+      return Status::kError;
+    }
+    case RecordLayer::Type::kHandshake:
+      return postHandshake(r.plaintext);
+  }
+  return failWith(RecordLayer::kUnexpectedMessage, "a TLS record of an unknown type");
+}
+
+// What a client may send after the handshake: KeyUpdate (RFC 8446 §4.6.3).
+// wsedge never asks for a certificate, and BoringSSL clients never split
+// KeyUpdate across records, so a message split across records is refused.
+TlsStream::Status TlsStream::postHandshake(std::span<const std::byte> messages) {
+  constexpr std::uint8_t kKeyUpdate = 24;
+  if (messages.size() != 5 || std::to_integer<std::uint8_t>(messages[0]) != kKeyUpdate ||
+      messages[1] != std::byte{0} || messages[2] != std::byte{0} || messages[3] != std::byte{1}) {
+    return failWith(RecordLayer::kUnexpectedMessage, "an unexpected TLS handshake message");
+  }
+  const auto requested = std::to_integer<std::uint8_t>(messages[4]);
+  if (requested > 1) return failWith(RecordLayer::kDecodeError, "a malformed KeyUpdate");
+  if (!records_->updateReadKey()) return failWith(RecordLayer::kInternalError, "KeyUpdate failed");
+  if (requested == 1) {
+    // Answer with ours (not asking back), under the old key, then switch.
+    constexpr std::byte kAnswer[] = {std::byte{kKeyUpdate}, std::byte{0}, std::byte{0},
+                                     std::byte{1}, std::byte{0}};
+    if (!seal(RecordLayer::Type::kHandshake, kAnswer) || !records_->updateWriteKey()) {
+      return failWith(RecordLayer::kInternalError, "KeyUpdate failed");
+    }
+  }
+  return Status::kOk;
+}
+
+bool TlsStream::seal(RecordLayer::Type type, std::span<const std::byte> plaintext) {
+  do {
+    const std::size_t n = std::min(plaintext.size(), RecordLayer::kMaxPlaintext);
+    std::byte* room = out_.reserve(out_.context, n + RecordLayer::kOverhead);
+    if (!records_->seal(type, plaintext.first(n), room)) {
+      error_ = "TLS sequence numbers ran out";
+      return false;
+    }
+    plaintext = plaintext.subspan(n);
+  } while (!plaintext.empty());
+  return true;
+}
+
+TlsStream::Status TlsStream::failWith(RecordLayer::Alert alert, std::string why) {
+  error_ = std::move(why);
+  constexpr std::byte kFatal{2};
+  const std::byte body[] = {kFatal, std::byte{alert}};
+  if (out_.reserve) seal(RecordLayer::Type::kAlert, body);
+  return Status::kError;
 }
 
 bool TlsStream::send(std::span<const std::byte> plaintext, Writer out) {
@@ -106,7 +294,10 @@ bool TlsStream::send(std::span<const std::byte> plaintext, Writer out) {
   const Writer outer = out_;
   out_ = out;
   bool ok = true;
-  while (!plaintext.empty()) {
+  if (records_) {
+    ok = plaintext.empty() || seal(RecordLayer::Type::kApplicationData, plaintext);
+  }
+  while (!records_ && !plaintext.empty()) {
     const int n = SSL_write(ssl_.get(), plaintext.data(),
                             static_cast<int>(std::min<std::size_t>(plaintext.size(), 1 << 30)));
     if (n <= 0) {
@@ -124,7 +315,13 @@ void TlsStream::closeNotify(Writer out) {
   if (!done_) return;
   const Writer outer = out_;
   out_ = out;
-  SSL_shutdown(ssl_.get());
+  if (records_) {
+    constexpr std::byte kWarning{1};
+    const std::byte body[] = {kWarning, std::byte{RecordLayer::kCloseNotify}};
+    seal(RecordLayer::Type::kAlert, body);
+  } else {
+    SSL_shutdown(ssl_.get());
+  }
   out_ = outer;
 }
 

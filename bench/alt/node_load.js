@@ -10,7 +10,10 @@ const payload = crypto.randomBytes(size);
 const sockets = [];
 let open = 0, received = 0, mismatches = 0, sent = 0;
 for (let i = 0; i < conns; i++) {
-  const ws = new WebSocket(url, { perMessageDeflate: false });
+  // wss: the suite may be pinned (TLS_CIPHERS, such as TLS_AES_128_GCM_SHA256), so that every proxy
+  // pays for the same cipher; certificates are not checked (the benchmark's own, self-signed).
+  const ws = new WebSocket(url, { perMessageDeflate: false, rejectUnauthorized: false,
+                                  ...(process.env.TLS_CIPHERS ? { ciphers: process.env.TLS_CIPHERS } : {}) });
   ws.on('open', () => { if (++open === conns) start(); });
   ws.on('message', (data) => { received++; if (!Buffer.from(data).equals(payload)) mismatches++; });
   ws.on('error', (e) => { console.error(e.message); process.exit(2); });

@@ -3,12 +3,11 @@
 namespace wsedge::transport {
 namespace {
 
+// Records are written straight into the queue below; each TLS call's
+// output is committed once it returns.
 tls::TlsStream::Writer writerFor(Connection& below) {
-  return {&below.output(), [](void* q, const std::byte* data, std::size_t n) {
-            auto* queue = static_cast<io::SendQueue*>(q);
-            queue->write(std::span<const std::byte>(data, n));
-            queue->commit();
-          }};
+  return {&below.output(),
+          [](void* q, std::size_t n) { return static_cast<io::SendQueue*>(q)->reserve(n); }};
 }
 
 }  // namespace
@@ -38,6 +37,7 @@ void TlsConnection::flush() {
         // hears of it from the loop, not from inside this call.
         failed_ = true;
         plain_.clear();
+        inner_->output().commit();
         inner_->flush();
         if (inCallback_) {
           failPending_ = true;  // said when the callback returns
@@ -50,6 +50,7 @@ void TlsConnection::flush() {
     }
     plain_.consume(bytes);
   }
+  inner_->output().commit();
   inner_->flush();
 }
 
@@ -65,6 +66,7 @@ void TlsConnection::finish() {
     flush();
     stream_.closeNotify(writerFor(*inner_));
   }
+  inner_->output().commit();
   // After a failure the alert BoringSSL wrote is all that is left to say:
   // it goes out even when the user closes at once.
   transport::close(inner_, graceful_ || failed_);

@@ -7,7 +7,8 @@ bin_dir=${1:?usage: run_all.sh BIN_DIR SECONDS}
 seconds=${2:-20}
 src_dir=$(cd "$(dirname "$0")" && pwd)
 status=0
-for target in request_parser_fuzz response_parser_fuzz frame_parser_fuzz utf8_fuzz message_body_fuzz; do
+for target in request_parser_fuzz response_parser_fuzz frame_parser_fuzz utf8_fuzz message_body_fuzz \
+              tls_record_fuzz; do
   work="$bin_dir/$target.work"
   rm -rf "$work" && mkdir -p "$work/corpus" "$work/artifacts"
   cp "$src_dir/corpus/${target%_fuzz}"/* "$work/corpus/" 2>/dev/null || true

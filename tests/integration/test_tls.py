@@ -195,6 +195,38 @@ class OpensslClient(TlsTestCase):
         out = self.s_client(proxy.port, "-sess_in", sess).stdout.decode()
         self.assertIn("Reused, TLSv1.3", out)
 
+    def test_every_tls13_suite_and_a_key_update_carry_websocket_frames(self):
+        # After the handshake wsedge runs TLS 1.3 records itself: each suite,
+        # and a KeyUpdate that asks for one back, against OpenSSL.
+        backend = self.start_py_backend()
+        proxy = self.start_tls_proxy(backend.port)
+        upgrade = (b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        for suite in ("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"):
+            client = subprocess.Popen(["openssl", "s_client", "-connect", f"127.0.0.1:{proxy.port}", "-servername",
+                                       "localhost", "-CAfile", f"{CERTS}/ca.pem", "-tls1_3", "-ciphersuites", suite],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            try:
+                # s_client reads its commands ("K": KeyUpdate, update requested) a read at a time.
+                for chunk in (upgrade, frame(1, b"before-the-key-update"), b"K\n",
+                              frame(1, b"after-the-key-update")):
+                    time.sleep(0.3 * SLOW)
+                    client.stdin.write(chunk)
+                    client.stdin.flush()
+                time.sleep(0.5 * SLOW)
+                out, _ = client.communicate(b"", timeout=10 * SLOW)
+            finally:
+                if client.poll() is None:
+                    client.kill()
+                    client.wait()
+            text = out.decode(errors="replace")
+            self.assertIn(f"Cipher is {suite}", text)
+            self.assertIn("101 Switching Protocols", text, suite)
+            self.assertIn("KEYUPDATE", text, suite)
+            self.assertIn("before-the-key-update", text, suite)
+            self.assertIn("after-the-key-update", text, f"{suite}: nothing came back after the KeyUpdate")
+            self.assertNotIn("error", text.lower().replace("verify error:num=0", ""), suite)
+
 
 class TlsHardening(OpensslClient):
     def test_tls12_offers_ecdhe_with_aead_only(self):

@@ -19,9 +19,10 @@ using Bytes = std::vector<std::byte>;
 struct Pipe {
   Bytes bytes;
   TlsStream::Writer writer() {
-    return {this, [](void* p, const std::byte* d, std::size_t n) {
+    return {this, [](void* p, std::size_t n) {
               auto* self = static_cast<Pipe*>(p);
-              self->bytes.insert(self->bytes.end(), d, d + n);
+              self->bytes.resize(self->bytes.size() + n);
+              return self->bytes.data() + self->bytes.size() - n;
             }};
   }
   TlsStream::Reader reader() {
@@ -100,6 +101,64 @@ TEST(TlsStream, HandshakeTls13AlpnAndDataBothWays) {
   EXPECT_EQ(p.clientPlain.bytes, big);
 }
 
+TEST(TlsStream, ATls13ServerRunsItsOwnRecordsAndTls12StaysWithBoringSsl) {
+  ServerContext server(certs(), {});
+  auto clientCtx = clientContext();
+  Pair p = connect(server, clientCtx.get(), "localhost");
+  ASSERT_TRUE(p.server->handshakeDone());
+  EXPECT_TRUE(p.server->ownsRecords());
+  EXPECT_FALSE(p.client->ownsRecords()) << "clients keep BoringSSL's records";
+  auto old = clientContext();
+  SSL_CTX_set_max_proto_version(old.get(), TLS1_2_VERSION);
+  Pair q = connect(server, old.get(), "localhost");
+  ASSERT_TRUE(q.server->handshakeDone());
+  EXPECT_FALSE(q.server->ownsRecords());
+  const Bytes hello(300, std::byte{'h'});
+  ASSERT_TRUE(q.client->send(hello, q.toServer.writer()));
+  ASSERT_TRUE(q.server->send(hello, q.toClient.writer()));
+  q.pump();
+  EXPECT_EQ(q.serverPlain.bytes, hello);
+  EXPECT_EQ(q.clientPlain.bytes, hello);
+}
+
+TEST(TlsStream, AKeyUpdateThatAsksForOneBackIsAnsweredAndDataFlowsOnBothNewKeys) {
+  ServerContext server(certs(), {});
+  auto clientCtx = clientContext();
+  Pair p = connect(server, clientCtx.get(), "localhost");
+  ASSERT_TRUE(p.server->ownsRecords());
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_EQ(SSL_key_update(p.client->ssl(), SSL_KEY_UPDATE_REQUESTED), 1);
+    const Bytes up(100 + round, std::byte{'u'}), down(200 + round, std::byte{'d'});
+    ASSERT_TRUE(p.client->send(up, p.toServer.writer()));  // the KeyUpdate goes first
+    p.pump();
+    ASSERT_EQ(p.serverStatus, TlsStream::Status::kOk) << p.server->error();
+    EXPECT_EQ(p.serverPlain.bytes, up);
+    ASSERT_TRUE(p.server->send(down, p.toClient.writer()));
+    p.pump();
+    ASSERT_EQ(p.clientStatus, TlsStream::Status::kOk) << p.client->error();
+    EXPECT_EQ(p.clientPlain.bytes, down) << "the client read our answer and our new key";
+    p.serverPlain.bytes.clear();
+    p.clientPlain.bytes.clear();
+  }
+}
+
+TEST(TlsStream, CloseNotifyAndAlertsBothWays) {
+  ServerContext server(certs(), {});
+  auto clientCtx = clientContext();
+  Pair p = connect(server, clientCtx.get(), "localhost");
+  p.server->closeNotify(p.toClient.writer());
+  p.pump();
+  EXPECT_EQ(p.clientStatus, TlsStream::Status::kClosed) << p.client->error();
+  p.client->closeNotify(p.toServer.writer());
+  p.pump();
+  EXPECT_EQ(p.serverStatus, TlsStream::Status::kClosed) << p.server->error();
+  // After the end, more records change nothing.
+  Bytes late(10);
+  EXPECT_EQ(p.server->receive(late, p.toClient.writer(), p.serverPlain.reader()),
+            TlsStream::Status::kClosed);
+  EXPECT_TRUE(p.serverPlain.bytes.empty());
+}
+
 TEST(TlsStream, SniChoosesTheCertificate) {
   ServerContext server(certs(), {});
   auto clientCtx = clientContext();
@@ -157,8 +216,8 @@ TEST(TlsStream, GarbageInsteadOfAClientHelloIsAnError) {
   ServerContext server(certs(), {});
   TlsStream s(server.newSsl());
   Pipe out, plain;
-  const std::string junk = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-  EXPECT_EQ(s.receive(std::as_bytes(std::span(junk)), out.writer(), plain.reader()),
+  std::string junk = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  EXPECT_EQ(s.receive(std::as_writable_bytes(std::span(junk)), out.writer(), plain.reader()),
             TlsStream::Status::kError);
   EXPECT_FALSE(s.error().empty());
 }

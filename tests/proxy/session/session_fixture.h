@@ -80,7 +80,7 @@ std::string frame(ws::Opcode op, std::string_view payload, bool masked) {
   return {reinterpret_cast<const char*>(out.data()), out.size()};
 }
 
-std::string closeFrame(std::uint16_t code, std::string_view reason, bool masked) {
+[[maybe_unused]] std::string closeFrame(std::uint16_t code, std::string_view reason, bool masked) {
   std::byte p[ws::kMaxControlPayload];
   const std::size_t n = ws::writeClosePayload(p, code, reason);
   return frame(ws::Opcode::kClose, {reinterpret_cast<const char*>(p), n}, masked);
@@ -129,7 +129,7 @@ Frames atClient(std::string bytes) {
   return parse<ws::Role::kClient>(std::move(bytes));
 }
 
-std::string body(const std::string& response) {
+[[maybe_unused]] std::string body(const std::string& response) {
   return response.substr(response.find("\r\n\r\n") + 4);
 }
 

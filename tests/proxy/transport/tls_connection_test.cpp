@@ -49,8 +49,10 @@ struct Client {
   explicit Client(SSL_CTX* ctx) : stream(tls::newClientSsl(ctx, "localhost", true)) {}
 
   static tls::TlsStream::Writer into(std::string& s) {
-    return {&s, [](void* p, const std::byte* d, std::size_t n) {
-              static_cast<std::string*>(p)->append(reinterpret_cast<const char*>(d), n);
+    return {&s, [](void* p, std::size_t n) {
+              auto* out = static_cast<std::string*>(p);
+              out->resize(out->size() + n);
+              return reinterpret_cast<std::byte*>(out->data() + out->size() - n);
             }};
   }
   tls::TlsStream::Reader reader() {
@@ -62,7 +64,7 @@ struct Client {
   /// Feeds what the server sent; returns what the client answers.
   std::string feed(std::string records) {
     std::string out;
-    status = stream.receive(std::as_bytes(std::span(records)), into(out), reader());
+    status = stream.receive(std::as_writable_bytes(std::span(records)), into(out), reader());
     return out;
   }
   std::string seal(std::string_view text) {
@@ -132,6 +134,66 @@ TEST_F(TlsConnectionTest, HandshakeAndRecordsSplitAtAnyByteCarryPlaintextBothWay
     client_->feed(peer_->take());
     EXPECT_EQ(client_->status, tls::TlsStream::Status::kClosed);
   }
+}
+
+TEST_F(TlsConnectionTest, RecordsSplitAtEveryByteAndRecordsLargerThanAReadArriveWhole) {
+  handshake(0);
+  ASSERT_TRUE(user_.secured);
+  std::string expected;
+  // Three records, the stream cut once at every byte.
+  for (std::size_t cut = 0; cut <= 3 * (7 + 22); ++cut) {
+    std::string records;
+    for (const char* word : {"alpha, ", "bravo, ", "charlie"}) records += client_->seal(word);
+    ASSERT_EQ(records.size(), 3 * (7 + 22) - 0u);
+    const std::size_t at = std::min(cut, records.size());
+    peer_->send(records.substr(0, at));
+    peer_->send(records.substr(at));
+    expected += "alpha, bravo, charlie";
+  }
+  EXPECT_EQ(user_.data, expected);
+  // A full 16 KiB record arriving in reads of 1,000 bytes, then 100 KiB.
+  for (std::size_t n : {std::size_t{16384}, std::size_t{100 * 1024}}) {
+    user_.data.clear();
+    std::string big(n, '\0');
+    for (std::size_t i = 0; i < n; ++i) big[i] = static_cast<char>('a' + i % 23);
+    peer_->send(client_->seal(big), 1000);
+    EXPECT_EQ(user_.data, big) << n;
+  }
+  EXPECT_EQ(user_.ends, 0) << conn_->tlsError();
+  close(conn_, false);
+}
+
+TEST_F(TlsConnectionTest, WhatOneFlushSendsIsOneRecordPerChunkAndLargeOutputIs16KiBRecords) {
+  handshake(0);
+  peer_->take();
+  // Ten small writes in one batch: one record on the wire.
+  for (int i = 0; i < 10; ++i) {
+    conn_->output().write(std::as_bytes(std::span(std::string_view("0123456789"))));
+    conn_->output().commit();
+  }
+  conn_->flush();
+  std::string wire = peer_->take();
+  EXPECT_EQ(wire.size(), 100 + 22) << "one record: header, 100 bytes, type, tag";
+  client_->feed(wire);
+  EXPECT_EQ(client_->plain.size(), 100u);
+  // 100 KiB: records of at most 16 KiB of plaintext each.
+  client_->plain.clear();
+  const std::string big(100 * 1024, 'z');
+  conn_->output().write(std::as_bytes(std::span(big)));
+  conn_->output().commit();
+  conn_->flush();
+  wire = peer_->take();
+  std::size_t records = 0;
+  for (std::size_t at = 0; at + 5 <= wire.size(); ++records) {
+    const std::size_t length =
+        static_cast<std::uint8_t>(wire[at + 3]) << 8 | static_cast<std::uint8_t>(wire[at + 4]);
+    EXPECT_LE(length, 16384u + 17);
+    at += 5 + length;
+  }
+  EXPECT_LE(wire.size(), big.size() + records * 22);
+  client_->feed(wire);
+  EXPECT_EQ(client_->plain, big);
+  close(conn_, false);
 }
 
 TEST_F(TlsConnectionTest, ThePeersCloseNotifyIsAnOrderlyEnd) {
