@@ -30,6 +30,11 @@ bool expandLabel(const EVP_MD* md, std::span<const std::uint8_t> secret, std::st
 
 }  // namespace
 
+RecordLayer::Direction::~Direction() {
+  OPENSSL_cleanse(secret, sizeof secret);
+  OPENSSL_cleanse(iv, sizeof iv);
+}
+
 bool RecordLayer::Direction::init(const EVP_AEAD* cipher, const EVP_MD* md,
                                   std::span<const std::uint8_t> s, std::uint64_t seq) {
   if (s.size() != EVP_MD_size(md) || s.size() > kMaxSecret) return false;
@@ -43,6 +48,7 @@ bool RecordLayer::Direction::init(const EVP_AEAD* cipher, const EVP_MD* md,
                   expandLabel(md, s, "iv", iv, sizeof iv) &&
                   EVP_AEAD_CTX_init(aead.get(), cipher, key, keyLength, kTag, nullptr) == 1;
   OPENSSL_cleanse(key, sizeof key);
+  live = ok;
   return ok;
 }
 
@@ -51,6 +57,7 @@ bool RecordLayer::Direction::update() {
   const std::span<const std::uint8_t> current(secret, secretLength);
   if (!expandLabel(digest, current, "traffic upd", next, secretLength)) return false;
   const EVP_AEAD* cipher = EVP_AEAD_CTX_aead(aead.get());
+  live = false;
   aead.Reset();
   const bool ok = init(cipher, digest, {next, secretLength}, 0);
   OPENSSL_cleanse(next, sizeof next);
@@ -58,7 +65,7 @@ bool RecordLayer::Direction::update() {
 }
 
 bool RecordLayer::Direction::nextNonce(std::uint8_t nonce[12]) {
-  if (sequence == ~std::uint64_t{0}) return false;  // RFC 8446 §5.3: never wrap
+  if (!live || sequence == ~std::uint64_t{0}) return false;  // RFC 8446 §5.3: never wrap
   std::memcpy(nonce, iv, 12);
   for (int i = 0; i < 8; ++i) nonce[11 - i] ^= static_cast<std::uint8_t>(sequence >> (8 * i));
   ++sequence;
@@ -131,7 +138,7 @@ RecordLayer::Opened RecordLayer::open(std::span<std::byte> record) {
   return r;
 }
 
-bool RecordLayer::seal(Type type, std::span<const std::byte> plaintext, std::byte* out) {
+void RecordLayer::seal(Type type, std::span<const std::byte> plaintext, std::byte* out) {
   auto* p = reinterpret_cast<std::uint8_t*>(out);
   const std::size_t body = plaintext.size() + 1 + kTag;
   p[0] = static_cast<std::uint8_t>(Type::kApplicationData);
@@ -140,13 +147,18 @@ bool RecordLayer::seal(Type type, std::span<const std::byte> plaintext, std::byt
   p[3] = static_cast<std::uint8_t>(body >> 8);
   p[4] = static_cast<std::uint8_t>(body);
   std::uint8_t nonce[12];
-  if (!write_.nextNonce(nonce)) return false;
   const auto inner = static_cast<std::uint8_t>(type);
   std::size_t tagLength = 0;
-  return EVP_AEAD_CTX_seal_scatter(write_.aead.get(), p + kHeader, p + kHeader + plaintext.size(),
-                                   &tagLength, 1 + kTag, nonce, sizeof nonce,
-                                   reinterpret_cast<const std::uint8_t*>(plaintext.data()),
-                                   plaintext.size(), &inner, 1, p, kHeader) == 1;
+  // canSeal() held, so neither this nor the seal can fail; if they did, the
+  // record would be zeros (seal_scatter clears its output), never stale bytes.
+  if (!write_.nextNonce(nonce)) {
+    std::memset(p + kHeader, 0, body);
+    return;
+  }
+  EVP_AEAD_CTX_seal_scatter(write_.aead.get(), p + kHeader, p + kHeader + plaintext.size(),
+                            &tagLength, 1 + kTag, nonce, sizeof nonce,
+                            reinterpret_cast<const std::uint8_t*>(plaintext.data()),
+                            plaintext.size(), &inner, 1, p, kHeader);
 }
 
 }  // namespace wsedge::tls

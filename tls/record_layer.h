@@ -62,12 +62,18 @@ class RecordLayer {
   /// Decrypts one whole record (in.size() == recordLength(in)) in place.
   Opened open(std::span<std::byte> record);
 
+  /// Whether `records` more records can be sealed: sequence numbers never
+  /// wrap, and a failed key derivation ends writing.
+  bool canSeal(std::uint64_t records) const {
+    return write_.live && write_.sequence < ~std::uint64_t{0} - records;
+  }
   /// Seals plaintext (at most kMaxPlaintext bytes) as one record of `type`
-  /// into out, which has room for plaintext.size() + kOverhead bytes.
-  /// False only if the sequence numbers ran out.
-  bool seal(Type type, std::span<const std::byte> plaintext, std::byte* out);
+  /// into out, which has room for plaintext.size() + kOverhead bytes. Only
+  /// when canSeal(1).
+  void seal(Type type, std::span<const std::byte> plaintext, std::byte* out);
 
   /// KeyUpdate (RFC 8446 §4.6.3): the next traffic secret, one direction.
+  /// False (and that direction is dead) if the derivation failed.
   bool updateReadKey() { return read_.update(); }
   bool updateWriteKey() { return write_.update(); }
 
@@ -79,6 +85,8 @@ class RecordLayer {
     std::uint8_t secretLength = 0;
     std::uint8_t iv[12];
     std::uint64_t sequence = 0;
+    bool live = false;
+    ~Direction();
     bool init(const EVP_AEAD* cipher, const EVP_MD* md, std::span<const std::uint8_t> s,
               std::uint64_t seq);
     bool update();

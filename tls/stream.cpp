@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <cstring>
+#include <new>
 #include <string_view>
 
 #include "tls/certificates.h"
@@ -57,12 +58,18 @@ void TlsStream::onKeyLog(const SSL* ssl, const char* line) {
   const std::size_t space = text.rfind(' ');
   const std::string_view hex = text.substr(space + 1);
   if (hex.size() % 2 != 0 || hex.size() / 2 > RecordLayer::kMaxSecret) return;
-  if (!self->secrets_) self->secrets_ = std::make_unique<Secrets>();
-  std::uint8_t* out = client ? self->secrets_->client : self->secrets_->server;
+  std::uint8_t secret[RecordLayer::kMaxSecret];
   for (std::size_t i = 0; i < hex.size() / 2; ++i) {
     const char* digits = hex.data() + 2 * i;
-    if (std::from_chars(digits, digits + 2, out[i], 16).ptr != digits + 2) return;
+    if (std::from_chars(digits, digits + 2, secret[i], 16).ptr != digits + 2) return;
   }
+  // No exception may cross BoringSSL's frames: without memory, no secret,
+  // and the stream keeps BoringSSL's records.
+  if (!self->secrets_) self->secrets_.reset(new (std::nothrow) Secrets);
+  if (!self->secrets_) return;
+  std::uint8_t* out = client ? self->secrets_->client : self->secrets_->server;
+  std::memcpy(out, secret, hex.size() / 2);
+  OPENSSL_cleanse(secret, sizeof secret);
   (client ? self->secrets_->clientLength : self->secrets_->serverLength) =
       static_cast<std::uint8_t>(hex.size() / 2);
 }
@@ -169,26 +176,28 @@ TlsStream::Status TlsStream::receive(std::span<std::byte> ciphertext, Writer out
 }
 
 TlsStream::Status TlsStream::openRecords(std::span<std::byte> data, Reader in) {
-  if (partialLength_ > 0) {
+  if (!partial_.empty()) {
     // First the record a previous receive ended inside: its header, then
-    // the rest of it.
-    std::size_t want = RecordLayer::kHeader;
-    for (int step = 0; step < 2; ++step) {
-      if (partialLength_ >= RecordLayer::kHeader) {
-        want = RecordLayer::recordLength({partial_.get(), partialLength_});
+    // the rest of what the header announced.
+    for (int step = 0; step < 2 && !data.empty(); ++step) {
+      std::size_t want = RecordLayer::kHeader;
+      if (partial_.size() >= RecordLayer::kHeader) {
+        want = RecordLayer::recordLength(partial_);
         if (want > RecordLayer::kMaxRecord) {
           return failWith(RecordLayer::kRecordOverflow, "a TLS record longer than 16 KiB");
         }
       }
-      const std::size_t n = std::min(want - partialLength_, data.size());
-      std::memcpy(partial_.get() + partialLength_, data.data(), n);
-      partialLength_ += n;
+      const std::size_t n = std::min(want - partial_.size(), data.size());
+      partial_.insert(partial_.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(n));
       data = data.subspan(n);
     }
-    if (partialLength_ < want) return Status::kOk;
-    const Status st = openRecord({partial_.get(), want}, in);
-    partialLength_ = 0;
-    partial_.reset();
+    if (partial_.size() < RecordLayer::kHeader ||
+        partial_.size() < RecordLayer::recordLength(partial_)) {
+      return Status::kOk;
+    }
+    std::vector<std::byte> record = std::move(partial_);  // freed once it is opened
+    partial_.clear();
+    const Status st = openRecord(record, in);
     if (st != Status::kOk) return st;
   }
   while (data.size() >= RecordLayer::kHeader) {
@@ -202,9 +211,11 @@ TlsStream::Status TlsStream::openRecords(std::span<std::byte> data, Reader in) {
     data = data.subspan(length);
   }
   if (!data.empty()) {
-    partial_ = std::make_unique_for_overwrite<std::byte[]>(RecordLayer::kMaxRecord);
-    std::memcpy(partial_.get(), data.data(), data.size());
-    partialLength_ = data.size();
+    // Room for the whole record once its header is known: an idle peer that
+    // sent a few bytes holds a few bytes.
+    partial_.reserve(data.size() >= RecordLayer::kHeader ? RecordLayer::recordLength(data)
+                                                         : RecordLayer::kHeader);
+    partial_.assign(data.begin(), data.end());
   }
   return Status::kOk;
 }
@@ -256,25 +267,34 @@ TlsStream::Status TlsStream::postHandshake(std::span<const std::byte> messages) 
   const auto requested = std::to_integer<std::uint8_t>(messages[4]);
   if (requested > 1) return failWith(RecordLayer::kDecodeError, "a malformed KeyUpdate");
   if (!records_->updateReadKey()) return failWith(RecordLayer::kInternalError, "KeyUpdate failed");
-  if (requested == 1) {
-    // Answer with ours (not asking back), under the old key, then switch.
-    constexpr std::byte kAnswer[] = {std::byte{kKeyUpdate}, std::byte{0}, std::byte{0},
-                                     std::byte{1}, std::byte{0}};
-    if (!seal(RecordLayer::Type::kHandshake, kAnswer) || !records_->updateWriteKey()) {
-      return failWith(RecordLayer::kInternalError, "KeyUpdate failed");
-    }
-  }
+  // Ours is owed before our next data record; however many ask while we
+  // are silent, one answers them all (RFC 8446 §4.6.3).
+  if (requested == 1) keyUpdateOwed_ = true;
   return Status::kOk;
 }
 
+bool TlsStream::answerKeyUpdate() {
+  keyUpdateOwed_ = false;
+  // Under the old key, not asking back; then the new key.
+  constexpr std::byte kAnswer[] = {std::byte{24}, std::byte{0}, std::byte{0}, std::byte{1},
+                                   std::byte{0}};
+  if (seal(RecordLayer::Type::kHandshake, kAnswer) && records_->updateWriteKey()) return true;
+  error_ = "KeyUpdate failed";
+  return false;
+}
+
 bool TlsStream::seal(RecordLayer::Type type, std::span<const std::byte> plaintext) {
+  // Room is only reserved for a record that can be sealed: what is
+  // reserved goes out, and must never be stale bytes of a pooled chunk.
+  if (!records_->canSeal(
+          (plaintext.size() + RecordLayer::kMaxPlaintext - 1) / RecordLayer::kMaxPlaintext + 1)) {
+    error_ = "TLS sequence numbers ran out";
+    return false;
+  }
   do {
     const std::size_t n = std::min(plaintext.size(), RecordLayer::kMaxPlaintext);
     std::byte* room = out_.reserve(out_.context, n + RecordLayer::kOverhead);
-    if (!records_->seal(type, plaintext.first(n), room)) {
-      error_ = "TLS sequence numbers ran out";
-      return false;
-    }
+    records_->seal(type, plaintext.first(n), room);
     plaintext = plaintext.subspan(n);
   } while (!plaintext.empty());
   return true;
@@ -284,18 +304,20 @@ TlsStream::Status TlsStream::failWith(RecordLayer::Alert alert, std::string why)
   error_ = std::move(why);
   constexpr std::byte kFatal{2};
   const std::byte body[] = {kFatal, std::byte{alert}};
-  if (out_.reserve) seal(RecordLayer::Type::kAlert, body);
+  if (out_.reserve && records_->canSeal(1)) seal(RecordLayer::Type::kAlert, body);
   return Status::kError;
 }
 
 bool TlsStream::send(std::span<const std::byte> plaintext, Writer out) {
   // May be called from inside receive() (a reader that answers at once):
   // the writer receive() set stays in place afterwards.
+  if (ended_ == Status::kError) return false;  // after a fatal alert, nothing
   const Writer outer = out_;
   out_ = out;
   bool ok = true;
-  if (records_) {
-    ok = plaintext.empty() || seal(RecordLayer::Type::kApplicationData, plaintext);
+  if (records_ && !plaintext.empty()) {
+    ok = (!keyUpdateOwed_ || answerKeyUpdate()) &&
+         seal(RecordLayer::Type::kApplicationData, plaintext);
   }
   while (!records_ && !plaintext.empty()) {
     const int n = SSL_write(ssl_.get(), plaintext.data(),
@@ -312,13 +334,13 @@ bool TlsStream::send(std::span<const std::byte> plaintext, Writer out) {
 }
 
 void TlsStream::closeNotify(Writer out) {
-  if (!done_) return;
+  if (!done_ || ended_ == Status::kError) return;
   const Writer outer = out_;
   out_ = out;
   if (records_) {
     constexpr std::byte kWarning{1};
     const std::byte body[] = {kWarning, std::byte{RecordLayer::kCloseNotify}};
-    seal(RecordLayer::Type::kAlert, body);
+    if (records_->canSeal(1)) seal(RecordLayer::Type::kAlert, body);
   } else {
     SSL_shutdown(ssl_.get());
   }

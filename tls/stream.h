@@ -17,6 +17,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "tls/record_layer.h"
 
@@ -87,6 +88,8 @@ class TlsStream {
   Status postHandshake(std::span<const std::byte> messages);
   /// Seals pieces of at most one record each, of type, to out_.
   bool seal(RecordLayer::Type type, std::span<const std::byte> plaintext);
+  /// Sends the KeyUpdate the peer asked for, and moves to the next key.
+  bool answerKeyUpdate();
   /// Ends the stream with an alert to the peer, and says why in error().
   Status failWith(RecordLayer::Alert alert, std::string why);
 
@@ -99,8 +102,8 @@ class TlsStream {
   std::unique_ptr<Secrets> secrets_;  // captured during the handshake only
   std::unique_ptr<RecordLayer> records_;
   // The start of a record that a receive ended inside: only while one does.
-  std::unique_ptr<std::byte[]> partial_;
-  std::size_t partialLength_ = 0;
+  std::vector<std::byte> partial_;
+  bool keyUpdateOwed_ = false;     // the peer asked for one: ours precedes our next data
   std::uint8_t emptyRecords_ = 0;  // in a row: no data, a KeyUpdate, user_canceled
   std::string error_;
 };

@@ -23,7 +23,10 @@ TlsConnection::TlsConnection(ConnectionPtr inner, bssl::UniquePtr<SSL> ssl, io::
 
 void TlsConnection::flush() {
   if (failed_) {
+    // Nothing more of the user's; the alert, if one was written, goes out.
     plain_.clear();
+    inner_->output().commit();
+    inner_->flush();
     return;
   }
   iovec iov[16];
@@ -109,11 +112,12 @@ void TlsConnection::receive(std::span<std::byte> records) {
   if (closed_) return;
   if (stream_.handshakeDone()) secured();
   if (closed_) return;
-  // Handshake messages, tickets and alerts, and whatever the user wrote.
+  // Handshake messages, tickets and alerts, and whatever the user wrote,
+  // unless TLS broke: then only the alert.
+  if (st == tls::TlsStream::Status::kError) failed_ = true;
   flush();
   if (!handler_) return;
   if (st == tls::TlsStream::Status::kError) {
-    failed_ = true;
     handler_->onReadEnd(kTlsFailure);
   } else if (st == tls::TlsStream::Status::kClosed) {
     handler_->onReadEnd(0);

@@ -25,7 +25,8 @@ Ends ends(std::uint16_t suite, std::size_t secretLength) {
 Bytes sealed(RecordLayer& from, std::string_view text,
              RecordLayer::Type type = RecordLayer::Type::kApplicationData) {
   Bytes out(text.size() + RecordLayer::kOverhead);
-  EXPECT_TRUE(from.seal(type, std::as_bytes(std::span(text)), out.data()));
+  EXPECT_TRUE(from.canSeal(1));
+  from.seal(type, std::as_bytes(std::span(text)), out.data());
   return out;
 }
 
@@ -112,8 +113,7 @@ TEST(RecordLayer, PaddingIsStrippedAndOverlongOrTypelessRecordsAreRefused) {
   // type byte of 0, which is one more byte of padding.
   const std::string padded("hi\x17\0\0", 5);
   Bytes r(padded.size() + RecordLayer::kOverhead);
-  ASSERT_TRUE(e.client->seal(static_cast<RecordLayer::Type>(0), std::as_bytes(std::span(padded)),
-                             r.data()));
+  e.client->seal(static_cast<RecordLayer::Type>(0), std::as_bytes(std::span(padded)), r.data());
   RecordLayer::Opened o = e.server->open(r);
   ASSERT_EQ(o.alert, RecordLayer::kCloseNotify);
   EXPECT_EQ(o.type, RecordLayer::Type::kApplicationData) << "the last non-zero byte is the type";
@@ -138,7 +138,11 @@ TEST(RecordLayer, UnknownSuitesAndWrongSecretLengthsGetNoRecordLayer) {
   EXPECT_FALSE(RecordLayer::create(0x1304, s32, 0, s32, 0)) << "CCM is not offered";
   EXPECT_FALSE(RecordLayer::create(0xc02f, s32, 0, s32, 0)) << "TLS 1.2 suites are BoringSSL's";
   EXPECT_FALSE(RecordLayer::create(0x1302, s32, 0, s32, 0)) << "SHA-384 secrets are 48 bytes";
-  EXPECT_TRUE(RecordLayer::create(0x1302, s48, 7, s48, 9));
+  auto layer = RecordLayer::create(0x1302, s48, 7, s48, 9);
+  ASSERT_TRUE(layer);
+  EXPECT_TRUE(layer->canSeal(1000));
+  EXPECT_FALSE(RecordLayer::create(0x1301, s32, 0, s32, ~std::uint64_t{0} - 1)->canSeal(1))
+      << "sequence numbers never wrap";
 }
 
 }  // namespace

@@ -142,6 +142,29 @@ TEST(TlsStream, AKeyUpdateThatAsksForOneBackIsAnsweredAndDataFlowsOnBothNewKeys)
   }
 }
 
+TEST(TlsStream, ManyKeyUpdatesWhileWeAreSilentGetOneAnswerBeforeOurNextData) {
+  ServerContext server(certs(), {});
+  auto clientCtx = clientContext();
+  Pair p = connect(server, clientCtx.get(), "localhost");
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_EQ(SSL_key_update(p.client->ssl(), SSL_KEY_UPDATE_REQUESTED), 1);
+    ASSERT_TRUE(p.client->send(Bytes(1, std::byte{'k'}), p.toServer.writer()));
+  }
+  Bytes wire = std::move(p.toServer.bytes);
+  p.toServer.bytes.clear();
+  p.serverStatus = p.server->receive(wire, p.toClient.writer(), p.serverPlain.reader());
+  ASSERT_EQ(p.serverStatus, TlsStream::Status::kOk) << p.server->error();
+  EXPECT_EQ(p.serverPlain.bytes.size(), 50u);
+  EXPECT_TRUE(p.toClient.bytes.empty()) << "nothing is sent while we have nothing to say";
+  const Bytes reply(10, std::byte{'r'});
+  ASSERT_TRUE(p.server->send(reply, p.toClient.writer()));
+  EXPECT_EQ(p.toClient.bytes.size(), (5 + RecordLayer::kOverhead) + (10 + RecordLayer::kOverhead))
+      << "one KeyUpdate, then the data";
+  p.pump();
+  ASSERT_EQ(p.clientStatus, TlsStream::Status::kOk) << p.client->error();
+  EXPECT_EQ(p.clientPlain.bytes, reply);
+}
+
 TEST(TlsStream, CloseNotifyAndAlertsBothWays) {
   ServerContext server(certs(), {});
   auto clientCtx = clientContext();

@@ -223,6 +223,33 @@ TEST_F(TlsConnectionTest, ABadRecordEndsWithTheAlertSentEvenOnAnAbortiveClose) {
   EXPECT_EQ(client_->status, tls::TlsStream::Status::kError) << "the client hears the alert";
 }
 
+TEST_F(TlsConnectionTest, WhatTheUserWroteInABatchThatEndsInABadRecordNeverFollowsTheAlert) {
+  handshake(0);
+  peer_->take();
+  struct Echo final : Handler {
+    Connection* conn = nullptr;
+    int ends = 0;
+    void onConnected(int) override {}
+    void onData(std::span<std::byte> d) override {
+      conn->output().write(d);
+      conn->output().commit();
+    }
+    void onReadEnd(int) override { ++ends; }
+    void onDrained() override {}
+  } echo;
+  echo.conn = conn_.get();
+  conn_->setHandler(echo);
+  std::string records = client_->seal("echo me");
+  std::string bad = client_->seal("tampered");
+  bad.back() ^= 0x01;
+  peer_->send(records + bad);
+  EXPECT_EQ(echo.ends, 1);
+  client_->feed(peer_->take());
+  EXPECT_EQ(client_->status, tls::TlsStream::Status::kError) << "the alert";
+  EXPECT_EQ(client_->plain, "") << "no data after (or with) the fatal alert";
+  close(conn_, false);
+}
+
 TEST_F(TlsConnectionTest, AUserMayCloseFromInsideAPlaintextCallback) {
   handshake(0);
   user_.conn = conn_.release();
