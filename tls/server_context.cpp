@@ -124,13 +124,12 @@ int ServerContext::onServerName(SSL* ssl, int*, void* arg) {
   return SSL_TLSEXT_ERR_OK;
 }
 
-const Certificate& ServerContext::selected(const SSL* ssl) const {
-  const auto choice = reinterpret_cast<std::uintptr_t>(SSL_get_ex_data(ssl, choiceIndex()));
+const Certificate& ServerContext::selected(std::uintptr_t choice) const {
   return certificates_->certificates[choice ? choice - 1 : 0];
 }
 
-bool ServerContext::usedSni(const SSL* ssl) {
-  return SSL_get_ex_data(ssl, choiceIndex()) != nullptr;
+std::uintptr_t ServerContext::choiceOf(const SSL* ssl) {
+  return reinterpret_cast<std::uintptr_t>(SSL_get_ex_data(ssl, choiceIndex()));
 }
 
 int ServerContext::onAlpn(SSL*, const std::uint8_t** out, std::uint8_t* outLen,

@@ -35,9 +35,13 @@ class ServerContext {
   /// A new server-side SSL, certificate still to be chosen by SNI.
   bssl::UniquePtr<SSL> newSsl();
 
-  /// The certificate the handshake chose, and whether the client sent SNI.
-  const Certificate& selected(const SSL* ssl) const;
-  static bool usedSni(const SSL* ssl);
+  /// The certificate the handshake chose (by its choiceOf()), and whether
+  /// the client sent SNI.
+  const Certificate& selected(std::uintptr_t choice) const;
+  const Certificate& selected(const SSL* ssl) const { return selected(choiceOf(ssl)); }
+  static bool usedSni(const SSL* ssl) { return choiceOf(ssl) != 0; }
+  /// Which certificate SNI chose: 0 for none (no SNI, or a client SSL).
+  static std::uintptr_t choiceOf(const SSL* ssl);
 
  private:
   static int onServerName(SSL* ssl, int* alert, void* arg);

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "tls/certificates.h"
+#include "tls/server_context.h"
 
 namespace wsedge::tls {
 
@@ -123,6 +124,16 @@ TlsStream::Status TlsStream::fail(int rc) {
   return Status::kError;
 }
 
+void TlsStream::summarize() {
+  SSL* ssl = ssl_.get();
+  if (const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) {
+    summary_.serverName = name;
+  }
+  summary_.cipher = SSL_get_current_cipher(ssl);
+  summary_.version = static_cast<std::uint16_t>(SSL_version(ssl));
+  summary_.certificateChoice = ServerContext::choiceOf(ssl);
+}
+
 void TlsStream::takeOver() {
   const std::unique_ptr<Secrets> secrets = std::move(secrets_);
   // TLS 1.3 only, with both secrets, and nothing left inside BoringSSL.
@@ -150,8 +161,10 @@ TlsStream::Status TlsStream::receive(std::span<std::byte> ciphertext, Writer out
         // write; a zero-length write sends them now, so a client that never
         // hears from us again can still resume.
         SSL_write(ssl_.get(), "", 0);
+        summarize();
         if (SSL_is_server(ssl_.get())) takeOver();
         secrets_.reset();
+        if (records_) ssl_.reset();
       } else if (SSL_get_error(ssl_.get(), rc) != SSL_ERROR_WANT_READ) {
         status = fail(rc);
       }

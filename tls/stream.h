@@ -23,6 +23,15 @@
 
 namespace wsedge::tls {
 
+/// What a finished handshake chose, kept after the SSL itself is freed.
+struct TlsSummary {
+  std::string serverName;              // SNI, or empty
+  const SSL_CIPHER* cipher = nullptr;  // static: valid for ever
+  std::uint16_t version = 0;
+  /// The server certificate SNI chose (ServerContext::choiceOf), 0 for none.
+  std::uintptr_t certificateChoice = 0;
+};
+
 class TlsStream {
  public:
   /// Where records go: room for n more bytes of output, after what was
@@ -69,8 +78,13 @@ class TlsStream {
   }
 
   bool handshakeDone() const { return done_; }
+  /// After the handshake.
+  const TlsSummary& summary() const { return summary_; }
   /// wsedge's record layer, not BoringSSL's, carries the application data.
   bool ownsRecords() const { return records_ != nullptr; }
+  /// The BoringSSL session: null once the record layer has taken over
+  /// (wsedge then needs nothing more of it, and frees it with its buffers,
+  /// keys and session state; summary() says what it chose).
   SSL* ssl() const { return ssl_.get(); }
   const std::string& error() const { return error_; }
 
@@ -81,6 +95,7 @@ class TlsStream {
   static const BIO_METHOD* method();
   Status fail(int rc);
   static void onKeyLog(const SSL* ssl, const char* line);
+  void summarize();
   /// After the handshake: the record layer takes over if it can.
   void takeOver();
   Status openRecords(std::span<std::byte> data, Reader in);
@@ -101,6 +116,7 @@ class TlsStream {
   Status ended_ = Status::kOk;        // once closed or broken, it stays so
   std::unique_ptr<Secrets> secrets_;  // captured during the handshake only
   std::unique_ptr<RecordLayer> records_;
+  TlsSummary summary_;
   // The start of a record that a receive ended inside: only while one does.
   std::vector<std::byte> partial_;
   bool keyUpdateOwed_ = false;     // the peer asked for one: ours precedes our next data

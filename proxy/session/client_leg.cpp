@@ -64,7 +64,7 @@ std::string ClientLeg::backendRequest(const RouteSnapshot& route) const {
   }
   std::string out;
   http::writeBackendRequest(
-      out, req, {ip, connection().ssl() ? "https" : "http", trust, path, rc.addHeaders, removed});
+      out, req, {ip, connection().tls() ? "https" : "http", trust, path, rc.addHeaders, removed});
   return out;
 }
 
@@ -255,15 +255,15 @@ void ClientLeg::onRequestBytes(std::span<std::byte> data) {
 // With SNI, the certificate was chosen for a name: a request for another
 // host on the same connection (connection reuse across names) is refused.
 bool ClientLeg::hostMatchesCertificate() {
-  SSL* tls = ssl();
-  if (!tls || !tls::ServerContext::usedSni(tls)) return true;
+  const tls::TlsSummary* tls = this->tls();
+  if (!tls || tls->certificateChoice == 0) return true;
   std::string_view host = handshake_->request.host();
   if (!host.empty() && host.front() == '[') {
     host = host.substr(1, host.find(']') - 1);
   } else if (const std::size_t colon = host.rfind(':'); colon != std::string_view::npos) {
     host = host.substr(0, colon);
   }
-  return session_.tlsContext()->selected(tls).covers(host);
+  return session_.tlsContext()->selected(tls->certificateChoice).covers(host);
 }
 
 void ClientLeg::keepEarlyBytes(std::span<const std::byte> data) {

@@ -31,7 +31,7 @@ class ClientLeg final : public Leg, private transport::Handler {
   /// The hash of the request's key for a hashing pool; empty if it has none.
   std::optional<std::uint64_t> hashKey(const conf::HashKey& key) const;
   std::string peerIp() const;
-  SSL* ssl() const { return connected() ? connection().ssl() : nullptr; }
+  const tls::TlsSummary* tls() const { return connected() ? connection().tls() : nullptr; }
   std::optional<io::SocketAddress> peerAddress() const {
     return connected() ? connection().peerAddress() : std::nullopt;
   }

@@ -112,12 +112,10 @@ void Session::fillDetails(SessionRecord& r) const {
   if (r.client.empty()) {
     if (const auto peer = client_.peerAddress()) r.client = peer->toString();
   }
-  if (SSL* ssl = client_.ssl()) {
-    if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) r.sni = sni;
-    if (SSL_is_init_finished(ssl)) {
-      r.tlsVersion = tlsVersionName(static_cast<std::uint16_t>(SSL_version(ssl)));
-      if (const SSL_CIPHER* c = SSL_get_current_cipher(ssl)) r.tlsCipher = SSL_CIPHER_get_name(c);
-    }
+  if (const tls::TlsSummary* tls = client_.tls(); tls && tls->version != 0) {
+    r.sni = tls->serverName;
+    r.tlsVersion = tlsVersionName(tls->version);
+    if (tls->cipher) r.tlsCipher = SSL_CIPHER_get_name(tls->cipher);
   }
 }
 

@@ -19,6 +19,7 @@
 
 #include "io/send_queue.h"
 #include "io/socket_address.h"
+#include "tls/stream.h"
 
 namespace wsedge::transport {
 
@@ -86,7 +87,10 @@ class Connection {
   virtual void close(bool graceful) = 0;
 
   virtual std::optional<io::SocketAddress> peerAddress() const = 0;
-  /// The TLS session, or null for a plain connection.
+  /// What TLS chose, once secured; null for a plain connection.
+  virtual const tls::TlsSummary* tls() const { return nullptr; }
+  /// The BoringSSL session of a TLS connection, while it has one (a server
+  /// connection's goes once wsedge runs the records itself).
   virtual SSL* ssl() const { return nullptr; }
   /// Why TLS failed, after onReadEnd(kTlsFailure).
   virtual const char* tlsError() const { return ""; }

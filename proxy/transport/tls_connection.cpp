@@ -89,7 +89,7 @@ bool TlsConnection::finishIfClosed() {
 
 void TlsConnection::onConnected(int error) {
   inCallback_ = true;
-  if (error == 0 && !SSL_is_server(stream_.ssl())) {
+  if (error == 0 && stream_.ssl() && !SSL_is_server(stream_.ssl())) {
     // A client speaks first: no input yet, so this writes the ClientHello.
     receive({});
   }

@@ -30,6 +30,7 @@ class TlsConnection final : public Connection, private Handler {
   void failSoon(int error) override { inner_->failSoon(error); }
   void close(bool graceful) override;
   std::optional<io::SocketAddress> peerAddress() const override { return inner_->peerAddress(); }
+  const tls::TlsSummary* tls() const override { return &stream_.summary(); }
   SSL* ssl() const override { return stream_.ssl(); }
   const char* tlsError() const override { return stream_.error().c_str(); }
 

@@ -86,10 +86,11 @@ TEST(TlsStream, HandshakeTls13AlpnAndDataBothWays) {
   ASSERT_EQ(p.clientStatus, TlsStream::Status::kOk) << p.client->error();
   ASSERT_TRUE(p.client->handshakeDone());
   ASSERT_TRUE(p.server->handshakeDone());
-  EXPECT_EQ(SSL_version(p.server->ssl()), TLS1_3_VERSION);
+  EXPECT_EQ(p.server->summary().version, TLS1_3_VERSION);
+  EXPECT_EQ(p.server->ssl(), nullptr) << "freed: the record layer needs nothing more of it";
   const std::uint8_t* alpn;
   unsigned alpnLen;
-  SSL_get0_alpn_selected(p.server->ssl(), &alpn, &alpnLen);
+  SSL_get0_alpn_selected(p.client->ssl(), &alpn, &alpnLen);
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(alpn), alpnLen), "http/1.1");
   // 100 KiB each way: several records, delivered whole.
   Bytes big(100 * 1024);
@@ -188,11 +189,12 @@ TEST(TlsStream, SniChoosesTheCertificate) {
   Pair other = connect(server, clientCtx.get(), "other.test");
   ASSERT_TRUE(other.client->handshakeDone())
       << other.client->error();  // verified against other.test
-  EXPECT_TRUE(ServerContext::usedSni(other.server->ssl()));
-  EXPECT_TRUE(server.selected(other.server->ssl()).covers("other.test"));
+  EXPECT_EQ(other.server->summary().serverName, "other.test");
+  EXPECT_NE(other.server->summary().certificateChoice, 0u) << "SNI chose it";
+  EXPECT_TRUE(server.selected(other.server->summary().certificateChoice).covers("other.test"));
   Pair wild = connect(server, clientCtx.get(), "x.wild.test");
   ASSERT_TRUE(wild.client->handshakeDone()) << wild.client->error();
-  EXPECT_TRUE(server.selected(wild.server->ssl()).covers("localhost"))
+  EXPECT_TRUE(server.selected(wild.server->summary().certificateChoice).covers("localhost"))
       << "the wildcard lives on the first cert";
   // An unknown name gets the default certificate; the client refuses it.
   Pair unknown = connect(server, clientCtx.get(), "unknown.test");
