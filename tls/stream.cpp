@@ -124,11 +124,16 @@ TlsStream::Status TlsStream::fail(int rc) {
   return Status::kError;
 }
 
-void TlsStream::summarize() {
-  SSL* ssl = ssl_.get();
-  if (const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) {
+void TlsStream::noteServerName() {
+  if (!summary_.serverName.empty()) return;
+  if (const char* name = SSL_get_servername(ssl_.get(), TLSEXT_NAMETYPE_host_name)) {
     summary_.serverName = name;
   }
+}
+
+void TlsStream::summarize() {
+  SSL* ssl = ssl_.get();
+  noteServerName();
   summary_.cipher = SSL_get_current_cipher(ssl);
   summary_.version = static_cast<std::uint16_t>(SSL_version(ssl));
   summary_.certificateChoice = ServerContext::choiceOf(ssl);
@@ -155,6 +160,7 @@ TlsStream::Status TlsStream::receive(std::span<std::byte> ciphertext, Writer out
     in_ = ciphertext;
     if (!done_) {
       const int rc = SSL_do_handshake(ssl_.get());
+      noteServerName();  // also for the access log of a handshake that fails
       if (rc == 1) {
         done_ = true;
         // BoringSSL holds a TLS 1.3 server's session tickets until its next

@@ -25,7 +25,7 @@ namespace wsedge::tls {
 
 /// What a finished handshake chose, kept after the SSL itself is freed.
 struct TlsSummary {
-  std::string serverName;              // SNI, or empty
+  std::string serverName;              // SNI, or empty (known from the ClientHello on)
   const SSL_CIPHER* cipher = nullptr;  // static: valid for ever
   std::uint16_t version = 0;
   /// The server certificate SNI chose (ServerContext::choiceOf), 0 for none.
@@ -96,6 +96,7 @@ class TlsStream {
   Status fail(int rc);
   static void onKeyLog(const SSL* ssl, const char* line);
   void summarize();
+  void noteServerName();
   /// After the handshake: the record layer takes over if it can.
   void takeOver();
   Status openRecords(std::span<std::byte> data, Reader in);

@@ -112,10 +112,12 @@ void Session::fillDetails(SessionRecord& r) const {
   if (r.client.empty()) {
     if (const auto peer = client_.peerAddress()) r.client = peer->toString();
   }
-  if (const tls::TlsSummary* tls = client_.tls(); tls && tls->version != 0) {
+  if (const tls::TlsSummary* tls = client_.tls()) {
     r.sni = tls->serverName;
-    r.tlsVersion = tlsVersionName(tls->version);
-    if (tls->cipher) r.tlsCipher = SSL_CIPHER_get_name(tls->cipher);
+    if (tls->version != 0) {  // the handshake finished
+      r.tlsVersion = tlsVersionName(tls->version);
+      if (tls->cipher) r.tlsCipher = SSL_CIPHER_get_name(tls->cipher);
+    }
   }
 }
 

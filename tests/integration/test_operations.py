@@ -1039,6 +1039,14 @@ class TlsTelemetry(OpsTestCase):
         buckets = sorted((float(dict(k[1])["le"]), v) for k, v in after.items()
                          if k[0] == "wsedge_tls_handshake_seconds_bucket")
         self.assertEqual([v for _, v in buckets], sorted(v for _, v in buckets), "cumulative buckets")
+        # A handshake the client gives up (it does not trust the certificate)
+        # is logged with the name it asked for, and no version.
+        wrong = ssl.create_default_context()  # the system's CAs only
+        with socket.create_connection(("127.0.0.1", proxy.port)) as raw:
+            with self.assertRaises(ssl.SSLError):
+                wrong.wrap_socket(raw, server_hostname="localhost")
+        line = parse_line(wait_lines(log, 3)[-1])
+        self.assertEqual((line["sni"], line["tls_version"], line["tls_cipher"]), ("localhost", None, None))
 
 
 class Systemd(OpsTestCase):
