@@ -198,7 +198,7 @@ TlsStream::Status TlsStream::openRecords(std::span<std::byte> data, Reader in) {
   if (!partial_.empty()) {
     // First the record a previous receive ended inside: its header, then
     // the rest of what the header announced.
-    for (int step = 0; step < 2 && !data.empty(); ++step) {
+    for (int step = 0; step < 2; ++step) {  // the second checks the header the first completed
       std::size_t want = RecordLayer::kHeader;
       if (partial_.size() >= RecordLayer::kHeader) {
         want = RecordLayer::recordLength(partial_);

@@ -196,6 +196,18 @@ TEST_F(TlsConnectionTest, WhatOneFlushSendsIsOneRecordPerChunkAndLargeOutputIs16
   close(conn_, false);
 }
 
+TEST_F(TlsConnectionTest, AHeaderAnnouncingAnOverlongRecordFailsOnceItIsWholeEvenInPieces) {
+  handshake(0);
+  peer_->send(std::string("\x17\x03\x03", 3));
+  EXPECT_EQ(user_.ends, 0) << "three bytes say nothing yet";
+  peer_->send(std::string("\xff\x0f", 2));  // 65,295 bytes: more than a record may hold
+  EXPECT_EQ(user_.ends, 1) << "refused at once, not after 64 KiB more";
+  EXPECT_EQ(user_.lastEnd, kTlsFailure);
+  EXPECT_NE(std::string(conn_->tlsError()).find("longer than 16 KiB"), std::string::npos)
+      << conn_->tlsError();
+  close(conn_, false);
+}
+
 TEST_F(TlsConnectionTest, ThePeersCloseNotifyIsAnOrderlyEnd) {
   handshake(0);
   std::string out;
