@@ -24,21 +24,14 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare import ROOT, Target, ensure_tools, free_port, raise_fd_limit, wait_port  # noqa: E402
+from http_compare import cpu_ticks  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pids):
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        except (OSError, IndexError):
-            pass
-    return total / TICKS
+    return cpu_ticks(pids) / TICKS
 
 
 def main():
