@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -298,16 +299,21 @@ std::uint64_t Loop::bytesSent(ConnId id) const {
 
 void Loop::submitSend(std::uint32_t slot) {
   Conn& c = conns_[slot];
-  const std::size_t n = c.out.gather(c.iov, Conn::kMaxIov);
+  iovec iov[kMaxIov];
+  const std::size_t n = c.out.gather(iov, kMaxIov);
   if (n == 0) return;
   io_uring_sqe* sqe = ring_.sqe();
   if (n == 1) {
-    io_uring_prep_send(sqe, c.fd, c.iov[0].iov_base, c.iov[0].iov_len, MSG_NOSIGNAL);
+    io_uring_prep_send(sqe, c.fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
   } else {
-    c.msg = {};
-    c.msg.msg_iov = c.iov;
-    c.msg.msg_iovlen = n;
-    io_uring_prep_sendmsg(sqe, c.fd, &c.msg, MSG_NOSIGNAL);
+    if (freeVectors_.empty()) freeVectors_.push_back(&vectors_.emplace_back());
+    c.vector = freeVectors_.back();
+    freeVectors_.pop_back();
+    std::copy_n(iov, n, c.vector->iov);
+    c.vector->msg = {};
+    c.vector->msg.msg_iov = c.vector->iov;
+    c.vector->msg.msg_iovlen = n;
+    io_uring_prep_sendmsg(sqe, c.fd, &c.vector->msg, MSG_NOSIGNAL);
   }
   io_uring_sqe_set_data64(sqe, tag(Op::kSend, slot));
   c.sending = true;
@@ -318,6 +324,10 @@ void Loop::onSend(const OpTag& t, int res) {
   Conn& c = conns_[t.slot];
   c.sending = false;
   --c.inflight;
+  if (c.vector) {
+    freeVectors_.push_back(c.vector);
+    c.vector = nullptr;
+  }
   if (res <= 0) {
     // The peer is gone (EPIPE, ECONNRESET) or the send was cancelled.
     c.out.clear();
@@ -659,6 +669,10 @@ void Loop::poll(std::uint64_t waitNs) {
     nextWaitNs_ = onIteration_();
     deliverClosed();
   }
+}
+
+std::size_t Loop::connectionStateSize() {
+  return sizeof(Conn);
 }
 
 }  // namespace wsedge::io

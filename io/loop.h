@@ -178,6 +178,8 @@ class Loop final : private TimerHandler, private StreamHandler {
   void setIterationHook(std::function<std::uint64_t()> hook) { onIteration_ = std::move(hook); }
 
   std::size_t connectionCount() const { return live_; }
+  /// What the loop keeps per connection (idle-state accounting).
+  static std::size_t connectionStateSize();
   /// Times a multishot recv stopped because the buffer ring was empty (and
   /// was re-armed once buffers came back).
   std::uint64_t noBufferStops() const { return noBufferStops_; }
@@ -194,6 +196,14 @@ class Loop final : private TimerHandler, private StreamHandler {
   // A timer that knows which connection it belongs to.
   struct SlotTimer : Timer {
     std::uint32_t slot = 0;
+  };
+
+  // What a sendmsg of several chunks reads until it completes: taken from
+  // the loop's spares only then, so an idle connection holds none.
+  static constexpr std::size_t kMaxIov = 8;
+  struct SendVector {
+    msghdr msg;
+    iovec iov[kMaxIov];
   };
 
   struct Conn {
@@ -220,9 +230,7 @@ class Loop final : private TimerHandler, private StreamHandler {
     std::size_t armedLimit = kNoLimit;  // what the armed receive may still take
     SlotTimer linger;
     SocketAddress remote;
-    msghdr msg{};
-    static constexpr std::size_t kMaxIov = 8;
-    iovec iov[kMaxIov]{};
+    SendVector* vector = nullptr;  // a sendmsg's, while in flight
     explicit Conn(ChunkPool& pool) : out(pool) {}
   };
 
@@ -271,7 +279,9 @@ class Loop final : private TimerHandler, private StreamHandler {
   std::unique_ptr<BufferRing> buffers_;
   TimerWheel timers_;
   ChunkPool chunks_;
-  std::deque<Conn> conns_;  // stable addresses: timers and iovecs live inside
+  std::deque<Conn> conns_;          // stable addresses: timers live inside
+  std::deque<SendVector> vectors_;  // as many as sendmsgs were ever in flight at once
+  std::vector<SendVector*> freeVectors_;
   std::vector<std::uint32_t> freeSlots_;
   std::vector<std::uint32_t> dirty_;
   std::vector<std::uint32_t> rearmRecv_;  // recv stopped by ENOBUFS

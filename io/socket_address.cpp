@@ -79,19 +79,17 @@ std::vector<SocketAddress> SocketAddress::resolveAll(const std::string& host, st
 }
 
 std::uint16_t SocketAddress::port() const {
-  if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
-  if (family() == AF_INET6)
-    return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
+  if (family() == AF_INET) return ntohs(storage_.v4.sin_port);
+  if (family() == AF_INET6) return ntohs(storage_.v6.sin6_port);
   return 0;
 }
 
 std::string SocketAddress::ipString() const {
   char buf[INET6_ADDRSTRLEN] = "?";
   if (family() == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, buf, sizeof buf);
+    inet_ntop(AF_INET, &storage_.v4.sin_addr, buf, sizeof buf);
   } else if (family() == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, buf,
-              sizeof buf);
+    inet_ntop(AF_INET6, &storage_.v6.sin6_addr, buf, sizeof buf);
   }
   return buf;
 }
@@ -107,10 +105,10 @@ namespace wsedge::io {
 
 bool SocketAddress::isWildcard() const {
   if (family() == AF_INET) {
-    return reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr.s_addr == htonl(INADDR_ANY);
+    return storage_.v4.sin_addr.s_addr == htonl(INADDR_ANY);
   }
   if (family() == AF_INET6) {
-    const in6_addr& a = reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr;
+    const in6_addr& a = storage_.v6.sin6_addr;
     return IN6_IS_ADDR_UNSPECIFIED(&a);
   }
   return false;

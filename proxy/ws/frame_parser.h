@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <span>
 #include <string_view>
 
@@ -105,7 +106,7 @@ class FrameParser {
   template <class Sink>
   ParseStatus payload(std::span<std::byte> chunk, Sink& sink);
   template <class Sink>
-  ParseStatus finishControl(Sink& sink);
+  ParseStatus finishControl(Sink& sink, std::span<const std::byte> body);
 
   Options limits_;
   FrameError error_;
@@ -121,7 +122,10 @@ class FrameParser {
   std::uint32_t fragments_ = 0;  // continuation frames of the open message
   Utf8Validator utf8_;
   std::uint8_t header_[kMaxFrameHeaderSize];
-  std::byte control_[kMaxControlPayload];
+  // A control payload that a read cut in two, gathered: allocated only
+  // then, and freed once the frame is out, so an idle parser holds none.
+  // A whole one is unmasked where it arrived.
+  std::unique_ptr<std::byte[]> control_;
 };
 
 template <Role R>
@@ -197,7 +201,7 @@ ParseStatus FrameParser<R>::startFrame(Sink& sink) {
   if (isControl(frame_.opcode)) {
     controlHave_ = 0;
     stage_ = Stage::kControl;
-    return remaining_ == 0 ? finishControl(sink) : ParseStatus::kOk;
+    return remaining_ == 0 ? finishControl(sink, {}) : ParseStatus::kOk;
   }
   if constexpr (requires { sink.admit(frame_); }) {
     if (frame_.opcode != Opcode::kContinuation && !sink.admit(frame_)) {
@@ -264,21 +268,20 @@ ParseStatus FrameParser<R>::payload(std::span<std::byte> chunk, Sink& sink) {
 
 template <Role R>
 template <class Sink>
-ParseStatus FrameParser<R>::finishControl(Sink& sink) {
+ParseStatus FrameParser<R>::finishControl(Sink& sink, std::span<const std::byte> body) {
   stage_ = Stage::kHeader;
-  const std::span<const std::byte> body(control_, controlHave_);
   if (frame_.opcode != Opcode::kClose) {
     sink.onControl(frame_.opcode, body);
     return ParseStatus::kOk;
   }
-  if (controlHave_ == 1) return fail(CloseCode::kProtocolError, "close payload of 1 byte");
+  if (body.size() == 1) return fail(CloseCode::kProtocolError, "close payload of 1 byte");
   std::uint16_t code = toWire(CloseCode::kNoStatus);
   std::string_view reason;
-  if (controlHave_ >= 2) {
-    code = static_cast<std::uint16_t>((std::to_integer<unsigned>(control_[0]) << 8) |
-                                      std::to_integer<unsigned>(control_[1]));
+  if (body.size() >= 2) {
+    code = static_cast<std::uint16_t>((std::to_integer<unsigned>(body[0]) << 8) |
+                                      std::to_integer<unsigned>(body[1]));
     if (!isValidWireCloseCode(code)) return fail(CloseCode::kProtocolError, "invalid close code");
-    reason = {reinterpret_cast<const char*>(control_) + 2, controlHave_ - 2u};
+    reason = {reinterpret_cast<const char*>(body.data()) + 2, body.size() - 2};
     if (!isValidUtf8(reason))
       return fail(CloseCode::kInvalidPayload, "invalid UTF-8 in close reason");
   }
@@ -328,7 +331,16 @@ ParseStatus FrameParser<R>::feed(std::span<std::byte> in, Sink& sink, std::size_
       case Stage::kControl: {
         const std::size_t take =
             static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, in.size() - pos));
-        std::byte* dst = control_ + controlHave_;
+        if (controlHave_ == 0 && take == remaining_) {
+          const std::span<std::byte> body = in.subspan(pos, take);
+          if (frame_.masked) applyMask(body, frame_.mask);
+          remaining_ = 0;
+          pos += take;
+          status = finishControl(sink, body);
+          break;
+        }
+        if (!control_) control_ = std::make_unique<std::byte[]>(kMaxControlPayload);
+        std::byte* dst = control_.get() + controlHave_;
         if (frame_.masked) {
           maskOffset_ = applyMaskCopy(dst, in.subspan(pos, take), frame_.mask, maskOffset_);
         } else {
@@ -337,7 +349,10 @@ ParseStatus FrameParser<R>::feed(std::span<std::byte> in, Sink& sink, std::size_
         controlHave_ = static_cast<std::uint8_t>(controlHave_ + take);
         remaining_ -= take;
         pos += take;
-        if (remaining_ == 0) status = finishControl(sink);
+        if (remaining_ == 0) {
+          status = finishControl(sink, {control_.get(), controlHave_});
+          control_.reset();
+        }
         break;
       }
       case Stage::kHeld:
