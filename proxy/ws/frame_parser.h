@@ -14,8 +14,10 @@
 // returns kHeld, its header consumed) until a later feed() admits it.
 //
 // Data payloads are unmasked in place in the caller's buffer and handed over
-// without copying. Control payloads (at most 125 bytes) are gathered in the
-// parser so they arrive whole. A protocol violation stops the parser with a
+// without copying. Control payloads (at most 125 bytes) arrive whole: also
+// unmasked in place when one read holds all of one, else gathered in a
+// buffer the parser holds only until the frame ends. Either way they are
+// valid only during the call. A protocol violation stops the parser with a
 // close code; no allocation ever depends on a length the peer sent.
 #pragma once
 
